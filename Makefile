@@ -1,0 +1,61 @@
+# Loom: two commands on a fresh machine.
+#   make serve   run the whole product (SQLite file, demo data) on http://127.0.0.1:8080
+#   make test    run every test (SQLite, and PostgreSQL where one answers)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+VENDOR := src/loom/web/static/vendor
+NPM_STAMP := node_modules/.installed
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: serve test lint typecheck check venv assets chromium clean bench
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,postgres]'
+	touch $@
+
+venv: $(STAMP)
+
+$(NPM_STAMP): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(VENDOR)/.installed: $(NPM_STAMP) scripts/vendor_assets.sh
+	sh scripts/vendor_assets.sh $(VENDOR)
+	touch $@
+
+assets: $(VENDOR)/.installed
+
+# Debian's Chromium for the portal's browser tests (Playwright drives it; it never
+# downloads a browser of its own).
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  (apt-get update -qq || sudo apt-get update -qq) && \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || \
+	   sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium); }
+
+serve: $(STAMP) assets
+	LOOM_DEMO_DATA=$${LOOM_DEMO_DATA:-true} $(BIN)/loom serve
+
+test: $(STAMP) assets chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/startup.py
+
+clean:
+	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache

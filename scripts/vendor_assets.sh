@@ -1,0 +1,12 @@
+#!/bin/sh
+# Copy the portal's front-end files from node_modules (installed from the npm registry)
+# into the package's static folder. Nothing here is committed; nothing loads from a CDN.
+set -eu
+dest="$1"
+rm -rf "$dest"
+mkdir -p "$dest/htmx" "$dest/pico" "$dest/swagger-ui"
+cp node_modules/htmx.org/dist/htmx.min.js "$dest/htmx/"
+cp node_modules/@picocss/pico/css/pico.min.css "$dest/pico/"
+for f in swagger-ui-bundle.js swagger-ui.css favicon-32x32.png; do
+  cp "node_modules/swagger-ui-dist/$f" "$dest/swagger-ui/"
+done

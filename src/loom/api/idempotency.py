@@ -1,0 +1,171 @@
+"""Idempotency-Key support for POSTs: the first response to a key is stored and replayed
+on every repeat; a repeat with a different body is a conflict.
+
+Keys are scoped to the caller's credentials, so two clients can never see each other's
+responses. Server errors (5xx) are not stored: the client may retry them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, Text, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from loom.api.errors import envelope
+from loom.db.base import Base
+from loom.db.types import PortableJSON, UTCDateTime, utcnow
+from loom.platform.runtime import Runtime
+
+HEADER = "idempotency-key"
+RETENTION = timedelta(hours=24)
+_MAX_BODY = 1024 * 1024
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_keys"
+
+    #: sha256 of (credential, method, path, key)
+    scope_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(default=None)
+    response_headers: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON, default=None)
+    response_body: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+def _sha(*parts: bytes | str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode() if isinstance(part, str) else part)
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        key = headers.get(HEADER)
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        if not 1 <= len(key) <= 255:
+            await envelope(400, "VALIDATION_ERROR", "Idempotency-Key must be 1-255 characters")(
+                scope, receive, send
+            )
+            return
+        body = await _read_body(receive)
+        credential = headers.get("authorization") or headers.get("cookie") or "anonymous"
+        scope_hash = _sha(credential, scope["method"], scope["path"], key)
+        request_hash = _sha(scope.get("query_string", b""), body)
+
+        stored = await self._claim(scope_hash, request_hash)
+        if stored is not None:
+            await self._replay(stored, request_hash, scope, receive, send)
+            return
+
+        captured: dict[str, Any] = {"body": b""}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                captured["status"] = message["status"]
+                captured["headers"] = {
+                    k.decode(): v.decode() for k, v in message.get("headers", []) if k.lower() in (b"content-type", b"location")
+                }
+            elif message["type"] == "http.response.body":
+                captured["body"] += message.get("body", b"")
+            await send(message)
+
+        sent = False
+
+        async def replay_body() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        try:
+            await self.app(scope, replay_body, capture)
+        finally:
+            await self._finish(scope_hash, captured)
+
+    async def _claim(self, scope_hash: str, request_hash: str) -> IdempotencyRecord | None:
+        """Insert an in-progress row for this key, or return the row already there."""
+        async with self.runtime.sessions() as session:
+            try:
+                async with session.begin():
+                    await session.execute(
+                        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - RETENTION)
+                    )
+                    session.add(IdempotencyRecord(scope_hash=scope_hash, request_hash=request_hash))
+                return None
+            except IntegrityError:
+                pass
+        async with self.runtime.sessions() as session, session.begin():
+            return await session.scalar(
+                select(IdempotencyRecord).where(IdempotencyRecord.scope_hash == scope_hash)
+            )
+
+    async def _replay(
+        self, stored: IdempotencyRecord, request_hash: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if stored.request_hash != request_hash:
+            response = envelope(
+                409, "IDEMPOTENCY_CONFLICT",
+                "this Idempotency-Key was already used with a different request body",
+            )
+        elif stored.status_code is None:
+            response = envelope(
+                409, "IDEMPOTENCY_IN_PROGRESS", "a request with this Idempotency-Key is still running"
+            )
+        else:
+            from starlette.responses import Response
+
+            response = Response(
+                content=stored.response_body or "",
+                status_code=stored.status_code,
+                headers={**(stored.response_headers or {}), "Idempotent-Replayed": "true"},
+            )
+        await response(scope, receive, send)
+
+    async def _finish(self, scope_hash: str, captured: dict[str, Any]) -> None:
+        async with self.runtime.sessions() as session, session.begin():
+            record = await session.get(IdempotencyRecord, scope_hash)
+            if record is None:
+                return
+            status = captured.get("status")
+            if status is None or status >= 500:
+                await session.delete(record)  # let the client retry
+                return
+            record.status_code = status
+            record.response_headers = captured.get("headers", {})
+            record.response_body = captured["body"].decode("utf-8", errors="replace")
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > _MAX_BODY:
+            break
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)

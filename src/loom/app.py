@@ -1,0 +1,105 @@
+"""create_app(): the FastAPI application with its routers, middleware and lifespan."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import APIRouter, FastAPI
+from starlette.middleware.sessions import SessionMiddleware
+
+from loom import __version__
+from loom.api.errors import install_error_handlers
+from loom.api.idempotency import IdempotencyMiddleware
+from loom.api.middleware import RequestContextMiddleware
+from loom.audit.router import router as audit_router
+from loom.auth import service as auth_service
+from loom.auth.router import router as auth_router
+from loom.db.migrate import upgrade
+from loom.platform.lifecycle import start_background, stop_background
+from loom.platform.logging import configure_logging
+from loom.platform.metrics import HttpMetrics
+from loom.platform.router import metrics_router
+from loom.platform.router import router as platform_router
+from loom.platform.runtime import Runtime
+from loom.platform.tracing import build_tracer_provider, get_tracer
+from loom.settings import Settings, get_settings
+from loom.web import install_portal
+
+API_PREFIX = "/api/v1"
+log = structlog.get_logger("loom.app")
+
+
+async def prepare_database(runtime: Runtime) -> None:
+    """Migrate (when configured) and create the first organisation and admin."""
+    if runtime.settings.database.auto_migrate:
+        await upgrade(runtime.engine)
+    async with runtime.sessions() as session, session.begin():
+        created = await auth_service.bootstrap(session, runtime.settings)
+    if created is not None:
+        log.info("bootstrapped organisation", org=created.org.slug, admin=created.admin.email)
+        if created.generated_password:
+            # Printed once, to the terminal only: the log stream may be shipped elsewhere.
+            print(
+                f"\n  Loom admin created: {created.admin.email}\n"
+                f"  password (shown once): {created.generated_password}\n",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def create_app(settings: Settings | None = None, *, background: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log)
+    runtime = Runtime.build(settings)
+    tracer = get_tracer(build_tracer_provider(settings.telemetry))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await prepare_database(runtime)
+        if background:
+            await start_background(runtime)
+        log.info("loom started", version=__version__, database=runtime.engine.dialect.name)
+        try:
+            yield
+        finally:
+            if background:
+                await stop_background(runtime)
+            await runtime.engine.dispose()
+            log.info("loom stopped")
+
+    app = FastAPI(
+        title="Loom",
+        version=__version__,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(platform_router)
+    api.include_router(auth_router)
+    api.include_router(audit_router)
+    app.include_router(api)
+    app.include_router(metrics_router)
+    install_portal(app)
+
+    # Added innermost first: sessions, then idempotency, then the request context outermost.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key.get_secret_value(),
+        session_cookie="loom_session",
+        max_age=settings.auth.session_max_age_seconds,
+        same_site="lax",
+        https_only=settings.auth.cookie_secure,
+    )
+    app.add_middleware(IdempotencyMiddleware, runtime=runtime)
+    app.add_middleware(
+        RequestContextMiddleware, metrics=HttpMetrics.register(runtime.registry), tracer=tracer
+    )
+    return app

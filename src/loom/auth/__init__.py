@@ -1,0 +1,1 @@
+"""Identity and tenancy: organisations, teams, users, roles, API tokens, sessions."""

@@ -1,0 +1,56 @@
+"""The one way to scope queries to what a principal may see.
+
+Org-scoped rows are visible to every member of the organisation; team-scoped rows only to
+members of that team and to organisation admins. Services build their queries through
+`scoped()` and fetch single rows through `get_scoped()`; routers never filter by hand.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, false
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loom.auth.principal import Principal
+from loom.auth.roles import Role
+from loom.errors import NotFound
+
+T = TypeVar("T")
+
+
+def scoped(stmt: Select[Any], model: type[Any], principal: Principal) -> Select[Any]:
+    stmt = stmt.where(model.org_id == principal.org_id)
+    if hasattr(model, "team_id") and not principal.sees_all_teams:
+        team_ids = principal.team_ids
+        stmt = stmt.where(model.team_id.in_(team_ids) if team_ids else false())
+    return stmt
+
+
+async def get_scoped(
+    session: AsyncSession,
+    model: type[T],
+    object_id: Any,
+    principal: Principal,
+    *,
+    role: Role = Role.VIEWER,
+    what: str | None = None,
+) -> T:
+    """Fetch one row the principal may see, and check it holds `role` over it.
+
+    Rows of another organisation or an invisible team are 'not found'; a visible row the
+    caller may not change is 'forbidden'.
+    """
+    label = what or getattr(model, "__tablename__", "object").rstrip("s")
+    obj = await session.get(model, object_id)
+    if obj is None or getattr(obj, "org_id", None) != principal.org_id:
+        raise NotFound(f"{label} not found")
+    team_id: uuid.UUID | None = getattr(obj, "team_id", None)
+    if team_id is not None:
+        principal.require_team_role(team_id, role, label)
+    elif role >= Role.ADMIN:
+        principal.require_org_role(role)
+    elif role > Role.VIEWER:
+        principal.require_scope("write")
+    return obj

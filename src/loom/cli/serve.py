@@ -1,0 +1,93 @@
+"""`loom serve` and `loom db`: the commands that act on the local process and database."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from loom.settings import Settings
+
+db_app = typer.Typer(help="Database migrations (acts on LOOM_DATABASE_URL directly).", no_args_is_help=True)
+
+
+def _settings() -> Settings:
+    from loom.cli.output import fail
+    from loom.settings import SettingsError, load_settings
+
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        fail(str(exc))
+        raise  # unreachable: fail() exits
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default from settings)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8080)")] = None,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="API only: no workers or scheduler in this process")
+    ] = False,
+) -> None:
+    """Run the API, the portal, the workers and the scheduler in one process."""
+    from loom.app import create_app
+
+    settings = _settings()
+    if no_worker:
+        settings = settings.model_copy(
+            update={
+                "workers": settings.workers.model_copy(update={"enabled": False}),
+                "scheduler": settings.scheduler.model_copy(update={"enabled": False}),
+            }
+        )
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=settings.server.graceful_timeout_seconds,
+        server_header=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    from loom.db.engine import create_engine
+    from loom.db.migrate import current_revision, upgrade
+    from loom.platform.logging import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log.model_copy(update={"json_output": False}))
+
+    async def run() -> str | None:
+        engine = create_engine(settings)
+        try:
+            await upgrade(engine, revision)
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"database at revision {asyncio.run(run())}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's revision and the code's head revision."""
+    from loom.db.engine import create_engine
+    from loom.db.migrate import current_revision, head_revision
+
+    settings = _settings()
+
+    async def run() -> str | None:
+        engine = create_engine(settings)
+        try:
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"database: {asyncio.run(run())}\ncode head: {head_revision()}")

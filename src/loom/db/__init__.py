@@ -1,0 +1,1 @@
+"""The store: async engine and sessions, the declarative base, portable types, migrations."""

@@ -1,0 +1,12 @@
+"""Imports every domain's tables so that `metadata` is complete (Alembic autogenerate,
+tests). Add each new domain's models module here."""
+
+from __future__ import annotations
+
+from loom.api import idempotency  # noqa: F401
+from loom.audit import models as audit_models  # noqa: F401
+from loom.auth import models as auth_models  # noqa: F401
+from loom.db.base import Base
+from loom.platform import leases  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,56 @@
+"""Domain errors. Services raise these; `loom.api.errors` maps each to one HTTP status and
+the error envelope, so no service needs to know about HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    field: str
+    issue: str
+
+
+@dataclass
+class LoomError(Exception):
+    message: str
+    details: list[FieldIssue] = field(default_factory=list)
+    code: str = "ERROR"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class InvalidInput(LoomError):
+    code: str = "VALIDATION_ERROR"
+
+    @classmethod
+    def on(cls, field_name: str, issue: str) -> InvalidInput:
+        return cls(f"{field_name}: {issue}", [FieldIssue(field_name, issue)])
+
+
+@dataclass
+class NotAuthenticated(LoomError):
+    code: str = "UNAUTHENTICATED"
+
+
+@dataclass
+class Forbidden(LoomError):
+    code: str = "FORBIDDEN"
+
+
+@dataclass
+class NotFound(LoomError):
+    code: str = "NOT_FOUND"
+
+
+@dataclass
+class Conflict(LoomError):
+    code: str = "CONFLICT"
+
+
+@dataclass
+class IllegalTransition(Conflict):
+    code: str = "ILLEGAL_TRANSITION"

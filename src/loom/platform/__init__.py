@@ -1,0 +1,1 @@
+"""Running the service: runtime wiring, health, metrics, logging, tracing, scheduler."""

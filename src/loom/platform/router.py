@@ -1,0 +1,53 @@
+"""Health probes, version and Prometheus metrics. The probes are the only unauthenticated
+endpoints besides signed webhooks."""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from loom import __version__
+from loom.api.deps import RuntimeDep, SessionDep, authenticate
+from loom.platform.health import readiness
+
+router = APIRouter(tags=["platform"])
+metrics_router = APIRouter(include_in_schema=False)
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """Liveness: the process is up and serving."""
+    return {"status": "ok"}
+
+
+@router.get("/health/ready", responses={503: {"description": "not ready"}})
+async def ready(runtime: RuntimeDep) -> JSONResponse:
+    """Readiness: database reachable, migrations current, background components alive."""
+    checks = await readiness(runtime)
+    ok = all(c.ok for c in checks)
+    body: dict[str, Any] = {
+        "status": "ok" if ok else "fail",
+        "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks},
+    }
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+@router.get("/version")
+async def version(runtime: RuntimeDep) -> dict[str, str]:
+    return {
+        "version": __version__,
+        "python": platform.python_version(),
+        "database": runtime.engine.dialect.name,
+    }
+
+
+@metrics_router.get("/metrics")
+async def metrics(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    """Prometheus exposition. Needs an API token unless telemetry.metrics_public is set."""
+    if not runtime.settings.telemetry.metrics_public:
+        await authenticate(request, session)
+    return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,196 @@
+"""Typed settings: every knob Loom has, read once from LOOM_* variables and loom.toml.
+
+Precedence, strongest first: keyword arguments (tests), environment variables
+(``LOOM_DATABASE_URL``, nested groups with ``__``: ``LOOM_SERVER__PORT``), the TOML file
+named by ``LOOM_CONFIG`` (else ``./loom.toml`` if present), then defaults. Every default
+works for the embedded mode; outside ``env = "dev"``/``"test"`` Loom refuses to start
+with the default secret key.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_SECRET_KEY = "loom-dev-secret-change-me"  # noqa: S105 - refused outside dev/test
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    graceful_timeout_seconds: int = Field(default=20, ge=0)
+    public_url: str = ""
+
+
+class AuthSettings(BaseModel):
+    bootstrap_admin_email: str = "admin@loom.local"
+    bootstrap_admin_password: SecretStr | None = None
+    bootstrap_org: str = "default"
+    session_max_age_seconds: int = Field(default=12 * 3600, ge=60)
+    token_default_ttl_days: int = Field(default=90, ge=1)
+    cookie_secure: bool = False
+
+
+class LogSettings(BaseModel):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    json_output: bool = True
+
+
+class TelemetrySettings(BaseModel):
+    service_name: str = "loom"
+    otlp_endpoint: str = ""
+    metrics_public: bool = False
+
+
+class SchedulerSettings(BaseModel):
+    enabled: bool = True
+    lease_seconds: int = Field(default=60, ge=5)
+
+
+class WorkerSettings(BaseModel):
+    enabled: bool = True
+    concurrency: int = Field(default=4, ge=1, le=256)
+    heartbeat_seconds: int = Field(default=10, ge=1)
+
+
+class DatabaseSettings(BaseModel):
+    pool_size: int = Field(default=10, ge=1)
+    echo: bool = False
+    auto_migrate: bool = True
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("LOOM_CONFIG")
+    if explicit:
+        return Path(explicit)
+    default = Path("loom.toml")
+    return default if default.is_file() else None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LOOM_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    database_url: str = "sqlite+aiosqlite:///./loom.db"
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    demo_data: bool = False
+    allowed_hosts: list[str] = Field(default_factory=list)
+
+    server: ServerSettings = ServerSettings()
+    auth: AuthSettings = AuthSettings()
+    log: LogSettings = LogSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    workers: WorkerSettings = WorkerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite://") and not value.startswith("sqlite+aiosqlite://"):
+            value = "sqlite+aiosqlite://" + value.split("://", 1)[1]
+        if not (value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _no_default_secret_in_prod(self) -> Settings:
+        if self.env == "prod" and self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
+            raise ValueError("secret_key: the default secret key is refused when env=prod")
+        if self.env == "prod" and len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("secret_key: must be at least 32 characters when env=prod")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+class SettingsError(Exception):
+    """Settings failed validation; the message names every bad setting."""
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "settings"
+        env_name = "LOOM_" + "__".join(str(p) for p in err["loc"]).upper()
+        lines.append(f"{path} ({env_name}): {err['msg']}")
+    return "invalid settings:\n  " + "\n  ".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning a validation failure into one readable SettingsError."""
+    path = _config_file()
+    if path is not None and not path.is_file():
+        raise SettingsError(f"LOOM_CONFIG: no such file {path}")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(exc)) from None
+    except ValueError as exc:  # a malformed TOML file
+        raise SettingsError(f"{path}: {exc}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
+
+
+def masked_dump(settings: Settings) -> dict[str, Any]:
+    """Settings as plain data with every secret shown as '••••'."""
+    data = settings.model_dump(mode="json")
+
+    def mask(model: BaseModel, out: dict[str, Any]) -> None:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if isinstance(value, SecretStr):
+                out[name] = "••••" if value.get_secret_value() else ""
+            elif isinstance(value, BaseModel):
+                mask(value, out[name])
+        if "database_url" in out:
+            out["database_url"] = _mask_url_password(out["database_url"])
+
+    mask(settings, data)
+    return data
+
+
+def _mask_url_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
