@@ -17,6 +17,7 @@ from loom.api.middleware import RequestContextMiddleware
 from loom.audit.router import router as audit_router
 from loom.auth import service as auth_service
 from loom.auth.router import router as auth_router
+from loom.auth.session_router import router as session_router
 from loom.db.migrate import upgrade
 from loom.platform.lifecycle import start_background, stop_background
 from loom.platform.logging import configure_logging
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(platform_router)
+    api.include_router(session_router)
     api.include_router(auth_router)
     api.include_router(audit_router)
     app.include_router(api)
