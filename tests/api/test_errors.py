@@ -71,16 +71,18 @@ async def test_unknown_body_field_is_rejected(
     assert error["details"][0]["field"] == "colour"  # type: ignore[index]
 
 
-async def test_forbidden_team_change_is_envelope(
-    client: httpx.AsyncClient, tenant: Tenant
-) -> None:
+async def test_forbidden_team_change_is_envelope(client: httpx.AsyncClient, tenant: Tenant) -> None:
     response = await client.patch(
-        f"/api/v1/teams/{tenant.team_a}", json={"name": "Renamed"}, headers=tenant.headers["viewer-a"]
+        f"/api/v1/teams/{tenant.team_a}",
+        json={"name": "Renamed"},
+        headers=tenant.headers["viewer-a"],
     )
     assert_envelope(response, 403, "FORBIDDEN")
 
 
-async def test_bad_uuid_in_path_is_422(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
+async def test_bad_uuid_in_path_is_422(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
     error = assert_envelope(
         await client.get("/api/v1/teams/not-a-uuid", headers=admin_headers), 422, "VALIDATION_ERROR"
     )

@@ -1,7 +1,7 @@
 """The one error envelope, and the handlers that turn every failure into it.
 
-    {"error": {"code": "...", "message": "...", "details": [{"field": ..., "issue": ...}],
-               "correlation_id": "..."}}
+{"error": {"code": "...", "message": "...", "details": [{"field": ..., "issue": ...}],
+           "correlation_id": "..."}}
 """
 
 from __future__ import annotations

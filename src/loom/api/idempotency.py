@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import String, Text, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from loom.api.errors import envelope
@@ -66,6 +67,9 @@ class IdempotencyMiddleware:
             )
             return
         body = await _read_body(receive)
+        if body is None:
+            await envelope(413, "PAYLOAD_TOO_LARGE", "request body over 1 MiB")(scope, receive, send)
+            return
         credential = headers.get("authorization") or headers.get("cookie") or "anonymous"
         scope_hash = _sha(credential, scope["method"], scope["path"], key)
         request_hash = _sha(scope.get("query_string", b""), body)
@@ -81,7 +85,9 @@ class IdempotencyMiddleware:
             if message["type"] == "http.response.start":
                 captured["status"] = message["status"]
                 captured["headers"] = {
-                    k.decode(): v.decode() for k, v in message.get("headers", []) if k.lower() in (b"content-type", b"location")
+                    k.decode(): v.decode()
+                    for k, v in message.get("headers", [])
+                    if k.lower() in (b"content-type", b"location")
                 }
             elif message["type"] == "http.response.body":
                 captured["body"] += message.get("body", b"")
@@ -107,7 +113,9 @@ class IdempotencyMiddleware:
             try:
                 async with session.begin():
                     await session.execute(
-                        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - RETENTION)
+                        delete(IdempotencyRecord).where(
+                            IdempotencyRecord.created_at < utcnow() - RETENTION
+                        )
                     )
                     session.add(IdempotencyRecord(scope_hash=scope_hash, request_hash=request_hash))
                 return None
@@ -119,20 +127,27 @@ class IdempotencyMiddleware:
             )
 
     async def _replay(
-        self, stored: IdempotencyRecord, request_hash: str, scope: Scope, receive: Receive, send: Send
+        self,
+        stored: IdempotencyRecord,
+        request_hash: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
     ) -> None:
+        response: Response
         if stored.request_hash != request_hash:
             response = envelope(
-                409, "IDEMPOTENCY_CONFLICT",
+                409,
+                "IDEMPOTENCY_CONFLICT",
                 "this Idempotency-Key was already used with a different request body",
             )
         elif stored.status_code is None:
             response = envelope(
-                409, "IDEMPOTENCY_IN_PROGRESS", "a request with this Idempotency-Key is still running"
+                409,
+                "IDEMPOTENCY_IN_PROGRESS",
+                "a request with this Idempotency-Key is still running",
             )
         else:
-            from starlette.responses import Response
-
             response = Response(
                 content=stored.response_body or "",
                 status_code=stored.status_code,
@@ -154,7 +169,8 @@ class IdempotencyMiddleware:
             record.response_body = captured["body"].decode("utf-8", errors="replace")
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None when it exceeds the size we are willing to store."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -164,7 +180,7 @@ async def _read_body(receive: Receive) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > _MAX_BODY:
-            break
+            return None
         chunks.append(chunk)
         if not message.get("more_body", False):
             break

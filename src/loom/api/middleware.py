@@ -4,7 +4,6 @@ log, and the last-resort 500 envelope (no stack trace ever reaches the client)."
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import structlog
 from opentelemetry.trace import Status, StatusCode, Tracer
@@ -45,7 +44,11 @@ class RequestContextMiddleware:
                 started = True
                 status = message["status"]
                 message["headers"] = [
-                    *[(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER.lower().encode()],
+                    *[
+                        (k, v)
+                        for k, v in message.get("headers", [])
+                        if k.lower() != HEADER.lower().encode()
+                    ],
                     (HEADER.lower().encode(), cid.encode()),
                 ]
             await send(message)
@@ -59,7 +62,9 @@ class RequestContextMiddleware:
                 log.exception("unhandled error", method=method, path=scope["path"])
                 span.set_status(Status(StatusCode.ERROR))
                 if not started:
-                    response = envelope(500, "INTERNAL_ERROR", "internal error; quote the correlation id")
+                    response = envelope(
+                        500, "INTERNAL_ERROR", "internal error; quote the correlation id"
+                    )
                     await response(scope, receive, send_with_id)
             finally:
                 self.metrics.in_flight.dec()
@@ -74,15 +79,19 @@ class RequestContextMiddleware:
                     self.metrics.errors.labels(method, route).inc()
                 if route not in _QUIET_ROUTES:
                     log.info(
-                        "request", method=method, path=scope["path"], route=route, status=status,
+                        "request",
+                        method=method,
+                        path=scope["path"],
+                        route=route,
+                        status=status,
                         duration_ms=round(elapsed * 1000, 2),
                     )
 
 
-def _route_template(scope: dict[str, Any]) -> str:
+def _route_template(scope: Scope) -> str:
     # Label by route template, never the raw path, so ids don't explode metric cardinality.
     route = scope.get("route")
     path = getattr(route, "path", None)
     if isinstance(path, str):
-        return scope.get("root_path", "") + path
+        return str(scope.get("root_path", "")) + path
     return "unmatched"

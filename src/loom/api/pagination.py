@@ -60,9 +60,12 @@ def _encode_value(value: Any) -> list[Any]:
     return ["s", str(value)]
 
 
+_DECODERS: dict[str, Any] = {"d": datetime.fromisoformat, "u": uuid.UUID, "i": int, "s": str}
+
+
 def _decode_value(tagged: Any) -> Any:
     tag, raw = tagged
-    return {"d": datetime.fromisoformat, "u": uuid.UUID, "i": int, "s": str}[tag](raw)
+    return _DECODERS[tag](raw)
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
@@ -117,5 +120,7 @@ def sparse(item: BaseModel, fields: frozenset[str] | None) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in fields}
 
 
-def page_body(items: Sequence[BaseModel], next_cursor: str | None, params: PageParams) -> dict[str, Any]:
+def page_body(
+    items: Sequence[BaseModel], next_cursor: str | None, params: PageParams
+) -> dict[str, Any]:
     return {"items": [sparse(i, params.fields) for i in items], "next_cursor": next_cursor}

@@ -20,7 +20,11 @@ def entry_hash(entry: AuditEntry) -> str:
         "org": str(entry.org_id),
         "seq": entry.seq,
         "at": entry.created_at.isoformat(),
-        "actor": [entry.actor_type, str(entry.actor_id) if entry.actor_id else None, entry.actor_name],
+        "actor": [
+            entry.actor_type,
+            str(entry.actor_id) if entry.actor_id else None,
+            entry.actor_name,
+        ],
         "action": entry.action,
         "target": [entry.target_type, entry.target_id],
         "team": str(entry.team_id) if entry.team_id else None,
@@ -49,8 +53,12 @@ def verify_chain(entries: Iterable[AuditEntry]) -> tuple[int, list[ChainProblem]
                 ChainProblem(entry.seq, f"sequence gap: expected {expected_seq} (entry deleted?)")
             )
         if entry.prev_hash != expected_prev:
-            problems.append(ChainProblem(entry.seq, "previous-hash link broken (entry deleted or edited)"))
+            problems.append(
+                ChainProblem(entry.seq, "previous-hash link broken (entry deleted or edited)")
+            )
         if entry_hash(entry) != entry.hash:
-            problems.append(ChainProblem(entry.seq, "content does not match its hash (entry edited)"))
+            problems.append(
+                ChainProblem(entry.seq, "content does not match its hash (entry edited)")
+            )
         expected_prev, expected_seq = entry.hash, entry.seq + 1
     return count, problems

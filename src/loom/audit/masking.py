@@ -6,7 +6,9 @@ import re
 from typing import Any
 
 MASK = "••••"
-_SECRET_KEY = re.compile(r"(pass(word|phrase)?|secret|token|api[_-]?key|private[_-]?key|credential)", re.I)
+_SECRET_KEY = re.compile(
+    r"(pass(word|phrase)?|secret|token|api[_-]?key|private[_-]?key|credential)", re.I
+)
 
 
 def is_secret_key(key: str) -> bool:

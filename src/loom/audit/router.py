@@ -62,8 +62,14 @@ async def list_entries(
     until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
 ) -> dict[str, Any]:
     flt = service.AuditFilter(
-        actor_id=actor_id, action=action, target_type=target_type, target_id=target_id,
-        team_id=team_id, correlation_id=correlation_id, since=since, until=until,
+        actor_id=actor_id,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        team_id=team_id,
+        correlation_id=correlation_id,
+        since=since,
+        until=until,
     )
     async with session.begin():
         rows, cursor = await paginate(session, service.query(principal, flt), [AuditEntry.id], page)

@@ -39,7 +39,7 @@ class Actor:
 async def _lock_chain(session: AsyncSession, org_id: uuid.UUID) -> None:
     # SQLite transactions already hold the write lock (BEGIN IMMEDIATE); PostgreSQL needs
     # an explicit lock so two writers never link to the same previous entry.
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"audit:{org_id}"}
         )

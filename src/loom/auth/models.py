@@ -68,7 +68,9 @@ class Membership(Timestamps, Base):
 class ApiToken(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     __tablename__ = "api_tokens"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200))
     #: First characters of the token, shown in lists so people can tell tokens apart.
     prefix: Mapped[str] = mapped_column(String(16))

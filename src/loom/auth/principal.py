@@ -63,9 +63,8 @@ class Principal:
 
     def require_org_role(self, role: Role) -> None:
         if self.org_role < role:
-            raise Forbidden(
-                f"requires the {role.label} role in the organisation (you are {self.org_role.label})"
-            )
+            have = self.org_role.label
+            raise Forbidden(f"requires the {role.label} role in the organisation (you are {have})")
         if role >= Role.ADMIN:
             self.require_scope("admin")
 

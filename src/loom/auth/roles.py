@@ -22,7 +22,9 @@ class Role(IntEnum):
         try:
             return cls[value.upper()]
         except KeyError:
-            raise ValueError(f"unknown role {value!r}; one of viewer, operator, admin, owner") from None
+            raise ValueError(
+                f"unknown role {value!r}; one of viewer, operator, admin, owner"
+            ) from None
 
 
 #: What an API token may be limited to. `read` covers safe methods, `write` mutations,

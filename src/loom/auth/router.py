@@ -50,7 +50,9 @@ async def list_tokens(principal: CurrentPrincipal, session: SessionDep) -> list[
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_token(token_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep) -> Response:
+async def revoke_token(
+    token_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+) -> Response:
     async with session.begin():
         await tokens.revoke_token(session, principal, token_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -64,14 +66,18 @@ async def list_teams(principal: CurrentPrincipal, session: SessionDep) -> list[s
 
 
 @router.post("/teams", response_model=schemas.Team, status_code=status.HTTP_201_CREATED)
-async def create_team(body: schemas.TeamCreate, principal: OrgAdmin, session: SessionDep) -> schemas.Team:
+async def create_team(
+    body: schemas.TeamCreate, principal: OrgAdmin, session: SessionDep
+) -> schemas.Team:
     async with session.begin():
         team = await service.create_team(session, principal, body.slug, body.name, body.description)
     return schemas.Team.model_validate(team)
 
 
 @router.get("/teams/{team_id}", response_model=schemas.Team)
-async def get_team(team_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep) -> schemas.Team:
+async def get_team(
+    team_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+) -> schemas.Team:
     async with session.begin():
         team = await service.get_team(session, principal, team_id)
     return schemas.Team.model_validate(team)
@@ -104,7 +110,9 @@ async def set_member(
     team_id: uuid.UUID, body: schemas.MemberSet, principal: CurrentPrincipal, session: SessionDep
 ) -> schemas.Member:
     async with session.begin():
-        user = await service.set_member(session, principal, team_id, body.email, Role.parse(body.role))
+        user = await service.set_member(
+            session, principal, team_id, body.email, Role.parse(body.role)
+        )
     return schemas.Member(user_id=user.id, email=user.email, name=user.name, role=body.role)
 
 
@@ -125,10 +133,16 @@ async def list_users(principal: CurrentPrincipal, session: SessionDep) -> list[s
 
 
 @router.post("/users", response_model=schemas.User, status_code=status.HTTP_201_CREATED)
-async def create_user(body: schemas.UserCreate, principal: OrgAdmin, session: SessionDep) -> schemas.User:
+async def create_user(
+    body: schemas.UserCreate, principal: OrgAdmin, session: SessionDep
+) -> schemas.User:
     async with session.begin():
         user = await service.create_user(
-            session, principal, email=body.email, name=body.name, password=body.password,
+            session,
+            principal,
+            email=body.email,
+            name=body.name,
+            password=body.password,
             org_role=Role.parse(body.org_role),
         )
     return schemas.User.model_validate(user)

@@ -19,7 +19,7 @@ class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
-    scopes: list[ScopeName] = Field(default_factory=lambda: ["read", "write"])
+    scopes: list[ScopeName] = Field(default_factory=lambda: ["read", "write"])  # type: ignore[arg-type]
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
 
 

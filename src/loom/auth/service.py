@@ -108,8 +108,14 @@ async def create_team(
     session.add(team)
     await session.flush()
     await audit.record(
-        session, org_id=principal.org_id, actor=principal, action="team.create",
-        target_type="team", target_id=team.id, team_id=team.id, after=_team_data(team),
+        session,
+        org_id=principal.org_id,
+        actor=principal,
+        action="team.create",
+        target_type="team",
+        target_id=team.id,
+        team_id=team.id,
+        after=_team_data(team),
     )
     return team
 
@@ -126,8 +132,15 @@ async def update_team(
         setattr(team, key, value)
     await session.flush()
     await audit.record(
-        session, org_id=principal.org_id, actor=principal, action="team.update",
-        target_type="team", target_id=team.id, team_id=team.id, before=before, after=_team_data(team),
+        session,
+        org_id=principal.org_id,
+        actor=principal,
+        action="team.update",
+        target_type="team",
+        target_id=team.id,
+        team_id=team.id,
+        before=before,
+        after=_team_data(team),
     )
     return team
 
@@ -165,9 +178,15 @@ async def set_member(
         membership.role = role
     await session.flush()
     await audit.record(
-        session, org_id=principal.org_id, actor=principal, action="team.member.set",
-        target_type="team", target_id=team.id, team_id=team.id,
-        before=before, after={"email": user.email, "role": role.label},
+        session,
+        org_id=principal.org_id,
+        actor=principal,
+        action="team.member.set",
+        target_type="team",
+        target_id=team.id,
+        team_id=team.id,
+        before=before,
+        after={"email": user.email, "role": role.label},
     )
     return user
 
@@ -182,8 +201,13 @@ async def remove_member(
         raise NotFound("membership not found")
     await session.delete(membership)
     await audit.record(
-        session, org_id=principal.org_id, actor=principal, action="team.member.remove",
-        target_type="team", target_id=team.id, team_id=team.id,
+        session,
+        org_id=principal.org_id,
+        actor=principal,
+        action="team.member.remove",
+        target_type="team",
+        target_id=team.id,
+        team_id=team.id,
         before={"user_id": str(user_id), "role": Role(membership.role).label},
     )
 
@@ -214,8 +238,12 @@ async def create_user(
     except IntegrityError:
         raise Conflict(f"a user with email '{user.email}' already exists") from None
     await audit.record(
-        session, org_id=principal.org_id, actor=principal, action="user.create",
-        target_type="user", target_id=user.id,
+        session,
+        org_id=principal.org_id,
+        actor=principal,
+        action="user.create",
+        target_type="user",
+        target_id=user.id,
         after={"email": user.email, "org_role": org_role.label},
     )
     return user

@@ -17,7 +17,7 @@ from loom.auth.roles import TOKEN_SCOPES, Role
 from loom.db.types import utcnow
 from loom.errors import InvalidInput, NotAuthenticated, NotFound
 
-TOKEN_PREFIX = "loom_"
+TOKEN_PREFIX = "loom_"  # noqa: S105 - a public prefix, not a secret
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
@@ -35,7 +35,9 @@ async def create_token(
 ) -> tuple[ApiToken, str]:
     unknown = sorted(set(scopes) - set(TOKEN_SCOPES))
     if unknown:
-        raise InvalidInput.on("scopes", f"unknown scope(s) {unknown}; allowed: {list(TOKEN_SCOPES)}")
+        raise InvalidInput.on(
+            "scopes", f"unknown scope(s) {unknown}; allowed: {list(TOKEN_SCOPES)}"
+        )
     if not scopes:
         raise InvalidInput.on("scopes", "at least one scope is required")
     # A token never carries more than its creator holds.
@@ -78,7 +80,9 @@ async def list_tokens(session: AsyncSession, principal: Principal) -> list[ApiTo
     return list(rows.all())
 
 
-async def revoke_token(session: AsyncSession, principal: Principal, token_id: uuid.UUID) -> ApiToken:
+async def revoke_token(
+    session: AsyncSession, principal: Principal, token_id: uuid.UUID
+) -> ApiToken:
     token = await session.get(ApiToken, token_id)
     mine = token is not None and token.org_id == principal.org_id
     if mine and token is not None and token.user_id != principal.user_id:
@@ -104,7 +108,9 @@ def is_usable(token: ApiToken, now: datetime) -> bool:
 
 
 async def authenticate_token(session: AsyncSession, plaintext: str) -> Principal:
-    token = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext)))
+    token = await session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext))
+    )
     now = utcnow()
     if token is None or not is_usable(token, now):
         raise NotAuthenticated("invalid, expired or revoked API token")

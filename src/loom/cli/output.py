@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from enum import Enum
+from enum import StrEnum
 from typing import Any, NoReturn
 
 import typer
@@ -15,7 +15,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
 
@@ -25,7 +25,9 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def emit(data: Any, fmt: OutputFormat, columns: Sequence[str] | None = None, title: str | None = None) -> None:
+def emit(
+    data: Any, fmt: OutputFormat, columns: Sequence[str] | None = None, title: str | None = None
+) -> None:
     """Print `data` (a dict or a list of dicts) as JSON or as a table of `columns`."""
     if fmt is OutputFormat.json:
         typer.echo(json.dumps(data, indent=2, default=str))

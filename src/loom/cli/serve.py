@@ -10,7 +10,9 @@ import uvicorn
 
 from loom.settings import Settings
 
-db_app = typer.Typer(help="Database migrations (acts on LOOM_DATABASE_URL directly).", no_args_is_help=True)
+db_app = typer.Typer(
+    help="Database migrations (acts on LOOM_DATABASE_URL directly).", no_args_is_help=True
+)
 
 
 def _settings() -> Settings:
@@ -25,7 +27,9 @@ def _settings() -> Settings:
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to bind (default from settings)")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (default from settings)")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8080)")] = None,
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="API only: no workers or scheduler in this process")

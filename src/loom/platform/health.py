@@ -34,7 +34,11 @@ async def check_migrations(runtime: Runtime) -> Check:
         return Check("migrations", False, f"cannot read revision: {type(exc).__name__}")
     head = head_revision()
     if current != head:
-        return Check("migrations", False, f"database at {current}, code expects {head}: run `loom db upgrade`")
+        return Check(
+            "migrations",
+            False,
+            f"database at {current}, code expects {head}: run `loom db upgrade`",
+        )
     return Check("migrations", True, f"at head {head}")
 
 

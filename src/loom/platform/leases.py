@@ -48,5 +48,7 @@ async def try_acquire(
 async def release(sessions: async_sessionmaker[AsyncSession], name: str, holder: str) -> None:
     async with sessions() as session, session.begin():
         await session.execute(
-            update(Lease).where(Lease.name == name, Lease.holder == holder).values(expires_at=utcnow())
+            update(Lease)
+            .where(Lease.name == name, Lease.holder == holder)
+            .values(expires_at=utcnow())
         )

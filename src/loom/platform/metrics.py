@@ -21,16 +21,23 @@ class HttpMetrics:
     def register(cls, registry: CollectorRegistry) -> HttpMetrics:
         return cls(
             requests=Counter(
-                "loom_http_requests", "HTTP requests handled", ["method", "route", "status"],
+                "loom_http_requests",
+                "HTTP requests handled",
+                ["method", "route", "status"],
                 registry=registry,
             ),
             errors=Counter(
-                "loom_http_errors", "HTTP requests answered with a 5xx", ["method", "route"],
+                "loom_http_errors",
+                "HTTP requests answered with a 5xx",
+                ["method", "route"],
                 registry=registry,
             ),
             duration=Histogram(
-                "loom_http_request_duration_seconds", "Time to answer an HTTP request",
-                ["method", "route"], buckets=LATENCY_BUCKETS, registry=registry,
+                "loom_http_request_duration_seconds",
+                "Time to answer an HTTP request",
+                ["method", "route"],
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
             ),
             in_flight=Gauge("loom_http_in_flight", "HTTP requests in progress", registry=registry),
         )

@@ -55,8 +55,14 @@ class LeasedScheduler:
     def start(self) -> None:
         for job in self.jobs:
             self._scheduler.add_job(
-                self.run_once, "interval", seconds=job.every.total_seconds(), args=[job],
-                id=job.name, coalesce=True, max_instances=1, misfire_grace_time=None,
+                self.run_once,
+                "interval",
+                seconds=job.every.total_seconds(),
+                args=[job],
+                id=job.name,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
             )
         beat = self.runtime.settings.workers.heartbeat_seconds
         self._scheduler.add_job(self._heartbeat, "interval", seconds=beat, id="_heartbeat")

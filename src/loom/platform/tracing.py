@@ -14,12 +14,16 @@ from loom.settings import TelemetrySettings
 
 def build_tracer_provider(settings: TelemetrySettings) -> TracerProvider:
     provider = TracerProvider(
-        resource=Resource.create({"service.name": settings.service_name, "service.version": __version__})
+        resource=Resource.create(
+            {"service.name": settings.service_name, "service.version": __version__}
+        )
     )
     if settings.otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp_endpoint)))
+        provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp_endpoint))
+        )
     return provider
 
 
