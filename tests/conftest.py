@@ -21,7 +21,7 @@ from loom.auth.principal import load_principal
 from loom.auth.roles import TOKEN_SCOPES, Role
 from loom.auth.tokens import create_token
 from loom.settings import Settings
-from tests.databases import TestDatabases, find_postgres
+from tests.databases import ThrowawayDatabases, find_postgres
 
 ADMIN_EMAIL = "admin@loom.test"
 ADMIN_PASSWORD = "admin-password-1"
@@ -33,8 +33,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def test_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabases]:
-    dbs = TestDatabases(tmp=tmp_path_factory.mktemp("db"), pg_server=find_postgres())
+def test_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThrowawayDatabases]:
+    dbs = ThrowawayDatabases(tmp=tmp_path_factory.mktemp("db"), pg_server=find_postgres())
     yield dbs
     asyncio.run(dbs.drop_all())
 
@@ -45,7 +45,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, test_databases: TestDatabases) -> str:
+def backend(request: pytest.FixtureRequest, test_databases: ThrowawayDatabases) -> str:
     if request.param == "postgres" and test_databases.pg_server is None:
         request.config._loom_pg_missing = True  # type: ignore[attr-defined]
         pytest.skip(_PG_SKIPPED)
@@ -55,7 +55,7 @@ def backend(request: pytest.FixtureRequest, test_databases: TestDatabases) -> st
 
 
 @pytest.fixture
-async def database_url(backend: str, test_databases: TestDatabases) -> str:
+async def database_url(backend: str, test_databases: ThrowawayDatabases) -> str:
     if backend == "postgres":
         return await test_databases.postgres_url()
     return await test_databases.sqlite_url()

@@ -63,7 +63,7 @@ async def _admin(server_url: str, *statements: str) -> None:
 
 
 @dataclass
-class TestDatabases:
+class ThrowawayDatabases:
     tmp: Path
     pg_server: str | None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])

@@ -2,15 +2,22 @@
 on every repeat; a repeat with a different body is a conflict.
 
 Keys are scoped to the caller's credentials, so two clients can never see each other's
-responses. Server errors (5xx) are not stored: the client may retry them.
+responses. Stored bodies are encrypted with a key derived from the credential and the
+Idempotency-Key, which the database never holds: a response that carried a secret (a new
+API token) cannot be read back from the table. Server errors (5xx) are not stored: the
+client may retry them.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import os
 from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import String, Text, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -71,12 +78,13 @@ class IdempotencyMiddleware:
             await envelope(413, "PAYLOAD_TOO_LARGE", "request body over 1 MiB")(scope, receive, send)
             return
         credential = headers.get("authorization") or headers.get("cookie") or "anonymous"
-        scope_hash = _sha(credential, scope["method"], scope["path"], key)
+        scope_hash = _sha("scope", credential, scope["method"], scope["path"], key)
+        body_key = hashlib.sha256(_sha("body", credential, key).encode()).digest()
         request_hash = _sha(scope.get("query_string", b""), body)
 
         stored = await self._claim(scope_hash, request_hash)
         if stored is not None:
-            await self._replay(stored, request_hash, scope, receive, send)
+            await self._replay(stored, request_hash, body_key, scope, receive, send)
             return
 
         captured: dict[str, Any] = {"body": b""}
@@ -105,7 +113,7 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_body, capture)
         finally:
-            await self._finish(scope_hash, captured)
+            await self._finish(scope_hash, body_key, captured)
 
     async def _claim(self, scope_hash: str, request_hash: str) -> IdempotencyRecord | None:
         """Insert an in-progress row for this key, or return the row already there."""
@@ -130,6 +138,7 @@ class IdempotencyMiddleware:
         self,
         stored: IdempotencyRecord,
         request_hash: str,
+        body_key: bytes,
         scope: Scope,
         receive: Receive,
         send: Send,
@@ -149,13 +158,13 @@ class IdempotencyMiddleware:
             )
         else:
             response = Response(
-                content=stored.response_body or "",
+                content=_open(body_key, stored.response_body),
                 status_code=stored.status_code,
                 headers={**(stored.response_headers or {}), "Idempotent-Replayed": "true"},
             )
         await response(scope, receive, send)
 
-    async def _finish(self, scope_hash: str, captured: dict[str, Any]) -> None:
+    async def _finish(self, scope_hash: str, body_key: bytes, captured: dict[str, Any]) -> None:
         async with self.runtime.sessions() as session, session.begin():
             record = await session.get(IdempotencyRecord, scope_hash)
             if record is None:
@@ -166,7 +175,7 @@ class IdempotencyMiddleware:
                 return
             record.status_code = status
             record.response_headers = captured.get("headers", {})
-            record.response_body = captured["body"].decode("utf-8", errors="replace")
+            record.response_body = _seal(body_key, captured["body"])
 
 
 async def _read_body(receive: Receive) -> bytes | None:
@@ -185,3 +194,18 @@ async def _read_body(receive: Receive) -> bytes | None:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def _seal(key: bytes, body: bytes) -> str:
+    nonce = os.urandom(12)
+    return base64.b64encode(nonce + AESGCM(key).encrypt(nonce, body, None)).decode()
+
+
+def _open(key: bytes, sealed: str | None) -> bytes:
+    if not sealed:
+        return b""
+    raw = base64.b64decode(sealed)
+    try:
+        return AESGCM(key).decrypt(raw[:12], raw[12:], None)
+    except InvalidTag:  # only the same credential and key reach here; never leak
+        return b""

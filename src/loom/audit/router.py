@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from loom.api.deps import CurrentPrincipal, OrgAdmin, SessionDep
 from loom.api.pagination import Page, PageParams, page_body, page_params, paginate
@@ -58,8 +58,8 @@ async def list_entries(
     target_id: str | None = None,
     team_id: uuid.UUID | None = None,
     correlation_id: str | None = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    since: Annotated[AwareDatetime | None, Query(description="ISO 8601 with zone, inclusive")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="ISO 8601 with zone, exclusive")] = None,
 ) -> dict[str, Any]:
     flt = service.AuditFilter(
         actor_id=actor_id,

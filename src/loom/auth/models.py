@@ -22,6 +22,7 @@ class Organization(UUIDPrimaryKey, Timestamps, Base):
 class Team(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     __tablename__ = "teams"
     __table_args__ = (UniqueConstraint("org_id", "slug"),)
+    __scope_team_column__ = "id"
 
     slug: Mapped[str] = mapped_column(String(63))
     name: Mapped[str] = mapped_column(String(200))

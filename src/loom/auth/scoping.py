@@ -20,11 +20,19 @@ from loom.errors import NotFound
 T = TypeVar("T")
 
 
+def _team_column(model: type[Any]) -> str | None:
+    """The column naming the owning team: `team_id`, or another named by
+    `__scope_team_column__` (a Team row is owned by itself: "id")."""
+    name = getattr(model, "__scope_team_column__", "team_id")
+    return name if hasattr(model, name) else None
+
+
 def scoped(stmt: Select[Any], model: type[Any], principal: Principal) -> Select[Any]:
     stmt = stmt.where(model.org_id == principal.org_id)
-    if hasattr(model, "team_id") and not principal.sees_all_teams:
+    column = _team_column(model)
+    if column is not None and not principal.sees_all_teams:
         team_ids = principal.team_ids
-        stmt = stmt.where(model.team_id.in_(team_ids) if team_ids else false())
+        stmt = stmt.where(getattr(model, column).in_(team_ids) if team_ids else false())
     return stmt
 
 
@@ -46,7 +54,8 @@ async def get_scoped(
     obj = await session.get(model, object_id)
     if obj is None or getattr(obj, "org_id", None) != principal.org_id:
         raise NotFound(f"{label} not found")
-    team_id: uuid.UUID | None = getattr(obj, "team_id", None)
+    column = _team_column(model)
+    team_id: uuid.UUID | None = getattr(obj, column) if column else None
     if team_id is not None:
         principal.require_team_role(team_id, role, label)
     elif role >= Role.ADMIN:

@@ -85,10 +85,7 @@ async def list_teams(session: AsyncSession, principal: Principal) -> list[Team]:
 
 
 async def _visible_team(session: AsyncSession, principal: Principal, team_id: uuid.UUID) -> Team:
-    team = await get_scoped(session, Team, team_id, principal, what="team")
-    if not principal.can_see_team(team.id):
-        raise NotFound("team not found")
-    return team
+    return await get_scoped(session, Team, team_id, principal, what="team")
 
 
 async def get_team(session: AsyncSession, principal: Principal, team_id: uuid.UUID) -> Team:

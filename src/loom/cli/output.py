@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
@@ -20,9 +21,36 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+#: The `-o/--output` option every command that prints data takes.
+OutputOption = Annotated[
+    OutputFormat,
+    typer.Option("--output", "-o", help="table for people, json for scripts", show_default=True),
+]
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[red]error:[/red] {message}")
+    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True)
+
+
+def info(message: str) -> None:
+    """A line for people (stdout); commands print it in table mode only."""
+    console.print(escape(message), soft_wrap=True)
+
+
+def cell(value: Any) -> str:
+    """One table cell: lists joined, mappings as compact JSON, None as blank."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(cell(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, default=str, separators=(",", ":"))
+    return str(value)
 
 
 def emit(
@@ -38,5 +66,5 @@ def emit(
     for col in cols:
         table.add_column(col)
     for row in rows:
-        table.add_row(*["" if row.get(c) is None else str(row.get(c)) for c in cols])
+        table.add_row(*[escape(cell(row.get(c))) for c in cols])
     console.print(table)

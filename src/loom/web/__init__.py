@@ -1,9 +1,26 @@
-"""The portal: server-rendered pages (Jinja2 + htmx), one module of pages per domain."""
+"""The portal: server-rendered pages (Jinja2 + htmx), one module of pages per domain.
+
+Front-end files (htmx, Pico CSS, swagger-ui) are served from /static/vendor, filled
+from the npm registry by `make assets`; nothing loads from a CDN."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from loom.web import auth, docs, errors, home, placeholders
+from loom.web.headers import SecurityHeadersMiddleware
+
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 def install_portal(app: FastAPI) -> None:
     """Mount static files and the portal's pages on the app."""
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (home, auth, docs, placeholders):
+        app.include_router(module.router)
+    # Last: answers every /ui path nothing else did with the portal's 404 page.
+    app.include_router(errors.router)
+    app.add_middleware(SecurityHeadersMiddleware)

@@ -1,0 +1,66 @@
+"""The portal's top navigation: one entry per domain, in the order people reach for them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NavItem:
+    slug: str
+    label: str
+    href: str
+    #: One line shown on the domain's "coming soon" page until its pages exist.
+    summary: str
+
+    def is_current(self, path: str) -> bool:
+        if self.href == "/ui":
+            return path in ("/ui", "/ui/")
+        return path == self.href or path.startswith(self.href + "/")
+
+
+NAV: tuple[NavItem, ...] = (
+    NavItem("home", "Home", "/ui", "Your teams and the health of this Loom."),
+    NavItem(
+        "catalog", "Catalog", "/ui/catalog", "Browse the infrastructure you can order, and order it."
+    ),
+    NavItem(
+        "requests",
+        "Requests",
+        "/ui/requests",
+        "Follow what you ordered, task by task, until it is fulfilled.",
+    ),
+    NavItem(
+        "services",
+        "Services",
+        "/ui/services",
+        "The service registry: owners, dependencies, versions per environment, health.",
+    ),
+    NavItem(
+        "incidents",
+        "Incidents",
+        "/ui/incidents",
+        "Alerts grouped into incidents, with root cause, related changes and a timeline.",
+    ),
+    NavItem(
+        "oncall",
+        "On-call",
+        "/ui/oncall",
+        "Who is on call, escalation policies and notification rules.",
+    ),
+    NavItem(
+        "runbooks", "Runbooks", "/ui/runbooks", "Runbook documents, executions and approvals."
+    ),
+    NavItem(
+        "insights",
+        "Insights",
+        "/ui/insights",
+        "Forecasts, anomalies, capacity and recommendations.",
+    ),
+    NavItem("audit", "Audit", "/ui/audit", "The append-only record of who changed what, and when."),
+    NavItem("admin", "Admin", "/ui/admin", "Users, teams, tokens and settings of the organisation."),
+)
+
+
+def nav_item(slug: str) -> NavItem:
+    return next(item for item in NAV if item.slug == slug)
