@@ -39,6 +39,10 @@ async def prepare_database(runtime: Runtime) -> None:
         await upgrade(runtime.engine)
     async with runtime.sessions() as session, session.begin():
         created = await auth_service.bootstrap(session, runtime.settings)
+        if created is not None and runtime.settings.demo_data:
+            from loom import demo
+
+            await demo.seed(session, created.org.id, created.admin.id)
     if created is not None:
         log.info("bootstrapped organisation", org=created.org.slug, admin=created.admin.email)
         if created.generated_password:
