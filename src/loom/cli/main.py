@@ -4,16 +4,35 @@ from __future__ import annotations
 
 import typer
 
+from loom.cli.audit import audit_app
+from loom.cli.auth import login, logout, whoami
+from loom.cli.config import config_app
+from loom.cli.health import health
 from loom.cli.serve import db_app, serve
+from loom.cli.system import system_app
+from loom.cli.tokens import token_app
 
 app = typer.Typer(
     name="loom",
     help="Loom: self-service provisioning, service registry and incident operations.",
+    epilog=(
+        "API commands use the server and token stored by `loom login` (in the user config "
+        "directory; LOOM_CLI_CONFIG_DIR moves it). LOOM_URL and LOOM_TOKEN override them; "
+        "the stored token is only sent to the URL it was stored for."
+    ),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
 app.command()(serve)
 app.add_typer(db_app, name="db")
+app.command()(login)
+app.command()(logout)
+app.command()(whoami)
+app.command()(health)
+app.add_typer(config_app, name="config")
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+app.add_typer(system_app, name="system")
 
 if __name__ == "__main__":
     app()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 
@@ -12,7 +12,6 @@ from loom.cli.output import OutputFormat, OutputOption, console, emit, info, war
 from loom.client.identity import Scope
 
 token_app = typer.Typer(help="Your API tokens.", no_args_is_help=True)
-
 
 
 class ScopeName(StrEnum):
@@ -38,7 +37,7 @@ def create(
 ) -> None:
     """Create a token and print its secret, which is shown this once only."""
     chosen = scope or [ScopeName.read, ScopeName.write]
-    scopes = [cast(Scope, s.value) for s in chosen]
+    scopes: list[Scope] = [s.value for s in chosen]
     with connect() as client:
         created = client.identity.create_token(name, scopes, expires_in_days=expires_in_days)
     warn("copy the token now: it is not shown again")
