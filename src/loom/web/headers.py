@@ -26,11 +26,7 @@ SECURITY_HEADERS = {
 
 
 def is_portal_path(path: str) -> bool:
-    return (
-        path in ("/", "/docs", "/ui")
-        or path.startswith("/ui/")
-        or path.startswith("/static/")
-    )
+    return path in ("/", "/docs", "/ui") or path.startswith("/ui/") or path.startswith("/static/")
 
 
 class SecurityHeadersMiddleware:

@@ -22,7 +22,10 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("home", "Home", "/ui", "Your teams and the health of this Loom."),
     NavItem(
-        "catalog", "Catalog", "/ui/catalog", "Browse the infrastructure you can order, and order it."
+        "catalog",
+        "Catalog",
+        "/ui/catalog",
+        "Browse the infrastructure you can order, and order it.",
     ),
     NavItem(
         "requests",
@@ -48,9 +51,7 @@ NAV: tuple[NavItem, ...] = (
         "/ui/oncall",
         "Who is on call, escalation policies and notification rules.",
     ),
-    NavItem(
-        "runbooks", "Runbooks", "/ui/runbooks", "Runbook documents, executions and approvals."
-    ),
+    NavItem("runbooks", "Runbooks", "/ui/runbooks", "Runbook documents, executions and approvals."),
     NavItem(
         "insights",
         "Insights",
@@ -58,7 +59,9 @@ NAV: tuple[NavItem, ...] = (
         "Forecasts, anomalies, capacity and recommendations.",
     ),
     NavItem("audit", "Audit", "/ui/audit", "The append-only record of who changed what, and when."),
-    NavItem("admin", "Admin", "/ui/admin", "Users, teams, tokens and settings of the organisation."),
+    NavItem(
+        "admin", "Admin", "/ui/admin", "Users, teams, tokens and settings of the organisation."
+    ),
 )
 
 
