@@ -52,5 +52,10 @@ class Conflict(LoomError):
 
 
 @dataclass
+class RateLimited(LoomError):
+    code: str = "RATE_LIMITED"
+
+
+@dataclass
 class IllegalTransition(Conflict):
     code: str = "ILLEGAL_TRANSITION"

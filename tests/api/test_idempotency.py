@@ -36,10 +36,14 @@ async def test_same_key_different_body_is_conflict(
 async def test_keys_are_scoped_to_the_caller(client: httpx.AsyncClient, tenant: Tenant) -> None:
     body = {"name": "mine"}
     a = await client.post(
-        "/api/v1/tokens", json=body, headers={**tenant.headers["viewer-a"], "Idempotency-Key": "same"}
+        "/api/v1/tokens",
+        json=body,
+        headers={**tenant.headers["viewer-a"], "Idempotency-Key": "same"},
     )
     b = await client.post(
-        "/api/v1/tokens", json=body, headers={**tenant.headers["viewer-b"], "Idempotency-Key": "same"}
+        "/api/v1/tokens",
+        json=body,
+        headers={**tenant.headers["viewer-b"], "Idempotency-Key": "same"},
     )
     assert a.status_code == b.status_code == 201
     assert a.json()["id"] != b.json()["id"]
@@ -58,7 +62,9 @@ async def test_stored_response_does_not_reveal_the_token(
     app: FastAPI, client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
     response = await client.post(
-        "/api/v1/tokens", json={"name": "secret"}, headers={**admin_headers, "Idempotency-Key": "k-4"}
+        "/api/v1/tokens",
+        json={"name": "secret"},
+        headers={**admin_headers, "Idempotency-Key": "k-4"},
     )
     secret = response.json()["token"]
     async with app.state.runtime.sessions() as s:
@@ -66,8 +72,12 @@ async def test_stored_response_does_not_reveal_the_token(
     assert rows and all(secret not in (r.response_body or "") for r in rows)
 
 
-async def test_oversized_key_is_refused(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
+async def test_oversized_key_is_refused(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
     response = await client.post(
-        "/api/v1/tokens", json={"name": "x"}, headers={**admin_headers, "Idempotency-Key": "k" * 300}
+        "/api/v1/tokens",
+        json={"name": "x"},
+        headers={**admin_headers, "Idempotency-Key": "k" * 300},
     )
     assert response.status_code == 400

@@ -28,8 +28,13 @@ async def _write(app: FastAPI, n: int) -> uuid.UUID:
     for i in range(n):
         async with app.state.runtime.sessions() as s, s.begin():
             await audit.record(
-                s, org_id=org_id, actor=audit.Actor.system("test"), action="thing.update",
-                target_type="thing", target_id=i, after={"n": i, "password": "hunter2"},
+                s,
+                org_id=org_id,
+                actor=audit.Actor.system("test"),
+                action="thing.update",
+                target_type="thing",
+                target_id=i,
+                after={"n": i, "password": "hunter2"},
             )
     return org_id
 
@@ -94,8 +99,12 @@ async def test_entry_rolls_back_with_its_change(app: FastAPI) -> None:
     with pytest.raises(RuntimeError):
         async with app.state.runtime.sessions() as s, s.begin():
             await audit.record(
-                s, org_id=org_id, actor=audit.Actor.system(), action="doomed",
-                target_type="thing", target_id="x",
+                s,
+                org_id=org_id,
+                actor=audit.Actor.system(),
+                action="doomed",
+                target_type="thing",
+                target_id="x",
             )
             raise RuntimeError("the change failed")
     async with app.state.runtime.sessions() as s:
@@ -112,8 +121,12 @@ async def test_concurrent_writers_keep_one_chain(
     async def one(i: int) -> None:
         async with app.state.runtime.sessions() as s, s.begin():
             await audit.record(
-                s, org_id=org_id, actor=audit.Actor.system(), action="race",
-                target_type="thing", target_id=i,
+                s,
+                org_id=org_id,
+                actor=audit.Actor.system(),
+                action="race",
+                target_type="thing",
+                target_id=i,
             )
 
     await asyncio.gather(*(one(i) for i in range(10)))

@@ -11,7 +11,8 @@ async def _rename(client: httpx.AsyncClient, tenant: Tenant, team: str, n: int) 
     team_id = tenant.team_a if team == "a" else tenant.team_b
     for i in range(n):
         response = await client.patch(
-            f"/api/v1/teams/{team_id}", json={"description": f"v{i}"},
+            f"/api/v1/teams/{team_id}",
+            json={"description": f"v{i}"},
             headers=tenant.headers[f"admin-{team}"],
         )
         assert response.status_code == 200
@@ -45,7 +46,9 @@ async def test_team_members_see_only_their_teams_entries(
 
 
 async def test_sparse_fields(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
-    response = await client.get("/api/v1/audit", params={"fields": "seq,action"}, headers=admin_headers)
+    response = await client.get(
+        "/api/v1/audit", params={"fields": "seq,action"}, headers=admin_headers
+    )
     assert response.status_code == 200
     assert all(set(e) == {"seq", "action"} for e in response.json()["items"])
     bad = await client.get("/api/v1/audit", params={"fields": "seq,nope"}, headers=admin_headers)
@@ -70,7 +73,9 @@ async def test_time_filters_need_a_timezone(
         "/api/v1/audit", params={"since": "2020-01-01T00:00:00Z"}, headers=admin_headers
     )
     assert ok.status_code == 200 and ok.json()["items"]
-    naive = await client.get("/api/v1/audit", params={"since": "2020-01-01T00:00:00"}, headers=admin_headers)
+    naive = await client.get(
+        "/api/v1/audit", params={"since": "2020-01-01T00:00:00"}, headers=admin_headers
+    )
     assert naive.status_code == 422
     assert naive.json()["error"]["details"][0]["field"] == "query.since"
 

@@ -66,7 +66,9 @@ async def test_no_team_sees_nothing(session: AsyncSession, widgets: dict) -> Non
     assert await _names(session, principal()) == []
 
 
-async def test_org_admin_sees_all_rows_of_own_org_only(session: AsyncSession, widgets: dict) -> None:
+async def test_org_admin_sees_all_rows_of_own_org_only(
+    session: AsyncSession, widgets: dict
+) -> None:
     assert await _names(session, principal(Role.ADMIN)) == ["a", "b"]
 
 
@@ -82,8 +84,12 @@ async def test_get_scoped_hides_other_team_and_org(session: AsyncSession, widget
 
 async def test_get_scoped_requires_role_to_change(session: AsyncSession, widgets: dict) -> None:
     with pytest.raises(Forbidden):
-        await get_scoped(session, Widget, widgets["a"], principal(a=Role.VIEWER), role=Role.OPERATOR)
-    row = await get_scoped(session, Widget, widgets["a"], principal(a=Role.OPERATOR), role=Role.OPERATOR)
+        await get_scoped(
+            session, Widget, widgets["a"], principal(a=Role.VIEWER), role=Role.OPERATOR
+        )
+    row = await get_scoped(
+        session, Widget, widgets["a"], principal(a=Role.OPERATOR), role=Role.OPERATOR
+    )
     assert row.name == "a"
 
 

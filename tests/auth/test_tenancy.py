@@ -21,7 +21,9 @@ async def test_org_admin_lists_every_team(
 
 
 async def test_viewer_cannot_read_other_team(client: httpx.AsyncClient, tenant: Tenant) -> None:
-    response = await client.get(f"/api/v1/teams/{tenant.team_b}", headers=tenant.headers["viewer-a"])
+    response = await client.get(
+        f"/api/v1/teams/{tenant.team_b}", headers=tenant.headers["viewer-a"]
+    )
     # Not found, not forbidden: the existence of other teams' objects does not leak.
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "NOT_FOUND"
@@ -33,10 +35,14 @@ async def test_viewer_cannot_read_other_team(client: httpx.AsyncClient, tenant: 
 
 async def test_viewer_cannot_change_other_team(client: httpx.AsyncClient, tenant: Tenant) -> None:
     response = await client.patch(
-        f"/api/v1/teams/{tenant.team_b}", json={"name": "Hijacked"}, headers=tenant.headers["admin-a"]
+        f"/api/v1/teams/{tenant.team_b}",
+        json={"name": "Hijacked"},
+        headers=tenant.headers["admin-a"],
     )
     assert response.status_code == 404
-    unchanged = await client.get(f"/api/v1/teams/{tenant.team_b}", headers=tenant.headers["admin-b"])
+    unchanged = await client.get(
+        f"/api/v1/teams/{tenant.team_b}", headers=tenant.headers["admin-b"]
+    )
     assert unchanged.json()["name"] == "Team B"
 
 
@@ -77,11 +83,15 @@ async def test_team_admin_adds_member_but_not_above_own_role(
 ) -> None:
     url = f"/api/v1/teams/{tenant.team_a}/members"
     added = await client.put(
-        url, json={"email": "viewer-b@loom.test", "role": "operator"}, headers=tenant.headers["admin-a"]
+        url,
+        json={"email": "viewer-b@loom.test", "role": "operator"},
+        headers=tenant.headers["admin-a"],
     )
     assert added.status_code == 200
     too_high = await client.put(
-        url, json={"email": "viewer-b@loom.test", "role": "owner"}, headers=tenant.headers["admin-a"]
+        url,
+        json={"email": "viewer-b@loom.test", "role": "owner"},
+        headers=tenant.headers["admin-a"],
     )
     assert too_high.status_code == 422
     assert too_high.json()["error"]["details"][0]["field"] == "role"
@@ -101,7 +111,9 @@ async def test_only_org_admins_create_teams_and_users(
     again = await client.post("/api/v1/teams", json=body, headers=admin_headers)
     assert again.status_code == 409
     user = await client.post(
-        "/api/v1/users", json={"email": "new@loom.test", "org_role": "viewer"}, headers=admin_headers
+        "/api/v1/users",
+        json={"email": "new@loom.test", "org_role": "viewer"},
+        headers=admin_headers,
     )
     assert user.status_code == 201
     assert user.json()["org_role"] == "viewer"
@@ -109,7 +121,9 @@ async def test_only_org_admins_create_teams_and_users(
     assert dup.status_code == 409
 
 
-async def test_bad_slug_names_the_field(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
+async def test_bad_slug_names_the_field(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
     response = await client.post(
         "/api/v1/teams", json={"slug": "Not A Slug", "name": "x"}, headers=admin_headers
     )

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from loom.auth.models import ApiToken
 from loom.auth.tokens import hash_token
@@ -15,7 +15,9 @@ from loom.db.types import utcnow
 from tests.conftest import Tenant, bearer
 
 
-async def _create(client: httpx.AsyncClient, headers: dict[str, str], **body: object) -> httpx.Response:
+async def _create(
+    client: httpx.AsyncClient, headers: dict[str, str], **body: object
+) -> httpx.Response:
     return await client.post("/api/v1/tokens", json={"name": "ci", **body}, headers=headers)
 
 
@@ -37,7 +39,9 @@ async def test_token_is_shown_once_and_stored_hashed(
     assert me.status_code == 200 and me.json()["scopes"] == ["read"]
 
 
-async def test_read_scope_cannot_mutate(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
+async def test_read_scope_cannot_mutate(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
     secret = (await _create(client, admin_headers, scopes=["read"])).json()["token"]
     response = await _create(client, bearer(secret))
     assert response.status_code == 403
@@ -79,7 +83,9 @@ async def test_expired_token_is_refused(
 
 async def test_cannot_revoke_someone_elses_token(client: httpx.AsyncClient, tenant: Tenant) -> None:
     theirs = (await _create(client, tenant.headers["viewer-b"])).json()
-    response = await client.delete(f"/api/v1/tokens/{theirs['id']}", headers=tenant.headers["admin-a"])
+    response = await client.delete(
+        f"/api/v1/tokens/{theirs['id']}", headers=tenant.headers["admin-a"]
+    )
     assert response.status_code == 404
     still = await client.get("/api/v1/me", headers=bearer(theirs["token"]))
     assert still.status_code == 200

@@ -67,3 +67,15 @@ async def test_sqlite_pragmas(tmp_path: Path) -> None:
     finally:
         await engine.dispose()
     assert journal == "wal" and fks == 1
+
+
+async def test_replicas_starting_together_migrate_once(empty_url: str) -> None:
+    import asyncio
+
+    engines = [create_engine(Settings(env="test", database_url=empty_url)) for _ in range(3)]
+    try:
+        await asyncio.gather(*(upgrade(e) for e in engines))
+        assert await current_revision(engines[0]) == head_revision()
+    finally:
+        for engine in engines:
+            await engine.dispose()

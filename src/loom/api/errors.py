@@ -25,6 +25,7 @@ STATUS_OF: dict[type[errors.LoomError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.IllegalTransition: 409,
+    errors.RateLimited: 429,
 }
 
 _HTTP_CODES = {

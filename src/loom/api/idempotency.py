@@ -75,7 +75,9 @@ class IdempotencyMiddleware:
             return
         body = await _read_body(receive)
         if body is None:
-            await envelope(413, "PAYLOAD_TOO_LARGE", "request body over 1 MiB")(scope, receive, send)
+            await envelope(413, "PAYLOAD_TOO_LARGE", "request body over 1 MiB")(
+                scope, receive, send
+            )
             return
         credential = headers.get("authorization") or headers.get("cookie") or "anonymous"
         scope_hash = _sha("scope", credential, scope["method"], scope["path"], key)

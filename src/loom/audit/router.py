@@ -58,8 +58,12 @@ async def list_entries(
     target_id: str | None = None,
     team_id: uuid.UUID | None = None,
     correlation_id: str | None = None,
-    since: Annotated[AwareDatetime | None, Query(description="ISO 8601 with zone, inclusive")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="ISO 8601 with zone, exclusive")] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="ISO 8601 with zone, inclusive")
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description="ISO 8601 with zone, exclusive")
+    ] = None,
 ) -> dict[str, Any]:
     flt = service.AuditFilter(
         actor_id=actor_id,

@@ -17,6 +17,7 @@ from loom.auth.passwords import hash_password, verify_password
 from loom.auth.principal import Principal
 from loom.auth.roles import Role
 from loom.auth.scoping import get_scoped, scoped
+from loom.auth.throttle import LoginThrottle
 from loom.db.types import utcnow
 from loom.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from loom.settings import Settings
@@ -66,11 +67,20 @@ async def bootstrap(session: AsyncSession, settings: Settings) -> Bootstrap | No
     return Bootstrap(org=org, admin=admin, generated_password=generated)
 
 
-async def login(session: AsyncSession, email: str, password: str) -> User:
-    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+async def login(
+    session: AsyncSession, email: str, password: str, throttle: LoginThrottle | None = None
+) -> User:
+    email = email.strip().lower()
+    if throttle is not None:
+        throttle.check(email)
+    user = await session.scalar(select(User).where(User.email == email))
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
+        if throttle is not None:
+            throttle.failed(email)
         raise NotAuthenticated("wrong email or password")
+    if throttle is not None:
+        throttle.succeeded(email)
     user.last_login_at = utcnow()
     return user
 

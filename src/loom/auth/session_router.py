@@ -8,10 +8,18 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from loom.api.deps import SESSION_USER_KEY, SessionDep
+from loom.api.deps import SESSION_USER_KEY, RuntimeDep, SessionDep
 from loom.auth import service
+from loom.auth.throttle import LoginThrottle
+from loom.platform.runtime import Runtime
 
 router = APIRouter(prefix="/auth", tags=["identity"])
+
+
+def login_throttle(runtime: Runtime) -> LoginThrottle:
+    """The process's login throttle (shared by the API and the portal's login form)."""
+    throttle: LoginThrottle = runtime.extras.setdefault("login_throttle", LoginThrottle())
+    return throttle
 
 
 class LoginBody(BaseModel):
@@ -27,9 +35,11 @@ class LoginResult(BaseModel):
 
 
 @router.post("/login", response_model=LoginResult)
-async def login(body: LoginBody, request: Request, session: SessionDep) -> LoginResult:
+async def login(
+    body: LoginBody, request: Request, session: SessionDep, runtime: RuntimeDep
+) -> LoginResult:
     async with session.begin():
-        user = await service.login(session, body.email, body.password)
+        user = await service.login(session, body.email, body.password, login_throttle(runtime))
     request.session.clear()
     request.session[SESSION_USER_KEY] = str(user.id)
     return LoginResult(user_id=str(user.id), email=user.email)
