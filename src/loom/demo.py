@@ -36,9 +36,14 @@ async def seed(session: AsyncSession, org_id: uuid.UUID, admin_id: uuid.UUID) ->
         session.add(user)
         await session.flush()
         session.add(Membership(user_id=user.id, team_id=teams[team].id, role=role))
-    for team in teams.values():
-        session.add(Membership(user_id=admin_id, team_id=team.id, role=Role.OWNER))
+    for owned in teams.values():
+        session.add(Membership(user_id=admin_id, team_id=owned.id, role=Role.OWNER))
     await audit.record(
-        session, org_id=org_id, actor=actor, action="demo.seed", target_type="organization",
-        target_id=org_id, after={"teams": [t[0] for t in TEAMS], "people": [p[0] for p in PEOPLE]},
+        session,
+        org_id=org_id,
+        actor=actor,
+        action="demo.seed",
+        target_type="organization",
+        target_id=org_id,
+        after={"teams": [t[0] for t in TEAMS], "people": [p[0] for p in PEOPLE]},
     )
