@@ -100,5 +100,20 @@ class IdentityApi:
     def teams(self) -> list[Team]:
         return self._core.get_list("/teams", Team)
 
+    def create_team(self, slug: str, name: str, description: str = "") -> Team:
+        body = {"slug": slug, "name": name, "description": description}
+        return self._core.post("/teams", Team, json=body, ok=(201,))
+
     def users(self) -> list[User]:
         return self._core.get_list("/users", User)
+
+    def create_user(
+        self,
+        email: str,
+        *,
+        name: str = "",
+        password: str | None = None,
+        org_role: str = "viewer",
+    ) -> User:
+        body = {"email": email, "name": name, "password": password, "org_role": org_role}
+        return self._core.post("/users", User, json=body, ok=(201,))
