@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,6 +26,8 @@ DEFAULT_SECRET_KEY = "loom-dev-secret-change-me"  # noqa: S105 - refused outside
 
 
 class ServerSettings(BaseModel):
+    """The HTTP listener of `loom serve`."""
+
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     graceful_timeout_seconds: int = Field(default=20, ge=0)
@@ -33,6 +35,8 @@ class ServerSettings(BaseModel):
 
 
 class AuthSettings(BaseModel):
+    """The first organisation and admin, sessions and API tokens."""
+
     bootstrap_admin_email: str = "admin@loom.local"
     bootstrap_admin_password: SecretStr | None = None
     bootstrap_org: str = "default"
@@ -42,28 +46,38 @@ class AuthSettings(BaseModel):
 
 
 class LogSettings(BaseModel):
+    """Structured logs on stderr: JSON lines, or readable lines for a terminal."""
+
     level: Literal["debug", "info", "warning", "error"] = "info"
     json_output: bool = True
 
 
 class TelemetrySettings(BaseModel):
+    """Traces (exported only when `otlp_endpoint` is set) and the /metrics endpoint."""
+
     service_name: str = "loom"
     otlp_endpoint: str = ""
     metrics_public: bool = False
 
 
 class SchedulerSettings(BaseModel):
+    """Periodic jobs; each tick is leased so that one replica runs it (see
+    loom.platform.scheduler)."""
+
     enabled: bool = True
-    lease_seconds: int = Field(default=60, ge=5)
 
 
 class WorkerSettings(BaseModel):
+    """The worker pool; `heartbeat_seconds` also paces every background heartbeat."""
+
     enabled: bool = True
     concurrency: int = Field(default=4, ge=1, le=256)
     heartbeat_seconds: int = Field(default=10, ge=1)
 
 
 class DatabaseSettings(BaseModel):
+    """Engine options; the URL itself is the top-level `database_url`."""
+
     pool_size: int = Field(default=10, ge=1)
     echo: bool = False
     auto_migrate: bool = True
@@ -78,6 +92,8 @@ def _config_file() -> Path | None:
 
 
 class Settings(BaseSettings):
+    """Everything Loom reads from its environment, validated once at start."""
+
     model_config = SettingsConfigDict(
         env_prefix="LOOM_",
         env_nested_delimiter="__",
@@ -102,23 +118,27 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str) -> str:
-        if value.startswith("postgresql://") or value.startswith("postgres://"):
-            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
-        if value.startswith("sqlite://") and not value.startswith("sqlite+aiosqlite://"):
-            value = "sqlite+aiosqlite://" + value.split("://", 1)[1]
-        if not (
-            value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")
-        ):
+        """Accept the usual URL spellings and pin the async driver Loom uses."""
+        scheme, sep, rest = value.partition("://")
+        scheme = scheme.lower()
+        if not sep:
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
-        return value
+        if scheme in ("postgres", "postgresql", "postgresql+asyncpg"):
+            return "postgresql+asyncpg://" + rest
+        if scheme in ("sqlite", "sqlite+aiosqlite"):
+            return "sqlite+aiosqlite://" + rest
+        raise ValueError(f"unsupported database {scheme!r}: use sqlite:/// or postgresql://")
 
-    @model_validator(mode="after")
-    def _no_default_secret_in_prod(self) -> Settings:
-        if self.env == "prod" and self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
-            raise ValueError("secret_key: the default secret key is refused when env=prod")
-        if self.env == "prod" and len(self.secret_key.get_secret_value()) < 32:
-            raise ValueError("secret_key: must be at least 32 characters when env=prod")
-        return self
+    @field_validator("secret_key")
+    @classmethod
+    def _no_default_secret_in_prod(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        if info.data.get("env") == "prod":
+            secret = value.get_secret_value()
+            if secret == DEFAULT_SECRET_KEY:
+                raise ValueError("the default secret key is refused when env=prod")
+            if len(secret) < 32:
+                raise ValueError("must be at least 32 characters when env=prod")
+        return value
 
     @property
     def is_sqlite(self) -> bool:
@@ -145,12 +165,31 @@ class SettingsError(Exception):
 
 
 def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem, naming the setting, its environment variable and the input."""
     lines = []
     for err in exc.errors():
-        path = ".".join(str(p) for p in err["loc"]) or "settings"
-        env_name = "LOOM_" + "__".join(str(p) for p in err["loc"]).upper()
-        lines.append(f"{path} ({env_name}): {err['msg']}")
+        loc = [str(p) for p in err["loc"]]
+        path = ".".join(loc) or "settings"
+        env_name = "LOOM_" + "__".join(loc).upper() if loc else "LOOM_*"
+        message = err["msg"].removeprefix("Value error, ")
+        line = f"{path} ({env_name}): {message}"
+        shown = _shown_input(loc, err.get("input"))
+        if shown is not None:
+            line += f" (got {shown})"
+        lines.append(line)
     return "invalid settings:\n  " + "\n  ".join(lines)
+
+
+def _shown_input(loc: list[str], value: Any) -> str | None:
+    """The offending value, quoted, unless it may hold a secret or is not a plain value."""
+    if not loc or not isinstance(value, str | int | float | bool):
+        return None
+    if loc[-1] == "database_url":
+        return repr(_mask_url_password(str(value)))
+    if any(word in loc[-1] for word in ("secret", "password", "token", "key")):
+        return None
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -162,12 +201,14 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise SettingsError(describe_validation_error(exc)) from None
-    except ValueError as exc:  # a malformed TOML file
-        raise SettingsError(f"{path}: {exc}") from None
+    except ValueError as exc:  # a malformed TOML file, or an env var that is not valid JSON
+        where = f"{path}: " if path is not None else ""
+        raise SettingsError(f"invalid settings: {where}{exc}") from None
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """The process's settings, read once on first use (never at import)."""
     return load_settings()
 
 
@@ -194,5 +235,6 @@ def _mask_url_password(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
+    except Exception:  # not a URL SQLAlchemy understands: hide whatever follows "//"
+        scheme, sep, _rest = url.partition("://")
+        return f"{scheme}://***" if sep else "***"

@@ -1,12 +1,16 @@
-"""structlog configuration: JSON lines (or readable console lines) carrying the
-correlation id of the request or job that wrote them, with secrets masked."""
+"""structlog configuration: JSON lines (or readable console lines) on stderr, carrying
+the correlation id of the request or job that wrote them, with secrets masked.
+
+Standard-library loggers (uvicorn, SQLAlchemy, Alembic, APScheduler) go through the same
+processors and renderer, so every line of the process has one shape.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -21,7 +25,28 @@ def _mask_processor(
     return masked
 
 
-def configure_logging(settings: LogSettings) -> None:
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler that writes to whatever `sys.stderr` is at the time of each record
+    (so redirections made after configuration, e.g. by pytest, are honoured)."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        super().__init__()
+        self._fixed = stream
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return self._fixed or sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass  # StreamHandler.__init__ assigns it; the property decides
+
+
+def configure_logging(settings: LogSettings, stream: TextIO | None = None) -> None:
+    """Configure structlog and the standard library once for the process.
+
+    Lines go to `stream`, or to the current `sys.stderr` at the time of each line.
+    """
     level = getattr(logging, settings.level.upper())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -32,19 +57,22 @@ def configure_logging(settings: LogSettings) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if settings.json_output
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(colors=(stream or sys.stderr).isatty())
     )
+
+    def logger_factory(*_args: Any) -> structlog.PrintLogger:
+        return structlog.PrintLogger(stream or sys.stderr)
+
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=logger_factory,
         cache_logger_on_first_use=False,
     )
-    # Route stdlib loggers (uvicorn, sqlalchemy, alembic) through the same renderer.
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
@@ -56,6 +84,8 @@ def configure_logging(settings: LogSettings) -> None:
         logging.getLogger(name).propagate = True
     # Our middleware writes one access line per request; uvicorn's would duplicate it.
     logging.getLogger("uvicorn.access").disabled = True
+    # APScheduler announces every tick at INFO; its news worth keeping is WARNING and up.
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
 
 
 def get_logger(name: str) -> Any:

@@ -1,17 +1,37 @@
-"""Prometheus metrics: RED metrics per route (rate, errors, duration), in a registry
-owned by the app so several apps in one process (tests) never collide."""
+"""Prometheus metrics, in a registry owned by each Runtime so that several apps in one
+process (tests) never collide: RED metrics per route (rate, errors, duration), periodic
+job outcomes, and the process's own figures (memory, CPU, open files)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+JOB_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+def build_registry() -> CollectorRegistry:
+    """A fresh registry that also reports the process (process_*, python_*)."""
+    registry = CollectorRegistry()
+    for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+        registry.register(collector)
+    return registry
 
 
 @dataclass(frozen=True)
 class HttpMetrics:
+    """RED metrics per route template (never the raw path: ids would explode cardinality)."""
+
     requests: Counter
     errors: Counter
     duration: Histogram
@@ -40,4 +60,31 @@ class HttpMetrics:
                 registry=registry,
             ),
             in_flight=Gauge("loom_http_in_flight", "HTTP requests in progress", registry=registry),
+        )
+
+
+@dataclass(frozen=True)
+class JobMetrics:
+    """Periodic job ticks by outcome: `ok`, `failed`, or `skipped` (another replica
+    held the tick's lease), and how long the runs took."""
+
+    runs: Counter
+    duration: Histogram
+
+    @classmethod
+    def register(cls, registry: CollectorRegistry) -> JobMetrics:
+        return cls(
+            runs=Counter(
+                "loom_scheduler_job_runs",
+                "Periodic job ticks by outcome",
+                ["job", "outcome"],
+                registry=registry,
+            ),
+            duration=Histogram(
+                "loom_scheduler_job_duration_seconds",
+                "Time a periodic job took when this process ran it",
+                ["job"],
+                buckets=JOB_BUCKETS,
+                registry=registry,
+            ),
         )
