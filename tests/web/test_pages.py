@@ -4,11 +4,15 @@ error pages, CSRF, open redirects, /docs offline and the static files."""
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
+from loom.auth.models import User
+from loom.auth.passwords import hash_password
 from loom.web.navigation import NAV, NavItem
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.web.conftest import csrf_of, sign_in
@@ -210,6 +214,35 @@ async def test_health_fragment_is_the_panel_alone(signed_in: httpx.AsyncClient) 
     assert response.text.lstrip().startswith('<article id="health"')
     assert 'data-check="database" data-ok="true"' in response.text
     assert "<html" not in response.text
+
+
+async def test_health_panel_shows_a_failing_check(
+    app: FastAPI, signed_in: httpx.AsyncClient
+) -> None:
+    app.state.runtime.heartbeats["workers"] = time.monotonic() - 3600  # long silent
+    response = await signed_in.get("/ui/fragments/health")
+    assert 'data-check="workers" data-ok="false"' in response.text
+    assert 'data-check="database" data-ok="true"' in response.text
+    assert "degraded" in response.text
+
+
+async def test_text_from_the_database_is_escaped(app: FastAPI, client: httpx.AsyncClient) -> None:
+    async with app.state.runtime.sessions() as s, s.begin():
+        org_id = await s.scalar(select(User.org_id).where(User.email == ADMIN_EMAIL))
+        assert org_id is not None
+        s.add(
+            User(
+                org_id=org_id,
+                email="mallory@loom.test",
+                name="<script>alert(1)</script>",
+                password_hash=hash_password("mallory-password"),
+            )
+        )
+    await sign_in(client, email="mallory@loom.test", password="mallory-password")
+    home = await client.get("/ui")
+    assert "<script>alert(1)</script>" not in home.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in home.text
+    assert "not in any team yet" in home.text
 
 
 async def test_health_fragment_sends_htmx_to_login_when_signed_out(
