@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from loom.client import LoomClient
+from loom.client.identity import Scope
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, LiveServer
 
 
@@ -13,8 +16,8 @@ def mint_token(url: str, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWOR
     with LoomClient(url) as client:
         client.identity.login(email, password)
         admin = client.identity.me().org_role in ("admin", "owner")
-        scopes = ["read", "write", "admin"] if admin else ["read", "write"]
-        return client.identity.create_token("test", scopes).token  # type: ignore[arg-type]
+        scopes: list[Scope] = ["read", "write", "admin"] if admin else ["read", "write"]
+        return client.identity.create_token("test", scopes).token
 
 
 @pytest.fixture
@@ -23,7 +26,6 @@ def admin_token(live_server: LiveServer) -> str:
 
 
 @pytest.fixture
-def admin(live_server: LiveServer, admin_token: str) -> LoomClient:
-    client = LoomClient(live_server.url, admin_token)
-    yield client  # type: ignore[misc]
-    client.close()
+def admin(live_server: LiveServer, admin_token: str) -> Iterator[LoomClient]:
+    with LoomClient(live_server.url, admin_token) as client:
+        yield client
