@@ -10,7 +10,7 @@ import typer
 
 from loom.cli import credentials
 from loom.cli.connect import api_errors, connect
-from loom.cli.output import OutputFormat, OutputOption, emit, fail, info, warn
+from loom.cli.output import OutputFormat, OutputOption, emit_record, fail, info, warn
 from loom.client import LoomClient, LoomClientError
 from loom.client.identity import Me, Scope
 
@@ -116,4 +116,4 @@ def whoami(output: OutputOption = OutputFormat.table) -> None:
         me = client.identity.me()
     data = me.model_dump(mode="json")
     columns = ["email", "name", "org_role", "scopes", "via", "user_id", "org_id"]
-    emit(data, output, columns)
+    emit_record(data, output, columns)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Annotated, Any, NoReturn
 
@@ -42,15 +43,21 @@ def info(message: str) -> None:
     console.print(escape(message), soft_wrap=True)
 
 
+_ISO_MOMENT = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]00:00)$")
+
+
 def cell(value: Any) -> str:
-    """One table cell: lists joined, mappings as compact JSON, None as blank."""
+    """One table cell: lists joined, mappings as compact JSON, None as blank, UTC
+    timestamps to the second."""
     if value is None:
         return ""
     if isinstance(value, list | tuple):
         return ", ".join(cell(v) for v in value)
     if isinstance(value, dict):
         return json.dumps(value, default=str, separators=(",", ":"))
-    return str(value)
+    text = str(value)
+    moment = _ISO_MOMENT.match(text)
+    return f"{moment[1]} {moment[2]}Z" if moment else text
 
 
 def emit(
@@ -64,7 +71,22 @@ def emit(
     cols = list(columns or (rows[0].keys() if rows else []))
     table = Table(title=title)
     for col in cols:
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # narrow terminals wrap ids, never cut them
     for row in rows:
         table.add_row(*[escape(cell(row.get(c))) for c in cols])
+    console.print(table)
+
+
+def emit_record(
+    data: Mapping[str, Any], fmt: OutputFormat, fields: Sequence[str] | None = None
+) -> None:
+    """Print one object: JSON, or a two-column table of `fields` and their values."""
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+        return
+    table = Table(show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for name in fields or list(data):
+        table.add_row(name, escape(cell(data.get(name))))
     console.print(table)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from loom.cli.connect import connect
-from loom.cli.output import OutputFormat, OutputOption, console, emit, info, warn
+from loom.cli.output import OutputFormat, OutputOption, console, emit, emit_record, info, warn
 from loom.client.identity import Scope
 
 token_app = typer.Typer(help="Your API tokens.", no_args_is_help=True)
@@ -20,7 +20,7 @@ class ScopeName(StrEnum):
     admin = "admin"
 
 
-COLUMNS = ["id", "name", "prefix", "scopes", "created_at", "expires_at", "last_used_at"]
+COLUMNS = ["id", "name", "scopes", "created_at", "expires_at", "last_used_at"]
 
 
 @token_app.command("create")
@@ -42,9 +42,9 @@ def create(
         created = client.identity.create_token(name, scopes, expires_in_days=expires_in_days)
     warn("copy the token now: it is not shown again")
     if output is OutputFormat.json:
-        emit(created.model_dump(mode="json"), output)
+        emit_record(created.model_dump(mode="json"), output)
         return
-    emit(created.model_dump(mode="json"), output, COLUMNS)
+    emit_record(created.model_dump(mode="json"), output, COLUMNS)
     console.print(f"token: {created.token}", soft_wrap=True, highlight=False, markup=False)
 
 
