@@ -113,3 +113,21 @@ def test_stored_token_is_not_sent_to_another_url(
 def test_help_documents_the_environment_variables() -> None:
     text = run("--help").stdout
     assert "LOOM_URL" in text and "LOOM_TOKEN" in text
+
+
+def test_login_asks_for_the_email_when_not_given(
+    live_server: LiveServer, cli_config_dir: Path
+) -> None:
+    result = run("login", "--url", live_server.url, input=f"{ADMIN_EMAIL}\nadmin-password-1\n")
+    assert "Email" in result.stdout
+    assert json.loads((cli_config_dir / "credentials.json").read_text())["email"] == ADMIN_EMAIL
+
+
+def test_a_url_without_scheme_is_refused() -> None:
+    result = run("login", "--url", "localhost:8080", "--token", "loom_x", code=1)
+    assert "not a Loom URL: 'localhost:8080'" in result.stderr
+
+
+def test_a_bad_url_in_the_environment_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOOM_URL", "127.0.0.1:8080")
+    assert "not a Loom URL" in run("health", code=1).stderr

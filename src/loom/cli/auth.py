@@ -40,7 +40,10 @@ def login(
     """
     if token and email:
         fail("give --token or --email, not both")
-    base = (url or _default_url()).rstrip("/")
+    try:
+        base = credentials.check_url(url or _default_url())
+    except credentials.CredentialsError as exc:
+        fail(str(exc))
     with api_errors():
         if token:
             me = _verify(base, token)

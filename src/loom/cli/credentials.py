@@ -83,12 +83,20 @@ def remove() -> bool:
     return True
 
 
+def check_url(url: str) -> str:
+    """The URL without a trailing slash; refuses anything but http(s)://host..."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest.strip("/"):
+        raise CredentialsError(f"not a Loom URL: {url!r} (expected http://host:port)")
+    return url.rstrip("/")
+
+
 def effective(url: str | None = None) -> Credentials:
     """What a command uses: `url` (an option) or LOOM_URL or the stored URL or the
     default, and LOOM_TOKEN or the stored token (when it belongs to that URL)."""
     stored = load_stored()
     env_url = os.environ.get(URL_ENV) or None
-    base = (url or env_url or (stored.url if stored else None) or DEFAULT_URL).rstrip("/")
+    base = check_url(url or env_url or (stored.url if stored else None) or DEFAULT_URL)
     token = os.environ.get(TOKEN_ENV) or None
     if token is None and stored is not None and stored.url.rstrip("/") == base:
         token = stored.token
