@@ -4,7 +4,8 @@ Precedence, strongest first: keyword arguments (tests), environment variables
 (``LOOM_DATABASE_URL``, nested groups with ``__``: ``LOOM_SERVER__PORT``), the TOML file
 named by ``LOOM_CONFIG`` (else ``./loom.toml`` if present), then defaults. Every default
 works for the embedded mode; outside ``env = "dev"``/``"test"`` Loom refuses to start
-with the default secret key.
+with the default secret key. Unknown keys are refused; every error names the setting and
+its variable (``server.port (LOOM_SERVER__PORT): ...``) and never echoes a secret.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,7 +34,14 @@ from pydantic_settings import (
 DEFAULT_SECRET_KEY = "loom-dev-secret-change-me"  # noqa: S105 - refused outside dev/test
 
 
-class ServerSettings(BaseModel):
+class _Group(BaseModel):
+    """A group of settings (`[server]` in loom.toml, `LOOM_SERVER__*` variables); a
+    misspelt key is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Group):
     """The HTTP listener of `loom serve`."""
 
     host: str = "127.0.0.1"
@@ -34,7 +50,7 @@ class ServerSettings(BaseModel):
     public_url: str = ""
 
 
-class AuthSettings(BaseModel):
+class AuthSettings(_Group):
     """The first organisation and admin, sessions and API tokens."""
 
     bootstrap_admin_email: str = "admin@loom.local"
@@ -45,14 +61,14 @@ class AuthSettings(BaseModel):
     cookie_secure: bool = False
 
 
-class LogSettings(BaseModel):
+class LogSettings(_Group):
     """Structured logs on stderr: JSON lines, or readable lines for a terminal."""
 
     level: Literal["debug", "info", "warning", "error"] = "info"
     json_output: bool = True
 
 
-class TelemetrySettings(BaseModel):
+class TelemetrySettings(_Group):
     """Traces (exported only when `otlp_endpoint` is set) and the /metrics endpoint."""
 
     service_name: str = "loom"
@@ -60,14 +76,14 @@ class TelemetrySettings(BaseModel):
     metrics_public: bool = False
 
 
-class SchedulerSettings(BaseModel):
+class SchedulerSettings(_Group):
     """Periodic jobs; each tick is leased so that one replica runs it (see
     loom.platform.scheduler)."""
 
     enabled: bool = True
 
 
-class WorkerSettings(BaseModel):
+class WorkerSettings(_Group):
     """The worker pool; `heartbeat_seconds` also paces every background heartbeat."""
 
     enabled: bool = True
@@ -75,7 +91,7 @@ class WorkerSettings(BaseModel):
     heartbeat_seconds: int = Field(default=10, ge=1)
 
 
-class DatabaseSettings(BaseModel):
+class DatabaseSettings(_Group):
     """Engine options; the URL itself is the top-level `database_url`."""
 
     pool_size: int = Field(default=10, ge=1)
