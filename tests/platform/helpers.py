@@ -17,7 +17,9 @@ def record_spans(app: FastAPI) -> InMemorySpanExporter:
     create_app() built it from (`app.state.runtime.tracer_provider` once app.py uses it).
     """
     tracer = next(
-        m.kwargs["tracer"] for m in app.user_middleware if m.cls is RequestContextMiddleware
+        m.kwargs["tracer"]
+        for m in app.user_middleware
+        if getattr(m, "cls", None) is RequestContextMiddleware
     )
     assert isinstance(tracer, Tracer)
     exporter = InMemorySpanExporter()
