@@ -18,8 +18,8 @@ async def test_demo_data_loads_on_first_start_only(database_url: str) -> None:
         headers = bearer(await token_for(app, ADMIN_EMAIL))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            teams = (await client.get("/api/v1/teams", headers=headers)).json()
-            users = (await client.get("/api/v1/users", headers=headers)).json()
+            teams = (await client.get("/api/v1/teams", headers=headers)).json()["items"]
+            users = (await client.get("/api/v1/users", headers=headers)).json()["items"]
     slugs = [t["slug"] for t in teams]
     assert sorted(slugs) == ["checkout", "payments", "platform", "search"]
     assert {"alice@loom.local", "bob@loom.local", "carol@loom.local"} <= {u["email"] for u in users}

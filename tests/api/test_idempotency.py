@@ -19,7 +19,7 @@ async def test_repeat_returns_first_result_and_creates_once(
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
-    tokens = (await client.get("/api/v1/tokens", headers=admin_headers)).json()
+    tokens = (await client.get("/api/v1/tokens", headers=admin_headers)).json()["items"]
     assert [t["name"] for t in tokens].count("once") == 1
 
 

@@ -10,14 +10,14 @@ from tests.conftest import Tenant
 async def test_viewer_lists_only_own_teams(client: httpx.AsyncClient, tenant: Tenant) -> None:
     response = await client.get("/api/v1/teams", headers=tenant.headers["viewer-a"])
     assert response.status_code == 200
-    assert [t["slug"] for t in response.json()] == ["team-a"]
+    assert [t["slug"] for t in response.json()["items"]] == ["team-a"]
 
 
 async def test_org_admin_lists_every_team(
     client: httpx.AsyncClient, tenant: Tenant, admin_headers: dict[str, str]
 ) -> None:
     response = await client.get("/api/v1/teams", headers=admin_headers)
-    assert {"team-a", "team-b", "platform"} <= {t["slug"] for t in response.json()}
+    assert {"team-a", "team-b", "platform"} <= {t["slug"] for t in response.json()["items"]}
 
 
 async def test_viewer_cannot_read_other_team(client: httpx.AsyncClient, tenant: Tenant) -> None:
@@ -97,7 +97,7 @@ async def test_team_admin_adds_member_but_not_above_own_role(
     assert too_high.json()["error"]["details"][0]["field"] == "role"
     # The new operator now sees team A as well as team B.
     teams = await client.get("/api/v1/teams", headers=tenant.headers["viewer-b"])
-    assert {t["slug"] for t in teams.json()} == {"team-a", "team-b"}
+    assert {t["slug"] for t in teams.json()["items"]} == {"team-a", "team-b"}
 
 
 async def test_only_org_admins_create_teams_and_users(

@@ -28,9 +28,9 @@ async def test_token_is_shown_once_and_stored_hashed(
     assert created.status_code == 201
     secret = created.json()["token"]
     assert secret.startswith("loom_") and len(secret) > 40
-    listed = await client.get("/api/v1/tokens", headers=admin_headers)
-    assert all("token" not in t for t in listed.json())
-    assert created.json()["prefix"] in {t["prefix"] for t in listed.json()}
+    listed = (await client.get("/api/v1/tokens", headers=admin_headers)).json()["items"]
+    assert all("token" not in t for t in listed)
+    assert created.json()["prefix"] in {t["prefix"] for t in listed}
     async with app.state.runtime.sessions() as s:
         stored = await s.get(ApiToken, uuid.UUID(created.json()["id"]))
     assert stored is not None
@@ -97,3 +97,29 @@ async def test_bad_expiry_names_the_field(
     response = await _create(client, admin_headers, expires_in_days=0)
     assert response.status_code == 422
     assert response.json()["error"]["details"][0]["field"] == "expires_in_days"
+
+
+async def test_default_lifetime_applies_unless_no_expiry_is_asked(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    default = (await _create(client, admin_headers)).json()
+    assert default["expires_at"] is not None
+    days = (await client.get("/api/v1/tokens", headers=admin_headers)).json()["items"][0][
+        "expires_at"
+    ]
+    assert days == default["expires_at"]
+    forever = (await _create(client, admin_headers, expires_in_days=None)).json()
+    assert forever["expires_at"] is None
+
+
+async def test_token_list_pages_and_hides_revoked_on_request(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    ids = [(await _create(client, admin_headers, name=f"t{i}")).json()["id"] for i in range(3)]
+    await client.delete(f"/api/v1/tokens/{ids[0]}", headers=admin_headers)
+    first = (await client.get("/api/v1/tokens", params={"limit": 2}, headers=admin_headers)).json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    live = await client.get(
+        "/api/v1/tokens", params={"include_revoked": "false", "limit": 100}, headers=admin_headers
+    )
+    assert ids[0] not in {t["id"] for t in live.json()["items"]}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import Select, literal, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,6 +48,9 @@ def page_params(
 ) -> PageParams:
     wanted = frozenset(f.strip() for f in fields.split(",") if f.strip()) if fields else None
     return PageParams(limit=limit, cursor=cursor, fields=wanted)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
 
 
 def _encode_value(value: Any) -> list[Any]:

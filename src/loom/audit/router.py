@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from loom.api.deps import CurrentPrincipal, OrgAdmin, SessionDep
-from loom.api.pagination import Page, PageParams, page_body, page_params, paginate
+from loom.api.pagination import Page, PageDep, page_body, paginate
 from loom.audit import service
 from loom.audit.models import AuditEntry
 
@@ -51,7 +51,7 @@ class VerifyResult(BaseModel):
 async def list_entries(
     principal: CurrentPrincipal,
     session: SessionDep,
-    page: Annotated[PageParams, Depends(page_params)],
+    page: PageDep,
     actor_id: uuid.UUID | None = None,
     action: str | None = None,
     target_type: str | None = None,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Response, status
 
-from loom.api.deps import CurrentPrincipal, OrgAdmin, SessionDep
+from loom.api.deps import CurrentPrincipal, OrgAdmin, RuntimeDep, SessionDep
+from loom.api.pagination import Page, PageDep, page_body, paginate
 from loom.auth import schemas, service, tokens
+from loom.auth.models import ApiToken, Team, User
 from loom.auth.roles import Role
 
 router = APIRouter(tags=["identity"])
@@ -29,24 +32,31 @@ async def me(principal: CurrentPrincipal) -> schemas.Me:
 
 @router.post("/tokens", response_model=schemas.TokenCreated, status_code=status.HTTP_201_CREATED)
 async def create_token(
-    body: schemas.TokenCreate, principal: CurrentPrincipal, session: SessionDep
+    body: schemas.TokenCreate, principal: CurrentPrincipal, session: SessionDep, runtime: RuntimeDep
 ) -> schemas.TokenCreated:
+    """Mint a token. Without `expires_in_days` it expires after the configured default
+    (auth.token_default_ttl_days); `"expires_in_days": null` asks for no expiry."""
+    expires = (
+        body.expires_in_days
+        if "expires_in_days" in body.model_fields_set
+        else runtime.settings.auth.token_default_ttl_days
+    )
     async with session.begin():
         token, plaintext = await tokens.create_token(
-            session,
-            principal,
-            name=body.name,
-            scopes=list(body.scopes),
-            expires_in_days=body.expires_in_days,
+            session, principal, name=body.name, scopes=list(body.scopes), expires_in_days=expires
         )
     return schemas.TokenCreated(**schemas.Token.model_validate(token).model_dump(), token=plaintext)
 
 
-@router.get("/tokens", response_model=list[schemas.Token])
-async def list_tokens(principal: CurrentPrincipal, session: SessionDep) -> list[schemas.Token]:
+@router.get("/tokens", responses={200: {"model": Page[schemas.Token]}})
+async def list_tokens(
+    principal: CurrentPrincipal, session: SessionDep, page: PageDep, include_revoked: bool = True
+) -> dict[str, Any]:
+    """The caller's tokens, newest first."""
+    stmt = tokens.tokens_query(principal, include_revoked=include_revoked)
     async with session.begin():
-        rows = await tokens.list_tokens(session, principal)
-    return [schemas.Token.model_validate(t) for t in rows]
+        rows, cursor = await paginate(session, stmt, [ApiToken.created_at, ApiToken.id], page)
+    return page_body([schemas.Token.model_validate(t) for t in rows], cursor, page)
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -58,11 +68,15 @@ async def revoke_token(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/teams", response_model=list[schemas.Team])
-async def list_teams(principal: CurrentPrincipal, session: SessionDep) -> list[schemas.Team]:
+@router.get("/teams", responses={200: {"model": Page[schemas.Team]}})
+async def list_teams(
+    principal: CurrentPrincipal, session: SessionDep, page: PageDep
+) -> dict[str, Any]:
+    """Teams you can see, by slug: your own, or every team for organisation admins."""
+    stmt = service.teams_query(principal)
     async with session.begin():
-        rows = await service.list_teams(session, principal)
-    return [schemas.Team.model_validate(t) for t in rows]
+        rows, cursor = await paginate(session, stmt, [Team.slug, Team.id], page, descending=False)
+    return page_body([schemas.Team.model_validate(t) for t in rows], cursor, page)
 
 
 @router.post("/teams", response_model=schemas.Team, status_code=status.HTTP_201_CREATED)
@@ -125,11 +139,15 @@ async def remove_member(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/users", response_model=list[schemas.User])
-async def list_users(principal: CurrentPrincipal, session: SessionDep) -> list[schemas.User]:
+@router.get("/users", responses={200: {"model": Page[schemas.User]}})
+async def list_users(
+    principal: CurrentPrincipal, session: SessionDep, page: PageDep, email: str | None = None
+) -> dict[str, Any]:
+    """People of your organisation, by email."""
+    stmt = service.users_query(principal, email)
     async with session.begin():
-        rows = await service.list_users(session, principal)
-    return [schemas.User.model_validate(u) for u in rows]
+        rows, cursor = await paginate(session, stmt, [User.email, User.id], page, descending=False)
+    return page_body([schemas.User.model_validate(u) for u in rows], cursor, page)
 
 
 @router.post("/users", response_model=schemas.User, status_code=status.HTTP_201_CREATED)

@@ -20,6 +20,7 @@ class TokenCreate(BaseModel):
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
     scopes: list[ScopeName] = Field(default_factory=lambda: ["read", "write"])  # type: ignore[arg-type]
+    #: Not sent: the configured default lifetime. null: never expires.
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
 
 

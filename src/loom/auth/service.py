@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -89,8 +89,13 @@ def _team_data(team: Team) -> dict[str, Any]:
     return {"slug": team.slug, "name": team.name, "description": team.description}
 
 
+def teams_query(principal: Principal) -> Select[Any]:
+    """Teams the principal may see (members: theirs; org admins: all)."""
+    return scoped(select(Team), Team, principal)
+
+
 async def list_teams(session: AsyncSession, principal: Principal) -> list[Team]:
-    rows = await session.scalars(scoped(select(Team), Team, principal).order_by(Team.slug))
+    rows = await session.scalars(teams_query(principal).order_by(Team.slug))
     return list(rows.all())
 
 
@@ -256,6 +261,8 @@ async def create_user(
     return user
 
 
-async def list_users(session: AsyncSession, principal: Principal) -> list[User]:
-    rows = await session.scalars(scoped(select(User), User, principal).order_by(User.email))
-    return list(rows.all())
+def users_query(principal: Principal, email: str | None = None) -> Select[Any]:
+    stmt = scoped(select(User), User, principal)
+    if email is not None:
+        stmt = stmt.where(User.email == email.strip().lower())
+    return stmt

@@ -6,8 +6,9 @@ import hashlib
 import secrets
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.audit import service as audit
@@ -33,6 +34,7 @@ async def create_token(
     scopes: list[str],
     expires_in_days: int | None,
 ) -> tuple[ApiToken, str]:
+    """Mint a token; `expires_in_days=None` means it never expires."""
     unknown = sorted(set(scopes) - set(TOKEN_SCOPES))
     if unknown:
         raise InvalidInput.on(
@@ -70,14 +72,14 @@ async def create_token(
     return token, plaintext
 
 
-async def list_tokens(session: AsyncSession, principal: Principal) -> list[ApiToken]:
-    """The caller's own tokens, newest first (revoked ones included, marked)."""
-    rows = await session.scalars(
-        select(ApiToken)
-        .where(ApiToken.org_id == principal.org_id, ApiToken.user_id == principal.user_id)
-        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+def tokens_query(principal: Principal, *, include_revoked: bool = True) -> Select[Any]:
+    """The caller's own tokens (revoked ones included unless asked otherwise)."""
+    stmt = select(ApiToken).where(
+        ApiToken.org_id == principal.org_id, ApiToken.user_id == principal.user_id
     )
-    return list(rows.all())
+    if not include_revoked:
+        stmt = stmt.where(ApiToken.revoked_at.is_(None))
+    return stmt
 
 
 async def revoke_token(

@@ -12,6 +12,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from loom.client.errors import ApiError, ConnectionFailed, FieldIssue, UnexpectedResponse
+from loom.client.pagination import Page
 
 API_PREFIX = "/api/v1"
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -90,8 +91,17 @@ class HttpCore:
         return parse(self.request("POST", path, **kwargs), model)
 
     def get_list(self, path: str, model: type[M], **kwargs: Any) -> list[M]:
-        response = self.request("GET", path, **kwargs)
-        return parse_as(response, list[model])  # type: ignore[valid-type]
+        """Every item of a paginated list endpoint, following next_cursor."""
+        items: list[M] = []
+        params = dict(kwargs.pop("params", None) or {})
+        params.setdefault("limit", 500)
+        while True:
+            response = self.request("GET", path, params=params, **kwargs)
+            page = parse_as(response, Page[model])  # type: ignore[valid-type]
+            items.extend(page.items)
+            if not page.next_cursor:
+                return items
+            params["cursor"] = page.next_cursor
 
 
 def _param(value: Any) -> Any:
