@@ -61,12 +61,12 @@ def test_nested_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_toml_file_named_by_loom_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     config = write_toml(
         tmp_path / "elsewhere.toml",
-        'env = "test"\n[server]\nport = 9100\nhost = "0.0.0.0"\n[workers]\nconcurrency = 8\n',
+        'env = "test"\n[server]\nport = 9100\nhost = "10.0.0.5"\n[workers]\nconcurrency = 8\n',
     )
     monkeypatch.setenv("LOOM_CONFIG", str(config))
     settings = load_settings()
     assert settings.env == "test"
-    assert (settings.server.host, settings.server.port) == ("0.0.0.0", 9100)
+    assert (settings.server.host, settings.server.port) == ("10.0.0.5", 9100)
     assert settings.workers.concurrency == 8
 
 
@@ -78,11 +78,11 @@ def test_loom_toml_in_the_working_directory_is_read(tmp_path: Path) -> None:
 def test_environment_beats_toml_setting_by_setting(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    write_toml(tmp_path / "loom.toml", '[server]\nport = 9100\nhost = "0.0.0.0"\n')
+    write_toml(tmp_path / "loom.toml", '[server]\nport = 9100\nhost = "10.0.0.5"\n')
     monkeypatch.setenv("LOOM_SERVER__PORT", "9300")
     settings = load_settings()
     assert settings.server.port == 9300  # from the environment
-    assert settings.server.host == "0.0.0.0"  # from the file
+    assert settings.server.host == "10.0.0.5"  # from the file
 
 
 def test_arguments_beat_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
