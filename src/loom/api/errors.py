@@ -84,10 +84,16 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
     return envelope(422, "VALIDATION_ERROR", f"invalid request: {summary}", details)
 
 
+def status_of(exc: errors.LoomError) -> int:
+    """The HTTP status of a domain error: its own class's, else its nearest ancestor's."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return 400
+
+
 def loom_error_response(exc: errors.LoomError) -> JSONResponse:
-    status = next((s for cls, s in STATUS_OF.items() if type(exc) is cls), None)
-    if status is None:
-        status = next((s for cls, s in STATUS_OF.items() if isinstance(exc, cls)), 400)
+    status = status_of(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return envelope(status, exc.code, exc.message, exc.details, headers)
 

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from loom import errors
+from loom.api.errors import status_of
 from loom.web.csrf import CsrfFailed
 from loom.web.redirects import HOME, login_url
 from loom.web.templating import render
@@ -24,14 +25,6 @@ from loom.web.templating import render
 
 class LoginRequired(Exception):
     """Raised by page dependencies when nobody is signed in."""
-
-
-_STATUS_OF: tuple[tuple[type[errors.LoomError], int], ...] = (
-    (errors.Forbidden, 403),
-    (errors.NotFound, 404),
-    (errors.Conflict, 409),
-    (errors.InvalidInput, 400),
-)
 
 
 def is_htmx(request: Request) -> bool:
@@ -70,8 +63,7 @@ def _answer(request: Request, exc: Exception) -> Response | None:
             request, 403, "This form has expired or did not come from Loom. Reload and try again."
         )
     if isinstance(exc, errors.LoomError):
-        status = next((s for cls, s in _STATUS_OF if isinstance(exc, cls)), 400)
-        return error_page(request, status, exc.message)
+        return error_page(request, status_of(exc), exc.message)
     if isinstance(exc, RequestValidationError):
         return error_page(request, 400, "The request was not understood: check the form.")
     if isinstance(exc, HTTPException):
