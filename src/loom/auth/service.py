@@ -266,3 +266,35 @@ def users_query(principal: Principal, email: str | None = None) -> Select[Any]:
     if email is not None:
         stmt = stmt.where(User.email == email.strip().lower())
     return stmt
+
+
+async def set_password(
+    session: AsyncSession, org_slug: str | None, email: str, password: str
+) -> User:
+    """Set a user's password from the server's own console (`loom admin set-password`):
+    the recovery path when the printed bootstrap password is lost."""
+    if len(password) < 8:
+        raise InvalidInput.on("password", "must be at least 8 characters")
+    stmt = select(User).where(User.email == email.strip().lower())
+    if org_slug:
+        stmt = stmt.join(Organization, Organization.id == User.org_id).where(
+            Organization.slug == org_slug
+        )
+    users = list((await session.scalars(stmt)).all())
+    if not users:
+        raise NotFound(f"no user with email {email!r}")
+    if len(users) > 1:
+        raise InvalidInput.on("org", "several organisations have this email; name the organisation")
+    [user] = users
+    user.password_hash = hash_password(password)
+    user.is_active = True
+    await audit.record(
+        session,
+        org_id=user.org_id,
+        actor=audit.Actor.system("console"),
+        action="user.password.set",
+        target_type="user",
+        target_id=user.id,
+        after={"email": user.email},
+    )
+    return user

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from loom.cli.admin import admin_app
 from loom.cli.audit import audit_app
 from loom.cli.auth import login, logout, whoami
 from loom.cli.config import config_app
@@ -33,6 +34,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(system_app, name="system")
+app.add_typer(admin_app, name="admin")
 
 if __name__ == "__main__":
     app()
