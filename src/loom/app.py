@@ -25,7 +25,7 @@ from loom.platform.metrics import HttpMetrics
 from loom.platform.router import metrics_router
 from loom.platform.router import router as platform_router
 from loom.platform.runtime import Runtime
-from loom.platform.tracing import build_tracer_provider, get_tracer
+from loom.platform.tracing import get_tracer
 from loom.settings import Settings, get_settings
 from loom.web import install_portal
 
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     settings = settings or get_settings()
     configure_logging(settings.log)
     runtime = Runtime.build(settings)
-    tracer = get_tracer(build_tracer_provider(settings.telemetry))
+    tracer = get_tracer(runtime.tracer_provider)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         finally:
             if background:
                 await stop_background(runtime)
-            await runtime.engine.dispose()
+            await runtime.close()
             log.info("loom stopped")
 
     app = FastAPI(

@@ -4,13 +4,11 @@ template; the process's own figures."""
 from __future__ import annotations
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from tests.conftest import Tenant
 from tests.platform.conftest import AppFactory
-from tests.platform.test_tracing import ROUTE_FIX
 
 TOTAL = "loom_http_requests_total"
 DURATION = "loom_http_request_duration_seconds"
@@ -62,7 +60,6 @@ async def test_raw_paths_never_become_labels(client: httpx.AsyncClient, tenant: 
     assert value(text, TOTAL, method="GET", route="unmatched", status="404") == 2
 
 
-@pytest.mark.xfail(reason=ROUTE_FIX, strict=False)
 async def test_requests_are_counted_by_route_template_and_status(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:

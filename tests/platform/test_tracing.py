@@ -14,11 +14,6 @@ from loom.settings import TelemetrySettings
 from tests.conftest import Tenant
 from tests.platform.helpers import record_spans
 
-ROUTE_FIX = (
-    "api/middleware.py labels with route.path, which under FastAPI's lazily included "
-    "routers lacks the router prefixes: use loom.platform.routes.route_template(scope)"
-)
-
 
 @pytest.mark.sqlite_only
 async def test_each_request_ends_one_span_with_status_and_correlation_id(
@@ -41,7 +36,6 @@ async def test_each_request_ends_one_span_with_status_and_correlation_id(
 
 
 @pytest.mark.sqlite_only
-@pytest.mark.xfail(reason=ROUTE_FIX, strict=False)
 async def test_span_is_named_by_method_and_route_template(
     app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
 ) -> None:

@@ -6,15 +6,17 @@ from __future__ import annotations
 import time
 
 import structlog
-from opentelemetry.trace import Status, StatusCode, Tracer
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from loom.api.correlation import HEADER, accept_or_new, set_correlation_id
 from loom.api.errors import envelope
 from loom.platform.metrics import HttpMetrics
+from loom.platform.routes import route_template
 
 log = structlog.get_logger("loom.http")
-_QUIET_ROUTES = frozenset({"/api/v1/health", "/metrics"})
+_QUIET_ROUTES = frozenset({"/api/v1/health", "/api/v1/health/ready", "/metrics"})
 
 
 class RequestContextMiddleware:
@@ -53,7 +55,10 @@ class RequestContextMiddleware:
                 ]
             await send(message)
 
-        with self.tracer.start_as_current_span(f"{method} {scope['path']}") as span:
+        parent = propagate.extract(headers)
+        with self.tracer.start_as_current_span(
+            f"{method} {scope['path']}", context=parent, kind=SpanKind.SERVER
+        ) as span:
             span.set_attribute("http.request.method", method)
             span.set_attribute("loom.correlation_id", cid)
             try:
@@ -68,7 +73,7 @@ class RequestContextMiddleware:
                     await response(scope, receive, send_with_id)
             finally:
                 self.metrics.in_flight.dec()
-                route = _route_template(scope)
+                route = route_template(scope)
                 span.update_name(f"{method} {route}")
                 span.set_attribute("http.route", route)
                 span.set_attribute("http.response.status_code", status)
@@ -86,12 +91,3 @@ class RequestContextMiddleware:
                         status=status,
                         duration_ms=round(elapsed * 1000, 2),
                     )
-
-
-def _route_template(scope: Scope) -> str:
-    # Label by route template, never the raw path, so ids don't explode metric cardinality.
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if isinstance(path, str):
-        return str(scope.get("root_path", "")) + path
-    return "unmatched"

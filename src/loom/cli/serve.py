@@ -6,7 +6,6 @@ import asyncio
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from loom.settings import Settings
 
@@ -37,6 +36,7 @@ def serve(
 ) -> None:
     """Run the API, the portal, the workers and the scheduler in one process."""
     from loom.app import create_app
+    from loom.platform.server import run_server
 
     settings = _settings()
     if no_worker:
@@ -47,15 +47,7 @@ def serve(
             }
         )
     app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=host or settings.server.host,
-        port=port or settings.server.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=settings.server.graceful_timeout_seconds,
-        server_header=False,
-    )
+    run_server(app, settings, host=host, port=port)
 
 
 @db_app.command("upgrade")
