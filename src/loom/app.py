@@ -18,6 +18,10 @@ from loom.audit.router import router as audit_router
 from loom.auth import service as auth_service
 from loom.auth.router import router as auth_router
 from loom.auth.session_router import router as session_router
+from loom.catalog import jobs as catalog_jobs
+from loom.catalog.router import router as catalog_router
+from loom.catalog.router import tools_router as catalog_tools_router
+from loom.catalog.webhooks import router as webhooks_router
 from loom.db.migrate import upgrade
 from loom.platform.lifecycle import start_background, stop_background
 from loom.platform.logging import configure_logging
@@ -66,12 +70,15 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         await prepare_database(runtime)
         if background:
             await start_background(runtime)
+            catalog_jobs.start_initial_sync(runtime)
         log.info("loom started", version=__version__, database=runtime.engine.dialect.name)
         try:
             yield
         finally:
             if background:
                 await stop_background(runtime)
+            for task in catalog_jobs.pending_syncs(runtime):
+                task.cancel()
             await runtime.close()
             log.info("loom stopped")
 
@@ -91,6 +98,9 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     api.include_router(session_router)
     api.include_router(auth_router)
     api.include_router(audit_router)
+    api.include_router(catalog_router)
+    api.include_router(catalog_tools_router)
+    api.include_router(webhooks_router)
     app.include_router(api)
     app.include_router(metrics_router)
     install_portal(app)

@@ -99,6 +99,21 @@ class DatabaseSettings(_Group):
     auto_migrate: bool = True
 
 
+class CatalogSettings(_Group):
+    """Where the catalog repository is and how Loom keeps up with it."""
+
+    source: str = Field(
+        default="", description="A local directory, or a git URL (https://, ssh://, git@...)"
+    )
+    branch: str = "main"
+    cache_dir: str = ".loom/catalog"
+    org: str = Field(default="", description="Organisation slug it serves (default: the first)")
+    sync_on_start: bool = True
+    sync_interval_seconds: int = Field(default=0, ge=0, description="0: no periodic sync")
+    webhook_secret: SecretStr | None = None
+    git_timeout_seconds: int = Field(default=120, ge=1)
+
+
 def _config_file() -> Path | None:
     explicit = os.environ.get("LOOM_CONFIG")
     if explicit:
@@ -130,6 +145,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = SchedulerSettings()
     workers: WorkerSettings = WorkerSettings()
     database: DatabaseSettings = DatabaseSettings()
+    catalog: CatalogSettings = CatalogSettings()
 
     @field_validator("database_url")
     @classmethod

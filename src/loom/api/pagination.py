@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
@@ -127,3 +127,16 @@ def page_body(
     items: Sequence[BaseModel], next_cursor: str | None, params: PageParams
 ) -> dict[str, Any]:
     return {"items": [sparse(i, params.fields) for i in items], "next_cursor": next_cursor}
+
+
+def paginate_list(
+    items: Sequence[T], key: Callable[[T], Sequence[Any]], params: PageParams
+) -> tuple[list[T], str | None]:
+    """`paginate` for lists already in memory, sorted ascending by `key` (unique)."""
+    if params.cursor:
+        after = decode_cursor(params.cursor, len(key(items[0])) if items else 0) if items else None
+        if after is not None:
+            items = [i for i in items if list(key(i)) > after]
+    page = list(items[: params.limit])
+    next_cursor = encode_cursor(list(key(page[-1]))) if len(items) > params.limit else None
+    return page, next_cursor

@@ -6,6 +6,7 @@ from __future__ import annotations
 from loom.api import idempotency  # noqa: F401
 from loom.audit import models as audit_models  # noqa: F401
 from loom.auth import models as auth_models  # noqa: F401
+from loom.catalog import models as catalog_models  # noqa: F401
 from loom.db.base import Base
 from loom.platform import leases  # noqa: F401
 

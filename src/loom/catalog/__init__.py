@@ -1,0 +1,1 @@
+"""The catalog: platform offerings as versioned YAML documents in git."""

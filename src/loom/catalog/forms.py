@@ -1,0 +1,37 @@
+"""Walking a form: every field with its dotted path (`group.field`), and reading values
+by path from nested input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from loom.catalog.documents import Form, FormField
+
+_MISSING = object()
+
+
+def walk(fields: list[FormField], prefix: str = "") -> Iterator[tuple[str, FormField]]:
+    """(path, field) for every field, groups before their children."""
+    for field in fields:
+        path = f"{prefix}{field.id}"
+        yield path, field
+        if field.type == "group" and field.fields:
+            yield from walk(field.fields, f"{path}.")
+
+
+def field_paths(form: Form) -> dict[str, FormField]:
+    return dict(walk(form.fields))
+
+
+def get_path(data: Mapping[str, Any], path: str, default: Any = None) -> Any:
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def is_set(value: Any) -> bool:
+    return value is not None and value != "" and value != []

@@ -1,0 +1,258 @@
+"""Loading a catalog checkout: every document under catalog/ and bundles/, validated,
+with every problem reported at once as `file:line path: message`.
+
+A bad document is reported and skipped; it never hides the good ones. This module reads
+files only: it knows nothing of the database or git (see `source.py` and `service.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from loom.catalog.codeowners import LOCATIONS, CodeOwners
+from loom.catalog.documents import KINDS, CatalogBundle, CatalogItem, Document
+from loom.catalog.rules import Finding, bundle_findings, item_findings
+from loom.catalog.yaml_source import SourceDocument, YamlProblem, format_path, load_documents
+
+DOCUMENT_DIRS = ("catalog", "bundles")
+SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    path: str
+    message: str
+    document_id: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}"
+        return f"{where} {self.path}: {self.message}" if self.path else f"{where} {self.message}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A valid document with where it came from and who owns it."""
+
+    document: Document
+    file: str
+    line: int
+    owner: str | None
+    digest: str
+
+    @property
+    def id(self) -> str:
+        return self.document.metadata.id
+
+    @property
+    def kind(self) -> str:
+        return self.document.kind
+
+
+@dataclass
+class LoadedCatalog:
+    items: dict[str, Entry] = field(default_factory=dict)
+    bundles: dict[str, Entry] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    #: Ids of documents that were found but skipped as invalid.
+    rejected: set[str] = field(default_factory=set)
+    files: int = 0
+
+    @property
+    def entries(self) -> list[Entry]:
+        return [*self.items.values(), *self.bundles.values()]
+
+
+@dataclass
+class _Candidate:
+    document: Document
+    source: SourceDocument
+    file: str
+
+
+def digest(document: Document) -> str:
+    canonical = json.dumps(document.model_dump(mode="json", by_alias=True), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def read_files(root: Path) -> list[tuple[str, str]]:
+    """(relative path, text) of every document file, in a stable order."""
+    files: list[tuple[str, str]] = []
+    for folder in DOCUMENT_DIRS:
+        base = root / folder
+        if not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*")):
+            if path.suffix in SUFFIXES and path.is_file():
+                files.append((path.relative_to(root).as_posix(), path.read_text(encoding="utf-8")))
+    return files
+
+
+def read_codeowners(root: Path) -> CodeOwners:
+    for location in LOCATIONS:
+        path = root / location
+        if path.is_file():
+            return CodeOwners(path.read_text(encoding="utf-8"))
+    return CodeOwners()
+
+
+def load_directory(root: Path) -> LoadedCatalog:
+    return load_files(read_files(root), read_codeowners(root))
+
+
+def _parse(file: str, text: str, catalog: LoadedCatalog) -> list[_Candidate]:
+    try:
+        sources = load_documents(text)
+    except YamlProblem as exc:
+        catalog.problems.append(Problem(file, exc.line, "", exc.message))
+        return []
+    except UnicodeDecodeError:
+        catalog.problems.append(Problem(file, 1, "", "not UTF-8 text"))
+        return []
+    candidates = []
+    for source in sources:
+        data = source.data
+        doc_id = _raw_id(data)
+        if not isinstance(data, dict):
+            catalog.problems.append(
+                Problem(file, source.start_line, "", "a document must be a mapping")
+            )
+            continue
+        kind = data.get("kind")
+        model = KINDS.get(kind) if isinstance(kind, str) else None
+        if model is None:
+            line = source.line_of(("kind",))
+            known = " or ".join(KINDS)
+            catalog.problems.append(Problem(file, line, "kind", f"must be {known}", doc_id))
+            _reject(catalog, doc_id)
+            continue
+        try:
+            document = model.model_validate(data)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = tuple(err["loc"])
+                catalog.problems.append(
+                    Problem(file, source.line_of(loc), format_path(loc), _message(err), doc_id)
+                )
+            _reject(catalog, doc_id)
+            continue
+        candidates.append(_Candidate(document, source, file))
+    return candidates
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown field"
+    if err["type"] == "missing":
+        return "is required"
+    return str(err["msg"])
+
+
+def _raw_id(data: Any) -> str | None:
+    if isinstance(data, dict) and isinstance(data.get("metadata"), dict):
+        raw = data["metadata"].get("id")
+        return raw if isinstance(raw, str) else None
+    return None
+
+
+def _reject(catalog: LoadedCatalog, doc_id: str | None) -> None:
+    if doc_id:
+        catalog.rejected.add(doc_id)
+
+
+def _report(catalog: LoadedCatalog, candidate: _Candidate, findings: Iterable[Finding]) -> bool:
+    """Record findings as problems; True when the document is clean."""
+    clean = True
+    for path, message in findings:
+        clean = False
+        catalog.problems.append(
+            Problem(
+                candidate.file,
+                candidate.source.line_of(path),
+                format_path(path),
+                message,
+                candidate.document.metadata.id,
+            )
+        )
+    if not clean:
+        _reject(catalog, candidate.document.metadata.id)
+    return clean
+
+
+def load_files(
+    files: Iterable[tuple[str, str]],
+    owners: CodeOwners | None = None,
+    context_items: Mapping[str, CatalogItem] | None = None,
+) -> LoadedCatalog:
+    """Validate documents given as (path, text). `context_items` are items known from
+    elsewhere (the served catalog) that bundles and templates may refer to."""
+    owners = owners or CodeOwners()
+    context = dict(context_items or {})
+    catalog = LoadedCatalog()
+    candidates: list[_Candidate] = []
+    for file, text in files:
+        catalog.files += 1
+        candidates.extend(_parse(file, text, catalog))
+
+    first_seen: dict[str, _Candidate] = {}
+    unique: list[_Candidate] = []
+    for candidate in candidates:
+        doc_id = candidate.document.metadata.id
+        if doc_id in first_seen:
+            earlier = first_seen[doc_id]
+            where = f"{earlier.file}:{earlier.source.line_of(('metadata', 'id'))}"
+            _report(
+                catalog,
+                candidate,
+                [(("metadata", "id"), f"duplicate id '{doc_id}' (first in {where})")],
+            )
+            continue
+        first_seen[doc_id] = candidate
+        unique.append(candidate)
+
+    own_items = {c.document.metadata.id for c in unique if isinstance(c.document, CatalogItem)}
+    metadata = {
+        item_id: item.metadata.model_dump(by_alias=True)
+        for item_id, item in context.items()
+        if item_id not in own_items
+    }
+    metadata.update(
+        {
+            c.document.metadata.id: c.document.metadata.model_dump(by_alias=True)
+            for c in unique
+            if isinstance(c.document, CatalogItem)
+        }
+    )
+    valid_items: dict[str, CatalogItem] = {k: v for k, v in context.items() if k not in own_items}
+    for candidate in unique:
+        if isinstance(candidate.document, CatalogItem) and _report(
+            catalog, candidate, item_findings(candidate.document, metadata)
+        ):
+            valid_items[candidate.document.metadata.id] = candidate.document
+            catalog.items[candidate.document.metadata.id] = _entry(candidate, owners)
+    for candidate in unique:
+        if isinstance(candidate.document, CatalogBundle):
+            findings = bundle_findings(candidate.document, valid_items, metadata)
+            if _report(catalog, candidate, findings):
+                catalog.bundles[candidate.document.metadata.id] = _entry(candidate, owners)
+    catalog.problems.sort(key=lambda p: (p.file, p.line))
+    return catalog
+
+
+def _entry(candidate: _Candidate, owners: CodeOwners) -> Entry:
+    document = candidate.document
+    return Entry(
+        document=document,
+        file=candidate.file,
+        line=candidate.source.start_line,
+        owner=document.metadata.owner or owners.team_of(candidate.file),
+        digest=digest(document),
+    )

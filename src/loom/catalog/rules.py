@@ -1,0 +1,233 @@
+"""The rules a structurally valid document must also follow: sound form fields, valid
+regular expressions, conditions on fields that exist, known action types with valid
+configs, and templates that refer only to values that will exist. Each rule yields
+(path, message) so the loader can point at the line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import regex
+from pydantic import ValidationError
+
+from loom.actions.registry import action_types
+from loom.catalog.conditions import referenced_fields, shape_problems
+from loom.catalog.documents import CatalogBundle, CatalogItem, Condition, Form, FormField
+from loom.catalog.form_input import check_value
+from loom.catalog.forms import field_paths, walk
+from loom.catalog.references import TemplateScope, check_template, strings_in
+
+Path = tuple[str | int, ...]
+Finding = tuple[Path, str]
+
+_TEXT_TYPES = {"string", "text", "email", "url", "secret"}
+_NUMBER_TYPES = {"integer", "number"}
+_CHOICE_TYPES = {"enum", "multi-enum"}
+
+
+def _field_findings(f: FormField, at: Path) -> Iterator[Finding]:
+    if f.type == "group":
+        if not f.fields:
+            yield (*at, "fields"), "a group needs at least one nested field"
+        for attr in ("options", "pattern", "default", "min", "max"):
+            if getattr(f, attr) is not None:
+                yield (*at, attr), f"a group cannot have '{attr}'"
+        return
+    if f.fields is not None:
+        yield (*at, "fields"), f"only a group has nested fields (this is a {f.type})"
+    if f.type in _CHOICE_TYPES:
+        values = f.option_values()
+        if not values:
+            yield (*at, "options"), f"a {f.type} field needs options"
+        elif len({str(v) for v in values}) != len(values):
+            yield (*at, "options"), "options must be unique"
+    elif f.options is not None:
+        yield (*at, "options"), f"only enum and multi-enum fields have options (this is a {f.type})"
+    if f.pattern is not None:
+        if f.type not in _TEXT_TYPES:
+            yield (*at, "pattern"), f"a pattern applies to text fields, not {f.type}"
+        try:
+            regex.compile(f.pattern)
+        except regex.error as exc:
+            yield (*at, "pattern"), f"not a valid regular expression ({exc})"
+            return
+    if (f.min is not None or f.max is not None) and f.type not in _NUMBER_TYPES:
+        yield (*at, "min" if f.min is not None else "max"), "min/max apply to numbers"
+    if f.min is not None and f.max is not None and f.min > f.max:
+        yield (*at, "min"), f"min ({f.min}) is greater than max ({f.max})"
+    if f.min_length is not None and f.max_length is not None and f.min_length > f.max_length:
+        yield (*at, "minLength"), "minLength is greater than maxLength"
+    if f.default is not None and f.type != "secret":
+        _value, issue = check_value(f, f.default)
+        if issue is not None:
+            yield (*at, "default"), f"default {f.default!r} {issue}"
+    elif f.default is not None:
+        yield (*at, "default"), "a secret field cannot have a default"
+
+
+def _condition_findings(
+    condition: Condition, at: Path, own_path: str, known: Mapping[str, FormField]
+) -> Iterator[Finding]:
+    for rel, issue in shape_problems(condition):
+        yield at, f"{rel.lstrip('.')}: {issue}" if rel else issue
+    for ref in referenced_fields(condition):
+        if ref not in known:
+            yield at, f"refers to unknown field '{ref}'"
+        elif ref == own_path:
+            yield at, "a field's condition cannot refer to the field itself"
+
+
+def form_findings(form: Form, at: Path) -> Iterator[Finding]:
+    known = field_paths(form)
+    yield from _form_level(form.fields, (*at, "fields"), known, "")
+
+
+def _form_level(
+    fields: list[FormField], at: Path, known: Mapping[str, FormField], prefix: str
+) -> Iterator[Finding]:
+    seen: set[str] = set()
+    for i, f in enumerate(fields):
+        here = (*at, i)
+        if f.id in seen:
+            yield (*here, "id"), f"duplicate field id '{f.id}'"
+        seen.add(f.id)
+        yield from _field_findings(f, here)
+        path = f"{prefix}{f.id}"
+        for attr, condition in (("visibleIf", f.visible_if), ("requiredIf", f.required_if)):
+            if condition is not None:
+                yield from _condition_findings(condition, (*here, attr), path, known)
+        if f.type == "group" and f.fields:
+            yield from _form_level(f.fields, (*here, "fields"), known, f"{path}.")
+
+
+def _config_findings(action_type: str, config: dict[str, Any], at: Path) -> Iterator[Finding]:
+    registered = action_types().get(action_type)
+    if registered is None:
+        known = ", ".join(sorted(action_types()))
+        yield (*at, "type"), f"unknown action type '{action_type}' (known: {known})"
+        return
+    try:
+        registered.config_model.model_validate(config)
+    except ValidationError as exc:
+        for err in exc.errors():
+            yield (*at, "config", *err["loc"]), err["msg"]
+
+
+def item_findings(
+    item: CatalogItem, metadata: Mapping[str, Mapping[str, Any]]
+) -> Iterator[Finding]:
+    yield from form_findings(item.spec.form, ("spec", "form"))
+    current = set(field_paths(item.spec.form))
+    produced: dict[str, str] = {}
+    seen: set[str] = set()
+    for i, action in enumerate(item.spec.fulfillment.actions):
+        at: Path = ("spec", "fulfillment", "actions", i)
+        if action.id in seen:
+            yield (*at, "id"), f"duplicate action id '{action.id}'"
+        seen.add(action.id)
+        yield from _config_findings(action.type, action.config, at)
+        scope = TemplateScope(current=current, outputs=set(produced), metadata=metadata)
+        for sub, text in strings_in(action.config):
+            for problem in check_template(text, scope):
+                yield (*at, "config", *sub), problem
+        for j, key in enumerate(action.outputs):
+            if key in produced:
+                yield (
+                    (*at, "outputs", j),
+                    f"output '{key}' is already produced by '{produced[key]}'",
+                )
+            produced[key] = action.id
+
+
+def bundle_findings(
+    bundle: CatalogBundle,
+    items: Mapping[str, CatalogItem],
+    metadata: Mapping[str, Mapping[str, Any]],
+) -> Iterator[Finding]:
+    yield from form_findings(bundle.spec.form, ("spec", "form"))
+    shared = field_paths(bundle.spec.form)
+    components = bundle.spec.components
+    ids = [c.id for c in components]
+    for i, component in enumerate(components):
+        at: Path = ("spec", "components", i)
+        if ids.count(component.id) > 1 and ids.index(component.id) != i:
+            yield (*at, "id"), f"duplicate component id '{component.id}'"
+        for j, dep in enumerate(component.depends_on):
+            if dep not in ids:
+                yield (*at, "dependsOn", j), f"no component '{dep}' in this bundle"
+            elif dep == component.id:
+                yield (*at, "dependsOn", j), "a component cannot depend on itself"
+        item = items.get(component.item)
+        if item is None:
+            yield (*at, "item"), f"unknown catalog item '{component.item}'"
+            continue
+        item_fields = field_paths(item.spec.form)
+        scope = TemplateScope(current=set(shared), outputs=set(), metadata=metadata)
+        for key, value in component.inputs.items():
+            if key not in item_fields:
+                yield (*at, "inputs", key), f"item '{item.metadata.id}' has no form field '{key}'"
+            for sub, text in strings_in(value):
+                for problem in check_template(text, scope):
+                    if (
+                        ".output." not in problem
+                    ):  # outputs of earlier components are runtime values
+                        yield (*at, "inputs", key, *sub), problem
+        for path, f in walk(item.spec.form.fields):
+            provided = path in component.inputs or path in shared or f.default is not None
+            if f.required and f.type != "group" and f.visible_if is None and not provided:
+                yield (
+                    (*at, "inputs"),
+                    (
+                        f"required field '{path}' of item '{item.metadata.id}' is not provided "
+                        "(add it to the bundle form or to this component's inputs)"
+                    ),
+                )
+    cycle = find_cycle({c.id: list(c.depends_on) for c in components})
+    if cycle:
+        yield ("spec", "components"), f"dependency cycle: {' → '.join(cycle)}"
+
+
+def find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
+    """One cycle of the dependency graph as a path (a → b → a), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in graph.get(node, []):
+            if dep not in graph:
+                continue
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep) :], dep]
+            if state.get(dep) is None:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in graph:
+        if state.get(node) is None:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def dependency_order(graph: Mapping[str, list[str]]) -> list[str]:
+    """Components in an order where each comes after what it depends on (stable)."""
+    done: list[str] = []
+    placed: set[str] = set()
+    while len(done) < len(graph):
+        progressed = False
+        for node, deps in graph.items():
+            if node not in placed and all(d in placed or d not in graph for d in deps):
+                done.append(node)
+                placed.add(node)
+                progressed = True
+        if not progressed:
+            raise ValueError("dependency cycle")
+    return done

@@ -1,0 +1,85 @@
+"""GitHub push webhook: a signed push that touches catalog/, bundles/ or CODEOWNERS on
+the catalog's branch triggers a sync. The only authentication is the HMAC signature
+(`X-Hub-Signature-256`) over the raw body with the configured secret; a missing or bad
+signature is a 401 and nothing happens."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from loom.api.deps import RuntimeDep
+from loom.catalog.codeowners import LOCATIONS
+from loom.catalog.sync import sync
+from loom.errors import InvalidInput, NotAuthenticated, NotFound
+from loom.platform.runtime import Runtime
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+log = structlog.get_logger("loom.catalog.webhook")
+MAX_BODY = 5 * 1024 * 1024
+_WATCHED_DIRS = ("catalog/", "bundles/")
+
+
+def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.removeprefix("sha256="))
+
+
+def touches_catalog(payload: dict[str, Any]) -> bool:
+    paths: set[str] = set()
+    for commit in [*payload.get("commits", []), payload.get("head_commit") or {}]:
+        for key in ("added", "modified", "removed"):
+            paths.update(p for p in commit.get(key, []) if isinstance(p, str))
+    return any(p.startswith(_WATCHED_DIRS) or p in LOCATIONS for p in paths)
+
+
+def _start_sync(runtime: Runtime) -> None:
+    tasks: set[asyncio.Task[Any]] = runtime.extras.setdefault("catalog_sync_tasks", set())
+    task = asyncio.create_task(sync(runtime, trigger="webhook"))
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+@router.post("/github", status_code=202)
+async def github(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    """Receive a GitHub webhook (push or ping) for the catalog repository."""
+    secret = runtime.settings.catalog.webhook_secret
+    if secret is None or not secret.get_secret_value():
+        raise NotFound("the GitHub webhook is not configured (set LOOM_CATALOG__WEBHOOK_SECRET)")
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise InvalidInput.on("body", "webhook payload too large")
+    if not signature_valid(
+        secret.get_secret_value(), body, request.headers.get("x-hub-signature-256")
+    ):
+        raise NotAuthenticated("missing or invalid X-Hub-Signature-256")
+    event = request.headers.get("x-github-event", "")
+    if event == "ping":
+        return JSONResponse({"status": "pong"}, status_code=200)
+    if event != "push":
+        return JSONResponse({"status": "ignored", "reason": f"event '{event}'"}, status_code=202)
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise InvalidInput.on("body", "not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise InvalidInput.on("body", "must be a JSON object")
+    branch = runtime.settings.catalog.branch
+    if payload.get("ref") != f"refs/heads/{branch}":
+        return JSONResponse(
+            {"status": "ignored", "reason": f"not branch {branch}"}, status_code=202
+        )
+    if not touches_catalog(payload):
+        return JSONResponse({"status": "ignored", "reason": "no catalog change"}, status_code=202)
+    _start_sync(runtime)
+    log.info("catalog sync started by push", after=payload.get("after"))
+    return JSONResponse({"status": "sync started"}, status_code=202)
