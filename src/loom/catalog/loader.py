@@ -104,8 +104,8 @@ def read_codeowners(root: Path) -> CodeOwners:
     return CodeOwners()
 
 
-def load_directory(root: Path) -> LoadedCatalog:
-    return load_files(read_files(root), read_codeowners(root))
+def load_directory(root: Path, last_good: Mapping[str, CatalogItem] | None = None) -> LoadedCatalog:
+    return load_files(read_files(root), read_codeowners(root), last_good=last_good)
 
 
 def _parse(file: str, text: str, catalog: LoadedCatalog) -> list[_Candidate]:
@@ -191,9 +191,11 @@ def load_files(
     files: Iterable[tuple[str, str]],
     owners: CodeOwners | None = None,
     context_items: Mapping[str, CatalogItem] | None = None,
+    last_good: Mapping[str, CatalogItem] | None = None,
 ) -> LoadedCatalog:
     """Validate documents given as (path, text). `context_items` are items known from
-    elsewhere (the served catalog) that bundles and templates may refer to."""
+    elsewhere (the served catalog) that bundles and templates may refer to; `last_good`
+    are the served versions of items, standing in for those that are invalid now."""
     owners = owners or CodeOwners()
     context = dict(context_items or {})
     catalog = LoadedCatalog()
@@ -238,6 +240,10 @@ def load_files(
         ):
             valid_items[candidate.document.metadata.id] = candidate.document
             catalog.items[candidate.document.metadata.id] = _entry(candidate, owners)
+    # An item that broke in this commit stays served in its last good version, so bundles
+    # built on it stay valid too.
+    for item_id in catalog.rejected & set(last_good or {}):
+        valid_items.setdefault(item_id, (last_good or {})[item_id])
     for candidate in unique:
         if isinstance(candidate.document, CatalogBundle):
             findings = bundle_findings(candidate.document, valid_items, metadata)

@@ -21,6 +21,7 @@ from loom.audit import service as audit
 from loom.auth.models import Organization, Team
 from loom.auth.principal import Principal
 from loom.catalog.cache import CatalogCache
+from loom.catalog.documents import CatalogItem
 from loom.catalog.loader import Entry, LoadedCatalog, load_directory
 from loom.catalog.models import KEEP_VERSIONS, CatalogEntry, CatalogEntryVersion, CatalogSync
 from loom.catalog.source import SourceError, checkout
@@ -173,10 +174,13 @@ async def _sync(
     )
     loaded: LoadedCatalog | None = None
     commit: str | None = None
+    async with runtime.sessions() as session:
+        served = await catalog_cache(runtime).entries(session, org_id)
+    last_good = {k: e.document for k, e in served.items() if isinstance(e.document, CatalogItem)}
     try:
         repo = await asyncio.to_thread(checkout, settings)
         commit = repo.commit
-        loaded = await asyncio.to_thread(load_directory, repo.root)
+        loaded = await asyncio.to_thread(load_directory, repo.root, last_good)
     except SourceError as exc:
         record.status, record.error = "failed", str(exc)
     async with runtime.sessions() as session, session.begin():
