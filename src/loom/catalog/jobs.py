@@ -37,27 +37,30 @@ async def sync_when_due(runtime: Runtime) -> None:
         await sync(runtime, trigger="interval")
 
 
-def start_initial_sync(runtime: Runtime) -> asyncio.Task[Any] | None:
-    """Sync in the background right after start, so a slow git fetch never delays it."""
-    settings = runtime.settings.catalog
-    if not settings.source or not settings.sync_on_start:
-        return None
+def start_sync(runtime: Runtime, trigger: str) -> asyncio.Task[Any]:
+    """Sync in the background (at start, or for a webhook that must answer at once)."""
 
     async def run() -> None:
         try:
-            await sync(runtime, trigger="start")
+            await sync(runtime, trigger=trigger)
         except Exception:
-            log.exception("catalog sync at start failed")
+            log.exception("background catalog sync failed", trigger=trigger)
 
+    tasks: set[asyncio.Task[Any]] = runtime.extras.setdefault("catalog_sync_tasks", set())
     task = asyncio.create_task(run())
-    runtime.extras["catalog_start_sync"] = task
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
     return task
 
 
+def start_initial_sync(runtime: Runtime) -> asyncio.Task[Any] | None:
+    """Sync right after start, in the background, so a slow git fetch never delays it."""
+    settings = runtime.settings.catalog
+    if not settings.source or not settings.sync_on_start:
+        return None
+    return start_sync(runtime, "start")
+
+
 def pending_syncs(runtime: Runtime) -> list[asyncio.Task[Any]]:
-    """Catalog syncs still running in the background (cancelled at shutdown)."""
-    tasks: list[asyncio.Task[Any]] = list(runtime.extras.get("catalog_sync_tasks", ()))
-    start = runtime.extras.get("catalog_start_sync")
-    if start is not None:
-        tasks.append(start)
-    return [t for t in tasks if not t.done()]
+    """Background catalog syncs still running (awaited by tests, cancelled at shutdown)."""
+    return [t for t in runtime.extras.get("catalog_sync_tasks", ()) if not t.done()]

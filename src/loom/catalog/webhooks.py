@@ -5,7 +5,6 @@ signature is a 401 and nothing happens."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -17,9 +16,8 @@ from fastapi.responses import JSONResponse
 
 from loom.api.deps import RuntimeDep
 from loom.catalog.codeowners import LOCATIONS
-from loom.catalog.sync import sync
+from loom.catalog.jobs import start_sync
 from loom.errors import InvalidInput, NotAuthenticated, NotFound
-from loom.platform.runtime import Runtime
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 log = structlog.get_logger("loom.catalog.webhook")
@@ -40,13 +38,6 @@ def touches_catalog(payload: dict[str, Any]) -> bool:
         for key in ("added", "modified", "removed"):
             paths.update(p for p in commit.get(key, []) if isinstance(p, str))
     return any(p.startswith(_WATCHED_DIRS) or p in LOCATIONS for p in paths)
-
-
-def _start_sync(runtime: Runtime) -> None:
-    tasks: set[asyncio.Task[Any]] = runtime.extras.setdefault("catalog_sync_tasks", set())
-    task = asyncio.create_task(sync(runtime, trigger="webhook"))
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
 
 
 @router.post("/github", status_code=202)
@@ -80,6 +71,6 @@ async def github(request: Request, runtime: RuntimeDep) -> JSONResponse:
         )
     if not touches_catalog(payload):
         return JSONResponse({"status": "ignored", "reason": "no catalog change"}, status_code=202)
-    _start_sync(runtime)
+    start_sync(runtime, "webhook")
     log.info("catalog sync started by push", after=payload.get("after"))
     return JSONResponse({"status": "sync started"}, status_code=202)
