@@ -40,7 +40,8 @@ chromium:
 	   sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium); }
 
 serve: $(STAMP) assets
-	LOOM_DEMO_DATA=$${LOOM_DEMO_DATA:-true} $(BIN)/loom serve
+	LOOM_DEMO_DATA=$${LOOM_DEMO_DATA:-true} \
+	LOOM_CATALOG__SOURCE=$${LOOM_CATALOG__SOURCE:-examples/catalog} $(BIN)/loom serve
 
 test: $(STAMP) assets chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -21,5 +21,5 @@ async def test_demo_data_loads_on_first_start_only(database_url: str) -> None:
             teams = (await client.get("/api/v1/teams", headers=headers)).json()["items"]
             users = (await client.get("/api/v1/users", headers=headers)).json()["items"]
     slugs = [t["slug"] for t in teams]
-    assert sorted(slugs) == ["checkout", "payments", "platform", "search"]
+    assert sorted(slugs) == ["checkout", "data", "payments", "platform", "search"]
     assert {"alice@loom.local", "bob@loom.local", "carol@loom.local"} <= {u["email"] for u in users}

@@ -15,11 +15,13 @@ TEAMS = [
     ("payments", "Payments", "Card processing, payouts and the ledger."),
     ("checkout", "Checkout", "Cart, checkout and order pages."),
     ("search", "Search", "Product search and recommendations."),
+    ("data", "Data", "Databases, storage and the data platform."),
 ]
 PEOPLE = [
     ("alice@loom.local", "Alice Martin", "payments", Role.ADMIN),
     ("bob@loom.local", "Bob Chen", "checkout", Role.OPERATOR),
     ("carol@loom.local", "Carol Diaz", "search", Role.VIEWER),
+    ("dan@loom.local", "Dan Okafor", "data", Role.OPERATOR),
 ]
 
 
