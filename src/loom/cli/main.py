@@ -7,6 +7,7 @@ import typer
 from loom.cli.admin import admin_app
 from loom.cli.audit import audit_app
 from loom.cli.auth import login, logout, whoami
+from loom.cli.catalog import catalog_app
 from loom.cli.config import config_app
 from loom.cli.health import health
 from loom.cli.serve import db_app, serve
@@ -33,6 +34,7 @@ app.command()(health)
 app.add_typer(config_app, name="config")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
+app.add_typer(catalog_app, name="catalog")
 app.add_typer(system_app, name="system")
 app.add_typer(admin_app, name="admin")
 

@@ -8,12 +8,14 @@ import httpx
 
 from loom.client.audit import AuditApi
 from loom.client.base import DEFAULT_TIMEOUT, HttpCore
+from loom.client.catalog import CatalogApi
 from loom.client.identity import IdentityApi
 from loom.client.platform import PlatformApi
 
 
 class LoomClient:
-    """A synchronous client: `client.platform`, `client.identity`, `client.audit`.
+    """A synchronous client: `client.platform`, `client.identity`, `client.audit`,
+    `client.catalog`.
 
     >>> with LoomClient("http://127.0.0.1:8080", token) as loom:
     ...     loom.identity.me().email
@@ -37,6 +39,7 @@ class LoomClient:
         self.platform = PlatformApi(self.core)
         self.identity = IdentityApi(self.core)
         self.audit = AuditApi(self.core)
+        self.catalog = CatalogApi(self.core)
 
     @property
     def base_url(self) -> str:
