@@ -190,3 +190,17 @@ async def test_preview_renders_a_posted_form(synced: Runtime, api: httpx.AsyncCl
     result = (await api.post("/api/v1/tools/preview", json={"document": POSTGRES})).json()
     assert result["ok"] is True
     assert [f["id"] for f in result["form"]["fields"]] == ["name", "size"]
+
+
+async def test_validate_tool_uses_the_given_filename(
+    synced: Runtime, api: httpx.AsyncClient
+) -> None:
+    broken = POSTGRES.replace("id: postgres", "id: pg-two").replace(
+        "default: small", "default: huge"
+    )
+    body = {"document": broken, "filename": "catalog/db/pg.yaml"}
+    result = (await api.post("/api/v1/tools/validate", json=body)).json()
+    assert result["problems"][0]["text"].startswith("catalog/db/pg.yaml:20 ")
+    outside = await api.post("/api/v1/tools/validate", json={**body, "filename": "../etc/x.yaml"})
+    assert outside.status_code == 422
+    assert outside.json()["error"]["details"][0]["field"] == "filename"

@@ -124,7 +124,7 @@ async def check_input(
     return schemas.InputCheck(
         ok=result.ok,
         values=result.values,
-        errors=[{"field": e.field, "issue": e.issue} for e in result.errors],
+        errors=[schemas.FieldError(field=e.field, issue=e.issue) for e in result.errors],
     )
 
 

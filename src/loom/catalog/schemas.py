@@ -135,14 +135,17 @@ class ValidateBody(BaseModel):
     files: dict[str, str] | None = Field(
         default=None, description="A catalog directory's files: path (from its root) → text"
     )
-    document: str | None = Field(
-        default=None, description="One YAML file's text (as catalog/<name>.yaml)"
+    document: str | None = Field(default=None, description="One YAML file's text")
+    filename: str = Field(
+        default="catalog/posted.yaml",
+        pattern=r"^(catalog|bundles)/[\w./-]+\.ya?ml$",
+        description="Where `document` would live in the repository (for problem locations)",
     )
 
     def as_files(self) -> dict[str, str]:
         files = dict(self.files or {})
         if self.document is not None:
-            files.setdefault("catalog/posted.yaml", self.document)
+            files.setdefault(self.filename, self.document)
         return files
 
 
@@ -168,7 +171,12 @@ class PreviewResult(BaseModel):
     form: FormOut | None
 
 
+class FieldError(BaseModel):
+    field: str
+    issue: str
+
+
 class InputCheck(BaseModel):
     ok: bool
-    values: dict[str, Any]
-    errors: list[dict[str, str]]
+    values: dict[str, Any] = Field(description="Validated values (secret fields left out)")
+    errors: list[FieldError]
