@@ -143,3 +143,26 @@ async def test_unknown_git_branch_fails_cleanly(runtime: Runtime, catalog_dir: P
     runtime.settings.catalog.branch = "nope"
     record = await sync(runtime, trigger="test")
     assert record.status == "failed" and "git clone failed" in (record.error or "")
+
+
+async def test_served_conditions_keep_their_operator(synced: Runtime, catalog_dir: Path) -> None:
+    """A stored definition must not spell out unset condition keys as nulls: the
+    evaluator tells `notEquals` from `equals: null` by which keys are set."""
+    from loom.catalog.cache import CatalogCache
+    from loom.catalog.documents import CatalogItem
+    from loom.catalog.form_input import validate_input
+
+    text = POSTGRES.replace(
+        "        default: small\n",
+        "        default: small\n"
+        "      - id: standby\n        type: boolean\n"
+        "        visibleIf: {field: size, notEquals: small}\n",
+    )
+    write_catalog(catalog_dir, {"catalog/databases/postgres.yaml": text})
+    await sync(synced, trigger="test")
+    async with synced.sessions() as s:
+        org_id = (await _entries(synced))["postgres"].org_id
+        served = (await CatalogCache().entries(s, org_id))["postgres"].document
+    assert isinstance(served, CatalogItem)
+    result = validate_input(served, {"name": "orders", "size": "large", "standby": True})
+    assert result.values == {"name": "orders", "size": "large", "standby": True}

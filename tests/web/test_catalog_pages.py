@@ -769,11 +769,6 @@ async def test_bundle_form_is_checked_too(portal: httpx.AsyncClient) -> None:
     assert "Ready to request" in good.text
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="catalog service: a served document is stored with every condition key spelt "
-    "out (null), so the evaluator takes notEquals/in/isSet conditions for `equals: null`",
-)
 async def test_conditions_beyond_equals_hold_on_served_documents(
     app: FastAPI, catalog_dir: Path, portal: httpx.AsyncClient
 ) -> None:

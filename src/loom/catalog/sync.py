@@ -52,7 +52,9 @@ async def catalog_org(session: AsyncSession, runtime: Runtime) -> uuid.UUID:
 
 
 def _definition(entry: Entry) -> dict[str, Any]:
-    return entry.document.model_dump(mode="json", by_alias=True, exclude_unset=False)
+    # Only the keys the author wrote: conditions tell "equals: null" from "not given" by
+    # which keys are set, so unset keys must not come back as nulls.
+    return entry.document.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 async def _store_version(
