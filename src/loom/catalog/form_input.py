@@ -8,10 +8,11 @@ problem with its field path. Values of hidden fields are dropped, not stored; va
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import regex
@@ -62,7 +63,10 @@ def _coerce(field: FormField, raw: Any) -> Any:
     kind = field.type
     if kind == "integer":
         if isinstance(raw, str) and re.fullmatch(r"\s*-?\d+\s*", raw):
-            raw = int(raw)
+            try:
+                raw = int(raw)
+            except ValueError:  # more digits than Python converts (sys.int_max_str_digits)
+                raise _Invalid("must be a whole number") from None
         if isinstance(raw, bool) or not isinstance(raw, int):
             if isinstance(raw, float) and raw.is_integer():
                 return int(raw)
@@ -76,6 +80,8 @@ def _coerce(field: FormField, raw: Any) -> Any:
                 raise _Invalid("must be a number") from None
         if isinstance(raw, bool) or not isinstance(raw, int | float):
             raise _Invalid("must be a number")
+        if isinstance(raw, float) and not math.isfinite(raw):  # "nan", "inf": not JSON
+            raise _Invalid("must be a number")
         return raw
     if kind == "boolean":
         if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
@@ -85,22 +91,24 @@ def _coerce(field: FormField, raw: Any) -> Any:
         return raw
     if kind == "enum":
         choices = field.option_values()
-        if raw not in choices:
-            match = next((c for c in choices if str(c) == str(raw)), MISSING)
-            if match is MISSING:
-                raise _Invalid(f"must be one of {', '.join(str(c) for c in choices)}")
-            return match
-        return raw
+        match = _option(choices, raw)
+        if match is MISSING:
+            raise _Invalid(f"must be one of {', '.join(str(c) for c in choices)}")
+        return match
     if kind == "multi-enum":
         items = [raw] if isinstance(raw, str) else raw
         if not isinstance(items, list):
             raise _Invalid("must be a list of options")
         choices = field.option_values()
-        by_text = {str(c): c for c in choices}
-        unknown = [str(v) for v in items if v not in choices and str(v) not in by_text]
+        chosen = [_option(choices, v) for v in items]
+        unknown = [str(v) for v, c in zip(items, chosen, strict=True) if c is MISSING]
         if unknown:
-            raise _Invalid(f"unknown option(s) {', '.join(unknown)}")
-        return [v if v in choices else by_text[str(v)] for v in items]
+            raise _Invalid(f"has unknown option(s) {', '.join(unknown)}")
+        if len({str(c) for c in chosen}) != len(chosen):
+            raise _Invalid("lists an option more than once")
+        return chosen
+    if kind == "date" and isinstance(raw, date) and not isinstance(raw, datetime):
+        return raw.isoformat()  # an unquoted YAML default (`default: 2024-01-31`)
     text = _string(raw)
     if kind == "email" and not _EMAIL.match(text):
         raise _Invalid("must be an email address")
@@ -112,6 +120,15 @@ def _coerce(field: FormField, raw: Any) -> Any:
         except ValueError:
             raise _Invalid("must be a date (YYYY-MM-DD)") from None
     return text
+
+
+def _option(choices: list[Any], raw: Any) -> Any:
+    """The option `raw` stands for (the option itself, or its text from an HTML form), or
+    MISSING. True is not the option 1, nor 0 the option False."""
+    for choice in choices:
+        if raw == choice and isinstance(raw, bool) == isinstance(choice, bool):
+            return choice
+    return next((c for c in choices if str(c) == str(raw)), MISSING)
 
 
 def _constraints(field: FormField, value: Any) -> None:

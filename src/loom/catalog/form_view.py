@@ -22,6 +22,11 @@ _JSON_TYPES: dict[str, dict[str, Any]] = {
 }
 
 
+def _given() -> dict[str, Any]:
+    """A value the server does not treat as "not given" (null, "" or [])."""
+    return {"not": {"enum": [None, "", []]}}
+
+
 def condition_json(condition: Condition | None) -> dict[str, Any] | None:
     if condition is None:
         return None
@@ -84,11 +89,16 @@ def condition_schema(condition: Condition) -> dict[str, Any]:
     if "not_equals" in given:
         return {"not": _path_schema(path, {"const": condition.not_equals})}
     if condition.in_ is not None:
-        return _path_schema(path, {"enum": condition.in_})
+        return _path_schema(path, _member(condition.in_))
     if condition.not_in is not None:
-        return {"not": _path_schema(path, {"enum": condition.not_in})}
-    present = _path_schema(path, {"not": {"enum": [None, "", []]}})
+        return {"not": _path_schema(path, _member(condition.not_in))}
+    present = _path_schema(path, _given())
     return present if condition.is_set else {"not": present}
+
+
+def _member(choices: list[Any]) -> dict[str, Any]:
+    """One of `choices`, or (a multi-enum's value) a list holding one of them."""
+    return {"anyOf": [{"enum": choices}, {"type": "array", "contains": {"enum": choices}}]}
 
 
 def _value_schema(field: FormField) -> dict[str, Any]:
@@ -100,7 +110,6 @@ def _value_schema(field: FormField) -> dict[str, Any]:
             schema["minItems"] = field.min_length
         if field.max_length is not None:
             schema["maxItems"] = field.max_length
-        return schema
     else:
         schema = dict(_JSON_TYPES[field.type])
     for attr, key in (("min", "minimum"), ("max", "maximum")):
@@ -112,7 +121,9 @@ def _value_schema(field: FormField) -> dict[str, Any]:
         if field.max_length is not None:
             schema["maxLength"] = field.max_length
         if field.pattern:
-            schema["pattern"] = f"^(?:{field.pattern})$"
+            # the whole value, as fullmatch: `(?![\s\S])` is the end in every dialect
+            # (`$` also matches before a final newline in Python's re).
+            schema["pattern"] = f"^(?:{field.pattern})(?![\\s\\S])"
     if field.title:
         schema["title"] = field.title
     if field.help:
@@ -122,28 +133,41 @@ def _value_schema(field: FormField) -> dict[str, Any]:
     return schema
 
 
+def _when(conditions: list[Condition], then: dict[str, Any]) -> dict[str, Any]:
+    if not conditions:
+        return then
+    condition = conditions[0] if len(conditions) == 1 else Condition(all=conditions)
+    return {"if": condition_schema(condition), "then": then}
+
+
 def _object_schema(
-    fields: list[FormField], prefix: str, rules: list[dict[str, Any]]
+    fields: list[FormField],
+    prefix: str,
+    rules: list[dict[str, Any]],
+    shown_if: list[Condition] | None = None,
 ) -> dict[str, Any]:
+    """`shown_if`: the visibleIf conditions of the groups around these fields. A field is
+    required only while it (and every group around it) is shown, and never when it has a
+    default, which an empty value takes."""
     properties: dict[str, Any] = {}
     required: list[str] = []
     for f in fields:
         path = f"{prefix}{f.id}"
+        shown = [*(shown_if or []), *([f.visible_if] if f.visible_if else [])]
         if f.type == "group":
-            properties[f.id] = _object_schema(f.fields or [], f"{path}.", rules)
-        else:
-            properties[f.id] = _value_schema(f)
-        needs = _path_schema(path.split("."), {}, require=True)
-        if f.required and f.visible_if is None and f.type != "group" and not prefix:
+            properties[f.id] = _object_schema(f.fields or [], f"{path}.", rules, shown)
+            continue
+        properties[f.id] = _value_schema(f)
+        if f.default is not None:
+            continue
+        needs = _path_schema(path.split("."), _given())
+        if f.required and not shown and not prefix:
             required.append(f.id)
-        elif f.required and f.type != "group":
-            when = f.visible_if
-            rules.append({"if": condition_schema(when), "then": needs} if when else needs)
+            properties[f.id].update(_given())
+        elif f.required:
+            rules.append(_when(shown, needs))
         if f.required_if is not None:
-            condition = f.required_if
-            if f.visible_if is not None:
-                condition = Condition(all=[f.required_if, f.visible_if])
-            rules.append({"if": condition_schema(condition), "then": needs})
+            rules.append(_when([*shown, f.required_if], needs))
     schema: dict[str, Any] = {
         "type": "object",
         "properties": properties,

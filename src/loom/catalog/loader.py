@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from loom.catalog.codeowners import LOCATIONS, CodeOwners
 from loom.catalog.documents import KINDS, CatalogBundle, CatalogItem, Document
-from loom.catalog.rules import Finding, bundle_findings, item_findings
+from loom.catalog.rules import Finding, bundle_findings, item_findings, validation_message
 from loom.catalog.yaml_source import SourceDocument, YamlProblem, format_path, load_documents
 
 DOCUMENT_DIRS = ("catalog", "bundles")
@@ -83,16 +83,17 @@ def digest(document: Document) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def read_files(root: Path) -> list[tuple[str, str]]:
-    """(relative path, text) of every document file, in a stable order."""
-    files: list[tuple[str, str]] = []
+def read_files(root: Path) -> list[tuple[str, bytes]]:
+    """(relative path, content) of every document file, in a stable order. Contents are
+    decoded when parsed, so that a file that is not UTF-8 is reported, not fatal."""
+    files: list[tuple[str, bytes]] = []
     for folder in DOCUMENT_DIRS:
         base = root / folder
         if not base.is_dir():
             continue
         for path in sorted(base.rglob("*")):
             if path.suffix in SUFFIXES and path.is_file():
-                files.append((path.relative_to(root).as_posix(), path.read_text(encoding="utf-8")))
+                files.append((path.relative_to(root).as_posix(), path.read_bytes()))
     return files
 
 
@@ -100,7 +101,7 @@ def read_codeowners(root: Path) -> CodeOwners:
     for location in LOCATIONS:
         path = root / location
         if path.is_file():
-            return CodeOwners(path.read_text(encoding="utf-8"))
+            return CodeOwners(path.read_text(encoding="utf-8", errors="replace"))
     return CodeOwners()
 
 
@@ -108,8 +109,9 @@ def load_directory(root: Path, last_good: Mapping[str, CatalogItem] | None = Non
     return load_files(read_files(root), read_codeowners(root), last_good=last_good)
 
 
-def _parse(file: str, text: str, catalog: LoadedCatalog) -> list[_Candidate]:
+def _parse(file: str, content: str | bytes, catalog: LoadedCatalog) -> list[_Candidate]:
     try:
+        text = content.decode("utf-8") if isinstance(content, bytes) else content
         sources = load_documents(text)
     except YamlProblem as exc:
         catalog.problems.append(Problem(file, exc.line, "", exc.message))
@@ -140,20 +142,14 @@ def _parse(file: str, text: str, catalog: LoadedCatalog) -> list[_Candidate]:
             for err in exc.errors():
                 loc = tuple(err["loc"])
                 catalog.problems.append(
-                    Problem(file, source.line_of(loc), format_path(loc), _message(err), doc_id)
+                    Problem(
+                        file, source.line_of(loc), format_path(loc), validation_message(err), doc_id
+                    )
                 )
             _reject(catalog, doc_id)
             continue
         candidates.append(_Candidate(document, source, file))
     return candidates
-
-
-def _message(err: Mapping[str, Any]) -> str:
-    if err["type"] == "extra_forbidden":
-        return "unknown field"
-    if err["type"] == "missing":
-        return "is required"
-    return str(err["msg"])
 
 
 def _raw_id(data: Any) -> str | None:
@@ -188,14 +184,14 @@ def _report(catalog: LoadedCatalog, candidate: _Candidate, findings: Iterable[Fi
 
 
 def load_files(
-    files: Iterable[tuple[str, str]],
+    files: Iterable[tuple[str, str | bytes]],
     owners: CodeOwners | None = None,
     context_items: Mapping[str, CatalogItem] | None = None,
     last_good: Mapping[str, CatalogItem] | None = None,
 ) -> LoadedCatalog:
-    """Validate documents given as (path, text). `context_items` are items known from
-    elsewhere (the served catalog) that bundles and templates may refer to; `last_good`
-    are the served versions of items, standing in for those that are invalid now."""
+    """Validate documents given as (path, text or UTF-8 bytes). `context_items` are items
+    known from elsewhere (the served catalog) that bundles and templates may refer to;
+    `last_good` are the served versions of items, standing in for those invalid now."""
     owners = owners or CodeOwners()
     context = dict(context_items or {})
     catalog = LoadedCatalog()

@@ -24,6 +24,8 @@ METADATA_FIELDS = frozenset(
     {"id", "name", "description", "category", "version", "owner", "tags", "links", "custom"}
 )
 _EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.S)
+#: String literals inside an expression (`printf "%s.x"`): text, not references.
+_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`|\'(?:[^\'\\]|\\.)*\'', re.S)
 _REFERENCE = re.compile(r"(?<![\w.\"'])\.([A-Za-z_][\w]*)((?:\.[A-Za-z0-9_-]+)*)")
 
 
@@ -43,7 +45,7 @@ class TemplateChecker(Protocol):
 def references(template: str) -> Iterator[tuple[str, str]]:
     """(namespace, dotted path) of every variable used in the template's expressions."""
     for expression in _EXPRESSION.findall(template):
-        for namespace, rest in _REFERENCE.findall(expression):
+        for namespace, rest in _REFERENCE.findall(_LITERAL.sub('""', expression)):
             yield namespace, rest.lstrip(".")
 
 

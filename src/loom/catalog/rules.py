@@ -26,6 +26,19 @@ _NUMBER_TYPES = {"integer", "number"}
 _CHOICE_TYPES = {"enum", "multi-enum"}
 
 
+def validation_message(err: Mapping[str, Any]) -> str:
+    """A pydantic error in the words used for every catalog problem."""
+    if err["type"] == "extra_forbidden":
+        return "unknown field"
+    if err["type"] == "missing":
+        return "is required"
+    return str(err["msg"])
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
 def _field_findings(f: FormField, at: Path) -> Iterator[Finding]:
     if f.type == "group":
         if not f.fields:
@@ -39,7 +52,7 @@ def _field_findings(f: FormField, at: Path) -> Iterator[Finding]:
     if f.type in _CHOICE_TYPES:
         values = f.option_values()
         if not values:
-            yield (*at, "options"), f"a {f.type} field needs options"
+            yield (*at, "options"), f"{f.type} fields need options"
         elif len({str(v) for v in values}) != len(values):
             yield (*at, "options"), "options must be unique"
     elif f.options is not None:
@@ -55,7 +68,7 @@ def _field_findings(f: FormField, at: Path) -> Iterator[Finding]:
     if (f.min is not None or f.max is not None) and f.type not in _NUMBER_TYPES:
         yield (*at, "min" if f.min is not None else "max"), "min/max apply to numbers"
     if f.min is not None and f.max is not None and f.min > f.max:
-        yield (*at, "min"), f"min ({f.min}) is greater than max ({f.max})"
+        yield (*at, "min"), f"min ({_num(f.min)}) is greater than max ({_num(f.max)})"
     if f.min_length is not None and f.max_length is not None and f.min_length > f.max_length:
         yield (*at, "minLength"), "minLength is greater than maxLength"
     if f.default is not None and f.type != "secret":
@@ -111,7 +124,7 @@ def _config_findings(action_type: str, config: dict[str, Any], at: Path) -> Iter
         registered.config_model.model_validate(config)
     except ValidationError as exc:
         for err in exc.errors():
-            yield (*at, "config", *err["loc"]), err["msg"]
+            yield (*at, "config", *err["loc"]), validation_message(err)
 
 
 def item_findings(
@@ -169,13 +182,13 @@ def bundle_findings(
                 yield (*at, "inputs", key), f"item '{item.metadata.id}' has no form field '{key}'"
             for sub, text in strings_in(value):
                 for problem in check_template(text, scope):
-                    if (
-                        ".output." not in problem
-                    ):  # outputs of earlier components are runtime values
+                    # outputs of earlier components are runtime values
+                    if not problem.startswith(".output."):
                         yield (*at, "inputs", key, *sub), problem
+        conditional = _conditionally_shown(item.spec.form.fields)
         for path, f in walk(item.spec.form.fields):
             provided = path in component.inputs or path in shared or f.default is not None
-            if f.required and f.type != "group" and f.visible_if is None and not provided:
+            if f.required and f.type != "group" and path not in conditional and not provided:
                 yield (
                     (*at, "inputs"),
                     (
@@ -183,9 +196,22 @@ def bundle_findings(
                         "(add it to the bundle form or to this component's inputs)"
                     ),
                 )
-    cycle = find_cycle({c.id: list(c.depends_on) for c in components})
+    # a self-dependency is reported above, not again as a cycle
+    cycle = find_cycle({c.id: [d for d in c.depends_on if d != c.id] for c in components})
     if cycle:
         yield ("spec", "components"), f"dependency cycle: {' → '.join(cycle)}"
+
+
+def _conditionally_shown(fields: list[FormField], prefix: str = "") -> set[str]:
+    """Paths of the fields that a visibleIf of their own or of a group around them hides."""
+    paths: set[str] = set()
+    for f in fields:
+        path = f"{prefix}{f.id}"
+        if f.visible_if is not None:
+            paths.update(p for p, _ in walk([f], prefix))
+        elif f.type == "group" and f.fields:
+            paths.update(_conditionally_shown(f.fields, f"{path}."))
+    return paths
 
 
 def find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:

@@ -43,28 +43,74 @@ class _Constructor(SafeConstructor):
     pass
 
 
-def _to_python(node: Node, path: Path, lines: dict[Path, int], constructor: _Constructor) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, MappingNode):
-        constructor.flatten_mapping(node)  # resolves `<<:` merge keys
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_NULL_TAG = "tag:yaml.org,2002:null"
+_COLLECTION_TAGS = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")
+#: Bounds on one document, so that a hostile file (posted to /tools/validate, say) cannot
+#: exhaust memory with nested aliases ("billion laughs") or the stack with deep nesting.
+MAX_NODES = 100_000
+MAX_DEPTH = 100
+
+
+class _Builder:
+    """Python data of one document's node tree, recording the line of every path."""
+
+    def __init__(self) -> None:
+        self.lines: dict[Path, int] = {}
+        self.constructor = _Constructor()
+        self.nodes = 0
+        self.active: set[int] = set()  # ids of the nodes being built (alias loops)
+
+    def build(self, node: Node, path: Path) -> Any:
+        line = node.start_mark.line + 1
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise YamlProblem(line, f"document too large (over {MAX_NODES} values)")
+        if len(path) > MAX_DEPTH:
+            raise YamlProblem(line, f"document nested too deeply (over {MAX_DEPTH} levels)")
+        if id(node) in self.active:
+            raise YamlProblem(line, "an alias refers to a value that contains it")
+        self.lines[path] = line
+        if isinstance(node, ScalarNode):
+            return self.constructor.construct_object(node, deep=True)
+        if node.tag not in _COLLECTION_TAGS:  # e.g. `!!python/object/apply:os.system [..]`
+            raise YamlProblem(line, f"unsupported tag {node.tag}")
+        self.active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            assert isinstance(node, MappingNode)
+            return self._mapping(node, path)
+        finally:
+            self.active.discard(id(node))
+
+    def _mapping(self, node: MappingNode, path: Path) -> dict[Any, Any]:
+        # `<<:` merge keys: an earlier merged mapping wins over a later one, and the
+        # mapping's own keys win over merged ones (they are not duplicates).
+        sources: list[tuple[Node, Node]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                many = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+                sources.extend((key_node, source) for source in many)
+        merged: dict[Any, Any] = {}
+        for key_node, source in reversed(sources):  # so the lines of the winners stay
+            if not isinstance(source, MappingNode):
+                raise YamlProblem(key_node.start_mark.line + 1, "a merge key (<<) takes mappings")
+            merged.update(self.build(source, path))
+        self.lines[path] = node.start_mark.line + 1
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = constructor.construct_object(key_node, deep=True)
+            if key_node.tag == _MERGE_TAG:
+                continue
+            key = self.constructor.construct_object(key_node, deep=True)
             if not isinstance(key, str | int | float | bool):
                 raise YamlProblem(key_node.start_mark.line + 1, "mapping keys must be scalars")
             if key in result:
                 raise YamlProblem(key_node.start_mark.line + 1, f"duplicate key {key!r}")
             child = (*path, str(key))
-            lines[child] = key_node.start_mark.line + 1
-            result[key] = _to_python(value_node, child, lines, constructor)
-            lines[child] = key_node.start_mark.line + 1
-        return result
-    if isinstance(node, SequenceNode):
-        return [
-            _to_python(item, (*path, i), lines, constructor) for i, item in enumerate(node.value)
-        ]
-    assert isinstance(node, ScalarNode)
-    return constructor.construct_object(node, deep=True)
+            result[key] = self.build(value_node, child)
+            self.lines[child] = key_node.start_mark.line + 1
+        return {**{k: v for k, v in merged.items() if k not in result}, **result}
 
 
 def load_documents(text: str) -> list[SourceDocument]:
@@ -75,12 +121,11 @@ def load_documents(text: str) -> list[SourceDocument]:
     documents: list[SourceDocument] = []
     try:
         for node in yaml.compose_all(text, Loader=_LOADER):
-            if node is None:
+            if node is None or _is_empty(node):  # `---` with nothing after it
                 continue
-            lines: dict[Path, int] = {}
-            constructor = _Constructor()
-            data = _to_python(node, (), lines, constructor)
-            documents.append(SourceDocument(data, node.start_mark.line + 1, lines))
+            builder = _Builder()
+            data = builder.build(node, ())
+            documents.append(SourceDocument(data, node.start_mark.line + 1, builder.lines))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -88,6 +133,10 @@ def load_documents(text: str) -> list[SourceDocument]:
     except yaml.YAMLError as exc:
         raise YamlProblem(1, f"invalid YAML: {exc}") from None
     return documents
+
+
+def _is_empty(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.tag == _NULL_TAG and node.value == ""
 
 
 def format_path(path: Path) -> str:
