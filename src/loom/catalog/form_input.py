@@ -34,8 +34,9 @@ MISSING: Any = object()
 @dataclass
 class ValidatedInput:
     values: dict[str, Any] = field(default_factory=dict)
-    #: Secret values by field path: never stored with the request, logged or echoed.
-    secrets: dict[str, str] = field(default_factory=dict)
+    #: Secret values by field path: never stored with the request, logged or echoed
+    #: (so not in the repr either).
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
     errors: list[FieldIssue] = field(default_factory=list)
 
     @property

@@ -94,6 +94,30 @@ def _condition_findings(
 def form_findings(form: Form, at: Path) -> Iterator[Finding]:
     known = field_paths(form)
     yield from _form_level(form.fields, (*at, "fields"), known, "")
+    yield from _visibility_cycle(form.fields, (*at, "fields"))
+
+
+def _visibility_cycle(fields: list[FormField], at: Path) -> Iterator[Finding]:
+    """Fields whose visibleIf depend on each other (a shown only without b, b only without
+    a) have no meaning: which one is hidden would depend on the evaluation order."""
+    graph: dict[str, list[str]] = {}
+    where: dict[str, Path] = {}  # the visibleIf of each field that has one
+
+    def visit(level: list[FormField], at: Path, parent: str | None) -> None:
+        for i, f in enumerate(level):
+            path = f"{parent}.{f.id}" if parent else f.id
+            refs = list(referenced_fields(f.visible_if)) if f.visible_if else []
+            graph[path] = [r for r in refs if r != path] + ([parent] if parent else [])
+            if f.visible_if is not None:
+                where[path] = (*at, i, "visibleIf")
+            if f.type == "group" and f.fields:
+                visit(f.fields, (*at, i, "fields"), path)
+
+    visit(fields, at, None)
+    cycle = find_cycle(graph)
+    if cycle:
+        first = next(p for p in cycle if p in where)  # a cycle needs at least one condition
+        yield where[first], f"visibleIf conditions depend on each other: {' → '.join(cycle)}"
 
 
 def _form_level(
