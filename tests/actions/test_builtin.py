@@ -1,0 +1,137 @@
+"""builtin: the config schema of each built-in action type accepts a valid example (in the
+camelCase of catalog documents) and refuses unknown keys and missing required ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from loom.actions.registry import action_types
+
+VALID: dict[str, dict[str, Any]] = {
+    "jira-ticket": {
+        "project": "DBA",
+        "issueType": "Story",
+        "summary": "Create {{ .current.name }}",
+        "labels": ["catalog"],
+        "fields": {"customfield_1": 3},
+        "waitFor": "created",
+    },
+    "rest-api": {
+        "method": "PUT",
+        "url": "https://k8s.internal/namespaces/{{ .current.name }}",
+        "headers": {"Authorization": "Bearer {{ .system.requestId }}"},
+        "query": {"dryRun": "false"},
+        "json": {"name": "{{ .current.name }}", "labels": {"team": "x"}},
+        "expectStatus": [200, 201],
+        "outputMap": {"namespace_uid": "response.body.metadata.uid"},
+        "timeoutSeconds": 10,
+    },
+    "github-commit": {
+        "repo": "acme/infra",
+        "branch": "main",
+        "message": "Add {{ .current.name }}",
+        "files": [{"path": "dns/{{ .current.name }}.tf", "content": "record {}"}],
+        "pullRequest": True,
+        "pullRequestTitle": "New DNS record",
+    },
+    "github-workflow": {
+        "repo": "acme/infra",
+        "workflow": "provision.yml",
+        "ref": "release",
+        "inputs": {"name": "{{ .current.name }}", "count": 2},
+        "wait": False,
+    },
+    "terraform": {
+        "workingDir": "stacks/s3",
+        "workspace": "{{ .current.env }}",
+        "variables": {"bucket": "{{ .current.name }}"},
+        "operation": "plan",
+    },
+}
+
+REQUIRED = {
+    "jira-ticket": {"project", "summary"},
+    "rest-api": {"url"},
+    "github-commit": {"repo", "message", "files"},
+    "github-workflow": {"repo", "workflow"},
+    "terraform": {"workingDir"},
+}
+
+
+def validate(action_type: str, config: dict[str, Any]) -> Any:
+    return action_types()[action_type].config_model.model_validate(config)
+
+
+def error_locs(action_type: str, config: dict[str, Any]) -> list[tuple[str, Any]]:
+    with pytest.raises(ValidationError) as caught:
+        validate(action_type, config)
+    return [(e["type"], e["loc"]) for e in caught.value.errors()]
+
+
+def test_every_built_in_type_has_an_example_here() -> None:
+    built_in = {
+        name
+        for name, action_type in action_types().items()
+        if action_type.config_model.__module__ == "loom.actions.builtin"
+    }
+    assert set(VALID) == set(REQUIRED) == built_in
+
+
+@pytest.mark.parametrize("action_type", sorted(VALID))
+def test_a_valid_config_is_accepted(action_type: str) -> None:
+    config = validate(action_type, VALID[action_type])
+    assert config.model_dump(by_alias=True, exclude_unset=True) == VALID[action_type]
+
+
+@pytest.mark.parametrize("action_type", sorted(VALID))
+def test_an_unknown_key_is_refused(action_type: str) -> None:
+    config = {**VALID[action_type], "colour": "blue"}
+    assert error_locs(action_type, config) == [("extra_forbidden", ("colour",))]
+
+
+@pytest.mark.parametrize("action_type", sorted(REQUIRED))
+def test_required_keys(action_type: str) -> None:
+    assert {loc[0] for kind, loc in error_locs(action_type, {}) if kind == "missing"} == (
+        REQUIRED[action_type]
+    )
+    minimal = {key: VALID[action_type][key] for key in REQUIRED[action_type]}
+    validate(action_type, minimal)
+
+
+def test_defaults() -> None:
+    jira = validate("jira-ticket", {"project": "P", "summary": "s"})
+    assert (jira.issue_type, jira.wait_for, jira.labels) == ("Task", "resolved", [])
+    rest = validate("rest-api", {"url": "https://x"})
+    assert (rest.method, rest.expect_status, rest.timeout_seconds) == (
+        "POST",
+        [200, 201, 202, 204],
+        30,
+    )
+    assert validate("terraform", {"workingDir": "d"}).operation == "apply"
+
+
+@pytest.mark.parametrize(
+    ("action_type", "change", "error"),
+    [
+        ("jira-ticket", {"waitFor": "closed"}, "literal_error"),
+        ("rest-api", {"method": "FETCH"}, "literal_error"),
+        ("rest-api", {"timeoutSeconds": 0}, "greater_than"),
+        ("rest-api", {"timeoutSeconds": 601}, "less_than_equal"),
+        ("rest-api", {"headers": {"X-Count": [1]}}, "string_type"),
+        ("github-commit", {"repo": "just-a-name"}, "string_pattern_mismatch"),
+        ("github-commit", {"files": []}, "too_short"),
+        ("github-commit", {"files": [{"path": "a"}]}, "missing"),
+        ("terraform", {"operation": "import"}, "literal_error"),
+    ],
+)
+def test_invalid_values_are_refused(action_type: str, change: dict[str, Any], error: str) -> None:
+    kinds = [kind for kind, _loc in error_locs(action_type, {**VALID[action_type], **change})]
+    assert kinds == [error]
+
+
+def test_a_templated_repository_is_accepted() -> None:
+    config = validate("github-commit", {**VALID["github-commit"], "repo": "{{ .current.repo }}"})
+    assert config.repo == "{{ .current.repo }}"
