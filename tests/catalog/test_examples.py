@@ -5,6 +5,7 @@ render: empty input gives only "is required" errors, and valid input is accepted
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,7 @@ from loom.catalog.rules import dependency_order, find_cycle
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SAMPLE = EXAMPLES / "catalog"
 BROKEN = EXAMPLES / "catalog-broken"
+DOCS = EXAMPLES.parent / "docs" / "catalog.md"
 #: Teams the sample catalog may name: the demo's teams, the bootstrap `platform` team and
 #: `data` (owner of databases and storage in the sample CODEOWNERS).
 TEAMS = {"platform", "payments", "checkout", "search", "data"}
@@ -185,6 +187,15 @@ def test_bundles_have_sound_dependencies(sample: LoadedCatalog) -> None:
     assert components["database"].depends_on == ["namespace"]
     assert components["dns"].depends_on == ["namespace"]
     assert components["dns"].inputs["name"] == "{{ .current.service_name }}"
+
+
+def test_docs_quote_the_sample_catalog_verbatim() -> None:
+    """docs/catalog.md's complete examples are copies of the sample files: keep them so."""
+    examples = re.findall(r"<!-- example: (\S+) -->\n```\w*\n(.*?)```\n", DOCS.read_text(), re.S)
+    assert len(examples) >= 3
+    root = EXAMPLES.parent
+    for path, quoted in examples:
+        assert quoted == (root / path).read_text(), f"docs/catalog.md is out of date for {path}"
 
 
 # -- every sample form renders and accepts valid input ------------------------------------
