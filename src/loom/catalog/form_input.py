@@ -38,6 +38,10 @@ class ValidatedInput:
     #: (so not in the repr either).
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
     errors: list[FieldIssue] = field(default_factory=list)
+    #: Paths of the fields shown, and of those required, for these values (the answer
+    #: the portal renders; its script only mirrors it).
+    visible: set[str] = field(default_factory=set)
+    required: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -238,16 +242,17 @@ def validate_form(form: Form, data: Any) -> ValidatedInput:
     visible = _visible(form, flat)
     kept = {p: v for p, v in flat.items() if p in visible}
     values = _nest(kept)
-    result = ValidatedInput()
+    result = ValidatedInput(visible=visible)
     for path, issue in type_errors.items():
         if path in visible or path not in dict(walk(form.fields)):
             result.errors.append(FieldIssue(path, issue))
     for path, f in walk(form.fields):
-        if path not in visible or f.type == "group" or path in type_errors:
+        if path not in visible or f.type == "group":
             continue
-        required = f.required or (f.required_if is not None and evaluate(f.required_if, values))
-        if required and not is_set(kept.get(path)):
-            result.errors.append(FieldIssue(path, "is required"))
+        if f.required or (f.required_if is not None and evaluate(f.required_if, values)):
+            result.required.add(path)
+            if path not in type_errors and not is_set(kept.get(path)):
+                result.errors.append(FieldIssue(path, "is required"))
     secret_paths = {p for p, f in walk(form.fields) if f.type == "secret"}
     result.secrets = {p: v for p, v in kept.items() if p in secret_paths}
     result.values = _nest({p: v for p, v in kept.items() if p not in secret_paths})

@@ -11,7 +11,6 @@ a valid form shows what would be requested.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +27,6 @@ from loom.auth.principal import Principal
 from loom.auth.roles import Role
 from loom.catalog import service
 from loom.catalog.cache import ServedEntry
-from loom.catalog.conditions import evaluate
 from loom.catalog.documents import CatalogBundle, CatalogItem, Form, FormField
 from loom.catalog.form_input import ValidatedInput, validate_input
 from loom.catalog.form_view import form_view
@@ -229,35 +227,13 @@ class FormState:
     required: set[str] = field(default_factory=set)
 
 
-def _condition_state(form: Form, result: ValidatedInput) -> tuple[set[str], set[str]]:
-    """Visible and required paths, from the server's evaluator over validated values
-    (those of hidden fields are already dropped, so one pass gives the settled answer)."""
-    values: dict[str, Any] = copy.deepcopy(result.values)
-    for path, secret in result.secrets.items():
-        node = values
-        *parents, leaf = path.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = secret
-    visible: set[str] = set()
-    required: set[str] = set()
-    for path, f in walk(form.fields):
-        parent = path.rpartition(".")[0]
-        if parent and parent not in visible:
-            continue
-        if f.visible_if is None or evaluate(f.visible_if, values):
-            visible.add(path)
-        if f.required or (f.required_if is not None and evaluate(f.required_if, values)):
-            required.add(path)
-    return visible, required
-
-
 def _initial_state(document: CatalogItem | CatalogBundle) -> FormState:
     form = document.spec.form
     raw = {
         path: _html_value(f.type, f.default) for path, f in walk(form.fields) if f.type != "group"
     }
-    visible, required = _condition_state(form, validate_input(document, {}))
+    initial = validate_input(document, {})
+    visible, required = initial.visible, initial.required
     return FormState(raw=raw, visible=visible, required=required)
 
 
@@ -431,7 +407,7 @@ async def _entry_page(
     else:
         data = _posted(form.fields, posted)
         result = validate_input(document, data)
-        visible, required = _condition_state(form, result)
+        visible, required = result.visible, result.required
         errors: dict[str, str] = {}
         for issue in result.errors:
             errors.setdefault(issue.field, issue.issue)
