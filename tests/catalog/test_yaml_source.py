@@ -263,3 +263,45 @@ def test_a_realistic_nesting_depth_is_fine() -> None:
 )
 def test_format_path(path: tuple[str | int, ...], text: str) -> None:
     assert format_path(path) == text
+
+
+def _sample_texts() -> list[tuple[str, str]]:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "examples"
+    return [(str(p.relative_to(root)), p.read_text()) for p in sorted(root.rglob("*.yaml"))]
+
+
+@pytest.mark.parametrize(("name", "text"), _sample_texts(), ids=lambda v: v if "/" in v else "")
+def test_fast_path_matches_the_node_path(name: str, text: str) -> None:
+    """Plain documents are read from parse events; the result must be exactly what the
+    general node-tree reader gives (data, start lines and every path's line)."""
+    from loom.catalog import yaml_source
+
+    try:
+        slow = yaml_source._node_documents(text)
+    except yaml_source.YamlProblem as problem:
+        with pytest.raises(yaml_source.YamlProblem) as fast_problem:
+            yaml_source.load_documents(text)
+        assert (fast_problem.value.line, fast_problem.value.message) == (
+            problem.line,
+            problem.message,
+        )
+        return
+    fast = yaml_source._fast_documents(text)
+    assert [(d.data, d.start_line, d.lines) for d in fast] == [
+        (d.data, d.start_line, d.lines) for d in slow
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["base: &b {x: 1}\nother: *b\n", "a: !!str 12\n", "<<: {x: 1}\ny: 2\n", "a: &x 1\n"],
+    ids=["alias", "explicit-tag", "merge-key", "anchor"],
+)
+def test_unusual_documents_take_the_node_path(text: str) -> None:
+    from loom.catalog import yaml_source
+
+    with pytest.raises(yaml_source._NeedsNodes):
+        yaml_source._fast_documents(text)
+    assert yaml_source.load_documents(text)[0].data == yaml_source._node_documents(text)[0].data

@@ -7,6 +7,7 @@ files only: it knows nothing of the database or git (see `source.py` and `servic
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -78,8 +79,9 @@ class _Candidate:
     file: str
 
 
-def digest(document: Document) -> str:
-    canonical = json.dumps(document.model_dump(mode="json", by_alias=True), sort_keys=True)
+def digest(data: Any) -> str:
+    """Identity of a definition: its data as written (comments and key order aside)."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -192,6 +194,23 @@ def load_files(
     """Validate documents given as (path, text or UTF-8 bytes). `context_items` are items
     known from elsewhere (the served catalog) that bundles and templates may refer to;
     `last_good` are the served versions of items, standing in for those invalid now."""
+    # Loading builds many small objects that all live until the end: pausing the cycle
+    # collector meanwhile saves it from rescanning them again and again (~40% of the time).
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(files, owners, context_items, last_good)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _load(
+    files: Iterable[tuple[str, str | bytes]],
+    owners: CodeOwners | None,
+    context_items: Mapping[str, CatalogItem] | None,
+    last_good: Mapping[str, CatalogItem] | None,
+) -> LoadedCatalog:
     owners = owners or CodeOwners()
     context = dict(context_items or {})
     catalog = LoadedCatalog()
@@ -256,5 +275,5 @@ def _entry(candidate: _Candidate, owners: CodeOwners) -> Entry:
         file=candidate.file,
         line=candidate.source.start_line,
         owner=document.metadata.owner or owners.team_of(candidate.file),
-        digest=digest(document),
+        digest=digest(candidate.source.data),
     )
