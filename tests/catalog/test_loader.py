@@ -768,3 +768,20 @@ def test_a_file_that_is_not_utf8_is_reported_not_fatal(tmp_path: Path) -> None:
 def test_problem_text_without_a_path() -> None:
     assert str(Problem("a.yaml", 3, "", "invalid YAML: x")) == "a.yaml:3 invalid YAML: x"
     assert str(Problem("a.yaml", 3, "kind", "bad")) == "a.yaml:3 kind: bad"
+
+
+def test_a_bad_option_is_one_problem_not_one_per_union_member() -> None:
+    from loom.catalog.loader import load_files
+
+    doc = (
+        "apiVersion: loom/v1\nkind: CatalogItem\nmetadata: {id: a, name: A, category: x}\n"
+        "spec:\n  form:\n    fields:\n      - id: size\n        type: enum\n"
+        "        options: [{value: s, lable: Small}, small, [1]]\n"
+        "  fulfillment:\n    actions: [{id: t, type: jira-ticket, config: {project: X, summary: s}}]\n"
+    )
+    problems = [str(p) for p in load_files([("catalog/a.yaml", doc)]).problems]
+    assert problems == [
+        "catalog/a.yaml:9 spec.form.fields[0].options[0].lable: unknown field",
+        "catalog/a.yaml:9 spec.form.fields[0].options[2]: "
+        "must be a mapping (Option), text, a whole number, a number or a boolean",
+    ]

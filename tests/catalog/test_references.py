@@ -190,3 +190,9 @@ def test_the_catalog_rules_go_through_the_installed_checker(restore_checker: Non
 
 def test_the_default_checker_is_back_after_the_hook_tests() -> None:
     assert check_template("{{ .current.nmae }}", SCOPE) == [".current.nmae: no form field 'nmae'"]
+
+
+def test_references_in_statements_are_checked_too() -> None:
+    scope = TemplateScope(current={"name"}, outputs=set())
+    problems = check_references("{% if .current.nope %}x{% endif %}{{ .current.name }}", scope)
+    assert problems == [".current.nope: no form field 'nope'"]

@@ -506,3 +506,48 @@ def test_dependency_order_ignores_dependencies_outside_the_graph() -> None:
 def test_dependency_order_of_a_cycle_is_an_error() -> None:
     with pytest.raises(ValueError, match="dependency cycle"):
         dependency_order({"a": ["b"], "b": ["a"], "c": []})
+
+
+def _bundle_problems(inputs: str) -> list[str]:
+    from loom.catalog.loader import load_files
+
+    item = (
+        "apiVersion: loom/v1\nkind: CatalogItem\nmetadata: {id: dns, name: DNS, category: net}\n"
+        "spec:\n  form:\n    fields:\n"
+        "      - {id: kind, type: enum, options: [A, CNAME], required: true}\n"
+        "      - {id: token, type: secret}\n"
+        "      - id: owner\n        type: group\n        fields:\n"
+        "          - {id: email, type: email, required: true}\n"
+        "  fulfillment:\n    actions: [{id: t, type: jira-ticket, config: {project: X, summary: s}}]\n"
+    )
+    bundle = (
+        "apiVersion: loom/v1\nkind: CatalogBundle\nmetadata: {id: b, name: B, category: x}\n"
+        "spec:\n  form:\n    fields: [{id: name, type: string, required: true}]\n"
+        f"  components:\n    - id: d\n      item: dns\n      inputs: {inputs}\n"
+    )
+    loaded = load_files([("catalog/dns.yaml", item), ("bundles/b.yaml", bundle)])
+    return [f"{p.path}: {p.message}" for p in loaded.problems]
+
+
+def test_bundle_inputs_for_a_group_may_be_nested() -> None:
+    assert _bundle_problems("{kind: A, owner: {email: a@x.io}}") == []
+    assert _bundle_problems('{kind: A, "owner.email": a@x.io}') == []
+
+
+def test_fixed_bundle_inputs_are_checked_against_the_item_field() -> None:
+    assert _bundle_problems("{kind: MX, owner: {email: not-an-email}}") == [
+        "spec.components[0].inputs.kind: 'MX' must be one of A, CNAME (field 'kind' of item 'dns')",
+        "spec.components[0].inputs.owner.email: 'not-an-email' must be an email address "
+        "(field 'owner.email' of item 'dns')",
+    ]
+
+
+def test_templated_bundle_inputs_are_not_value_checked() -> None:
+    assert _bundle_problems('{kind: "{{ .current.name }}", owner: {email: a@x.io}}') == []
+
+
+def test_a_secret_cannot_be_fixed_in_a_bundle() -> None:
+    assert _bundle_problems("{kind: A, token: hunter2, owner: {email: a@x.io}}") == [
+        "spec.components[0].inputs.token: a secret cannot be written into the catalog: "
+        "template it from the bundle form"
+    ]

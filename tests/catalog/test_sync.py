@@ -166,3 +166,16 @@ async def test_served_conditions_keep_their_operator(synced: Runtime, catalog_di
     assert isinstance(served, CatalogItem)
     result = validate_input(served, {"name": "orders", "size": "large", "standby": True})
     assert result.values == {"name": "orders", "size": "large", "standby": True}
+
+
+async def test_unreadable_yaml_keeps_what_the_file_served(
+    synced: Runtime, catalog_dir: Path
+) -> None:
+    write_catalog(
+        catalog_dir, {"catalog/databases/postgres.yaml": POSTGRES + "  oops: [unclosed\n"}
+    )
+    record = await sync(synced, trigger="test")
+    assert record.status == "partial"
+    entries = await _entries(synced)
+    assert entries["postgres"].stale is True  # not retired: its file is merely unreadable
+    assert entries["web-service"].stale is False  # the bundle built on it stays valid

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from loom.catalog.codeowners import LOCATIONS, CodeOwners
 from loom.catalog.documents import KINDS, CatalogBundle, CatalogItem, Document
-from loom.catalog.rules import Finding, bundle_findings, item_findings, validation_message
+from loom.catalog.rules import Finding, bundle_findings, collapse_union_errors, item_findings
 from loom.catalog.yaml_source import SourceDocument, YamlProblem, format_path, load_documents
 
 DOCUMENT_DIRS = ("catalog", "bundles")
@@ -65,6 +65,9 @@ class LoadedCatalog:
     problems: list[Problem] = field(default_factory=list)
     #: Ids of documents that were found but skipped as invalid.
     rejected: set[str] = field(default_factory=set)
+    #: Files that could not be read at all (bad YAML, not UTF-8): their documents' ids are
+    #: unknown, so whatever was served from them stays served.
+    unreadable: set[str] = field(default_factory=set)
     files: int = 0
 
     @property
@@ -117,9 +120,11 @@ def _parse(file: str, content: str | bytes, catalog: LoadedCatalog) -> list[_Can
         sources = load_documents(text)
     except YamlProblem as exc:
         catalog.problems.append(Problem(file, exc.line, "", exc.message))
+        catalog.unreadable.add(file)
         return []
     except UnicodeDecodeError:
         catalog.problems.append(Problem(file, 1, "", "not UTF-8 text"))
+        catalog.unreadable.add(file)
         return []
     candidates = []
     for source in sources:
@@ -141,12 +146,9 @@ def _parse(file: str, content: str | bytes, catalog: LoadedCatalog) -> list[_Can
         try:
             document = model.model_validate(data)
         except ValidationError as exc:
-            for err in exc.errors():
-                loc = tuple(err["loc"])
+            for loc, message in collapse_union_errors(exc.errors()):
                 catalog.problems.append(
-                    Problem(
-                        file, source.line_of(loc), format_path(loc), validation_message(err), doc_id
-                    )
+                    Problem(file, source.line_of(loc), format_path(loc), message, doc_id)
                 )
             _reject(catalog, doc_id)
             continue
@@ -259,6 +261,10 @@ def _load(
     # built on it stay valid too.
     for item_id in catalog.rejected & set(last_good or {}):
         valid_items.setdefault(item_id, (last_good or {})[item_id])
+    if catalog.unreadable:  # items of unreadable files are unknown now: keep the served ones
+        for item_id, item in (last_good or {}).items():
+            if item_id not in own_items:
+                valid_items.setdefault(item_id, item)
     for candidate in unique:
         if isinstance(candidate.document, CatalogBundle):
             findings = bundle_findings(candidate.document, valid_items, metadata)

@@ -23,7 +23,7 @@ SYSTEM_KEYS = frozenset(
 METADATA_FIELDS = frozenset(
     {"id", "name", "description", "category", "version", "owner", "tags", "links", "custom"}
 )
-_EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.S)
+_EXPRESSION = re.compile(r"\{\{(.*?)\}\}|\{%(.*?)%\}", re.S)
 #: String literals inside an expression (`printf "%s.x"`): text, not references.
 _LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`|\'(?:[^\'\\]|\\.)*\'', re.S)
 _REFERENCE = re.compile(r"(?<![\w.\"'])\.([A-Za-z_][\w]*)((?:\.[A-Za-z0-9_-]+)*)")
@@ -44,7 +44,8 @@ class TemplateChecker(Protocol):
 
 def references(template: str) -> Iterator[tuple[str, str]]:
     """(namespace, dotted path) of every variable used in the template's expressions."""
-    for expression in _EXPRESSION.findall(template):
+    for output, statement in _EXPRESSION.findall(template):
+        expression = output or statement
         for namespace, rest in _REFERENCE.findall(_LITERAL.sub('""', expression)):
             yield namespace, rest.lstrip(".")
 

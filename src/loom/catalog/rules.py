@@ -5,7 +5,7 @@ configs, and templates that refer only to values that will exist. Each rule yiel
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import regex
@@ -33,6 +33,43 @@ def validation_message(err: Mapping[str, Any]) -> str:
     if err["type"] == "missing":
         return "is required"
     return str(err["msg"])
+
+
+_PRIMITIVE_TAGS = {"str": "text", "int": "a whole number", "float": "a number", "bool": "a boolean"}
+
+
+def _union_tag(part: object) -> bool:
+    # pydantic names the member of a union an error belongs to: a primitive type name
+    # or a model class name (loc parts that can never be catalog field names).
+    return isinstance(part, str) and (part in _PRIMITIVE_TAGS or part[:1].isupper())
+
+
+def collapse_union_errors(errors: Sequence[Mapping[str, Any]]) -> list[tuple[Path, str]]:
+    """(path, message) of pydantic errors, with a union's per-member errors folded into
+    the ones that matter: those inside the member the value was meant to be (it is a
+    mapping and a model accepts mappings), else one "must be ..." line."""
+    grouped: dict[Path, list[tuple[Path, Mapping[str, Any]]]] = {}
+    plain: list[tuple[Path, str]] = []
+    for err in errors:
+        loc = tuple(err["loc"])
+        cut = next((i for i, part in enumerate(loc) if _union_tag(part)), None)
+        if cut is None:
+            plain.append((loc, validation_message(err)))
+        else:
+            grouped.setdefault(loc[:cut], []).append((loc[cut:], err))
+    for prefix, members in grouped.items():
+        inside = [
+            (rest, err) for rest, err in members if str(rest[0])[:1].isupper() and len(rest) > 1
+        ]
+        if inside:
+            plain.extend(((*prefix, *rest[1:]), validation_message(err)) for rest, err in inside)
+            continue
+        kinds = list(
+            dict.fromkeys(_PRIMITIVE_TAGS.get(str(r[0]), f"a mapping ({r[0]})") for r, _ in members)
+        )
+        either = ", ".join(kinds[:-1]) + " or " + kinds[-1] if len(kinds) > 1 else kinds[0]
+        plain.append((prefix, f"must be {either}"))
+    return plain
 
 
 def _num(value: float) -> str:
@@ -201,17 +238,14 @@ def bundle_findings(
             continue
         item_fields = field_paths(item.spec.form)
         scope = TemplateScope(current=set(shared), outputs=set(), metadata=metadata)
-        for key, value in component.inputs.items():
-            if key not in item_fields:
-                yield (*at, "inputs", key), f"item '{item.metadata.id}' has no form field '{key}'"
-            for sub, text in strings_in(value):
-                for problem in check_template(text, scope):
-                    # outputs of earlier components are runtime values
-                    if not problem.startswith(".output."):
-                        yield (*at, "inputs", key, *sub), problem
+        inputs = dict(_flat_inputs(component.inputs, item_fields))
+        for path, (where, value) in inputs.items():
+            yield from _input_findings(
+                item, item_fields.get(path), path, value, (*at, "inputs", *where), scope
+            )
         conditional = _conditionally_shown(item.spec.form.fields)
         for path, f in walk(item.spec.form.fields):
-            provided = path in component.inputs or path in shared or f.default is not None
+            provided = path in inputs or path in shared or f.default is not None
             if f.required and f.type != "group" and path not in conditional and not provided:
                 yield (
                     (*at, "inputs"),
@@ -224,6 +258,45 @@ def bundle_findings(
     cycle = find_cycle({c.id: [d for d in c.depends_on if d != c.id] for c in components})
     if cycle:
         yield ("spec", "components"), f"dependency cycle: {' → '.join(cycle)}"
+
+
+def _flat_inputs(
+    inputs: Mapping[str, Any], fields: Mapping[str, FormField], prefix: str = "", where: Path = ()
+) -> Iterator[tuple[str, tuple[Path, Any]]]:
+    """(field path, (location in the document, value)) of every input; a mapping given
+    for a group field stands for its nested fields (`db: {name: x}` is `db.name: x`)."""
+    for key, value in inputs.items():
+        path = f"{prefix}{key}"
+        field = fields.get(path)
+        if field is not None and field.type == "group" and isinstance(value, Mapping):
+            yield from _flat_inputs(value, fields, f"{path}.", (*where, str(key)))
+        else:
+            yield path, ((*where, str(key)), value)
+
+
+def _input_findings(
+    item: CatalogItem,
+    field: FormField | None,
+    path: str,
+    value: Any,
+    at: Path,
+    scope: TemplateScope,
+) -> Iterator[Finding]:
+    if field is None:
+        yield at, f"item '{item.metadata.id}' has no form field '{path}'"
+        return
+    templated = False
+    for sub, text in strings_in(value):
+        templated = templated or "{{" in text or "{%" in text
+        for problem in check_template(text, scope):
+            if not problem.startswith(".output."):  # earlier components' outputs: run time
+                yield (*at, *sub), problem
+    if field.type == "secret" and not templated:
+        yield at, "a secret cannot be written into the catalog: template it from the bundle form"
+    elif not templated:
+        _value, issue = check_value(field, value)
+        if issue is not None:
+            yield at, f"{value!r} {issue} (field '{path}' of item '{item.metadata.id}')"
 
 
 def _conditionally_shown(fields: list[FormField], prefix: str = "") -> set[str]:

@@ -131,7 +131,7 @@ async def apply(
     for entry_id, row in existing.items():
         if entry_id in served:
             continue
-        if entry_id in loaded.rejected:
+        if entry_id in loaded.rejected or row.source_file in loaded.unreadable:
             row.stale = True  # the last good version stays served
         else:
             await session.delete(row)
