@@ -114,6 +114,32 @@ class CatalogSettings(_Group):
     git_timeout_seconds: int = Field(default=120, ge=1)
 
 
+class HttpSettings(_Group):
+    """Outgoing HTTP calls to integrations (loom.platform.http): timeouts that are always
+    set, the circuit breaker kept per integration and host, and limits on what actions
+    may send and read. Which hosts may be called at all is the top-level `allowed_hosts`."""
+
+    connect_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="Read, write and pool timeout of every call"
+    )
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    max_response_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    breaker_failure_threshold: int = Field(
+        default=5, ge=1, description="Consecutive failures (5xx, timeouts) that open a circuit"
+    )
+    breaker_cooldown_seconds: float = Field(
+        default=60.0, gt=0, description="How long an open circuit refuses calls before a trial"
+    )
+    user_agent: str = "loom/0.1"
+    header_env_prefix: str = Field(
+        default="LOOM_ACTION_",
+        min_length=1,
+        description="Only environment variables with this prefix may be used in "
+        "action headers as ${env:NAME}",
+    )
+
+
 def _config_file() -> Path | None:
     explicit = os.environ.get("LOOM_CONFIG")
     if explicit:
@@ -146,6 +172,7 @@ class Settings(BaseSettings):
     workers: WorkerSettings = WorkerSettings()
     database: DatabaseSettings = DatabaseSettings()
     catalog: CatalogSettings = CatalogSettings()
+    http: HttpSettings = HttpSettings()
 
     @field_validator("database_url")
     @classmethod
