@@ -140,6 +140,29 @@ class HttpSettings(_Group):
     )
 
 
+class SqsQueueUrls(_Group):
+    """The SQS FIFO queue behind one named Loom queue, and its dead-letter queue (a FIFO
+    queue named in the main queue's redrive policy, maxReceiveCount 3)."""
+
+    url: str
+    dlq_url: str
+
+
+class QueueSettings(_Group):
+    """The FIFO queue the workers consume: `sql` (tables in Loom's database) or `sqs`
+    (AWS SQS FIFO, needs the `sqs` extra and one URL pair per named queue)."""
+
+    backend: Literal["sql", "sqs"] = "sql"
+    names: list[str] = Field(
+        default_factory=lambda: ["tasks"], description="Named queues the API shows"
+    )
+    sqs_region: str = ""
+    sqs_endpoint_url: str = Field(default="", description="Only for SQS-compatible servers")
+    sqs_queues: dict[str, SqsQueueUrls] = Field(
+        default_factory=dict, description="Queue name → its SQS queue and DLQ URLs"
+    )
+
+
 def _config_file() -> Path | None:
     explicit = os.environ.get("LOOM_CONFIG")
     if explicit:
@@ -172,6 +195,7 @@ class Settings(BaseSettings):
     workers: WorkerSettings = WorkerSettings()
     database: DatabaseSettings = DatabaseSettings()
     catalog: CatalogSettings = CatalogSettings()
+    queue: QueueSettings = QueueSettings()
     http: HttpSettings = HttpSettings()
 
     @field_validator("database_url")
