@@ -30,6 +30,7 @@ from loom.platform.router import metrics_router
 from loom.platform.router import router as platform_router
 from loom.platform.runtime import Runtime
 from loom.platform.tracing import get_tracer
+from loom.queue.router import router as queue_router
 from loom.settings import Settings, get_settings
 from loom.web import install_portal
 
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     api.include_router(catalog_router)
     api.include_router(catalog_tools_router)
     api.include_router(webhooks_router)
+    api.include_router(queue_router)
     app.include_router(api)
     app.include_router(metrics_router)
     install_portal(app)
