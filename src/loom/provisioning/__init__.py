@@ -1,0 +1,1 @@
+"""Provisioning: requests, fulfillment tasks, bundle plans and the template variables they use."""
