@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from loom.actions import response_paths
 from loom.actions.registry import ActionType, register
 
 
@@ -40,6 +41,23 @@ class RestApiConfig(_Config):
     )
     timeout_seconds: float = Field(default=30, gt=0, le=600)
 
+    @field_validator("output_map")
+    @classmethod
+    def _paths_parse(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, path in value.items():
+            if "{{" not in path:
+                try:
+                    response_paths.parse(path)
+                except ValueError as exc:
+                    raise ValueError(f"{key}: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_body(self) -> RestApiConfig:
+        if self.json_body is not None and self.form is not None:
+            raise ValueError("give a json or a form body, not both")
+        return self
+
 
 class GithubFile(_Config):
     path: str
@@ -70,11 +88,14 @@ class TerraformConfig(_Config):
     operation: Literal["plan", "apply", "destroy"] = "apply"
 
 
-for _type, _description, _model in (
-    ("jira-ticket", "Open a JIRA ticket for a manual step", JiraTicketConfig),
-    ("rest-api", "Call a REST API", RestApiConfig),
-    ("github-commit", "Commit files to a GitHub repository", GithubCommitConfig),
-    ("github-workflow", "Run a GitHub Actions workflow", GithubWorkflowConfig),
-    ("terraform", "Run Terraform", TerraformConfig),
-):
-    register(ActionType(_type, _description, _model))
+def register_builtin() -> None:
+    """Register the built-in types, each with its executor where one exists yet (called
+    once, by registry.action_types()). Executors import their config model from this
+    module, hence the import here rather than at the top."""
+    from loom.actions.rest_api import RestApi
+
+    register(ActionType("jira-ticket", "Open a JIRA ticket for a manual step", JiraTicketConfig))
+    register(ActionType("rest-api", "Call a REST API", RestApiConfig, executor=RestApi()))
+    register(ActionType("github-commit", "Commit files to a GitHub repository", GithubCommitConfig))
+    register(ActionType("github-workflow", "Run a GitHub Actions workflow", GithubWorkflowConfig))
+    register(ActionType("terraform", "Run Terraform", TerraformConfig))
