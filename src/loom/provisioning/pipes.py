@@ -88,7 +88,8 @@ def estimate_size(value: Any, limit: int) -> int:
                     break
         elif isinstance(item, list | tuple | set | frozenset):
             total += 2 + len(item)
-            stack.extend(item)
+            if total <= limit:  # so at most `limit` items are ever queued
+                stack.extend(item)
         elif isinstance(item, int) and not isinstance(item, bool):
             total += item.bit_length() // 3 + 1
         else:

@@ -323,8 +323,13 @@ class _RenderState:
 
     def check_size(self, value: Any) -> None:
         limit = self.limits.max_output_chars
-        if estimate_size(value, limit) > limit:
+        if _size(value, limit) > limit:
             raise RenderError(f"a value would be longer than {limit} characters")
+
+
+def _size(value: Any, limit: int) -> int:
+    """Characters of text, or about as many as the value takes as JSON."""
+    return len(value) if isinstance(value, str) else estimate_size(value, limit)
 
 
 _STATE: ContextVar[_RenderState | None] = ContextVar("template_render_state", default=None)
@@ -1100,7 +1105,7 @@ def _render_value(value: Any, where: str, variables: Variables, state: _RenderSt
         rendered = _evaluate(resolve(template, variables), "text", True, state)
     except RenderError as exc:
         raise RenderError(f"{where}: {exc.message}") from None
-    state.config_chars += estimate_size(rendered, state.limits.max_config_chars)
+    state.config_chars += _size(rendered, state.limits.max_config_chars)
     if state.config_chars > state.limits.max_config_chars:
         raise RenderError(f"the config is longer than {state.limits.max_config_chars} characters")
     return rendered
