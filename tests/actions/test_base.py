@@ -202,7 +202,7 @@ async def test_a_failure_message_is_masked(make_ctx: Any) -> None:
         (HostNotAllowed("refused 10.0.0.1: private"), "refused 10.0.0.1: private", False),
         (
             CircuitOpen("rest-api h", 12),
-            "CircuitOpen: circuit open for rest-api h: recent calls failed; next trial in 12 s",
+            "circuit open for rest-api h: recent calls failed; next trial in 12 s",
             True,
         ),
         (httpx.ConnectError("connection refused"), "ConnectError: connection refused", True),

@@ -152,6 +152,7 @@ async def test_a_form_body_and_query_parameters(server: FakeServer, make_ctx: An
     )
     result = await run(ctx)
     assert result.outputs == {}
+    assert result.logs[0].message == f"PUT {server.url}/things?fixed=1&dryRun=false&name=a+b%26c"
     [call] = server.calls
     assert call.query == {"fixed": ["1"], "dryRun": ["false"], "name": ["a b&c"]}
     assert call.form() == {"owner": ["team-x"], "note": ["ü & more"]}
@@ -279,6 +280,23 @@ async def test_an_oversized_answer_is_refused(
     server.route("GET", "/big", Reply(body=b"x" * (settings.http.max_response_bytes + 1)))
     failed = await failure(make_ctx({"method": "GET", "url": server.url + "/big"}))
     assert "response larger than 10485760 bytes" in failed.message
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("/v1/things", "not an absolute http:// or https:// URL"),
+        ("ftp://files.example.com/x", "not an absolute http:// or https:// URL"),
+        ("http:///x", "not an absolute http:// or https:// URL"),
+        ("http://[::1/x", "not a valid URL (Invalid port: ':1')"),
+    ],
+)
+async def test_a_url_that_cannot_be_called_is_refused(
+    make_ctx: Any, url: str, problem: str
+) -> None:
+    failed = await failure(make_ctx({"url": url}))
+    assert failed.message.startswith(f"POST {url}: {problem}")
+    assert not failed.retryable
 
 
 async def test_a_refused_connection_fails_retryably(make_ctx: Any) -> None:

@@ -21,6 +21,7 @@ import asyncio
 import inspect
 import os
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from pydantic import BaseModel
 
 from loom.api.correlation import set_correlation_id
 from loom.audit.masking import MASK
-from loom.platform.http import CircuitOpen, HostNotAllowed, HttpClients
+from loom.platform.http import CircuitOpen, HttpClients, OutboundRefused
 from loom.platform.logging import get_logger
 from loom.settings import Settings
 
@@ -207,13 +208,14 @@ def _as_failure(exc: Exception, ctx: ActionContext[Any]) -> ActionFailed:
         message, retryable = exc.message, exc.retryable
     elif isinstance(exc, TimeoutError):
         message, retryable = "the task ran out of time", True
-    elif isinstance(exc, CircuitOpen | httpx.TransportError):
+    elif isinstance(exc, OutboundRefused):
+        message, retryable = str(exc), isinstance(exc, CircuitOpen)
+    elif isinstance(exc, httpx.TransportError):
         message, retryable = f"{type(exc).__name__}: {exc}", True
-    elif isinstance(exc, HostNotAllowed):
-        message, retryable = str(exc), False
     else:
-        _log.exception("action_crashed", task_id=str(ctx.task_id))
         message, retryable = f"unexpected error: {type(exc).__name__}: {exc}", False
+        trace = "".join(traceback.format_exception(exc))
+        _log.error("action_crashed", task_id=str(ctx.task_id), traceback=ctx.mask(trace))
     masked = ctx.mask(message)
     if isinstance(exc, ActionFailed) and masked == exc.message:
         return exc

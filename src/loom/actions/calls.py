@@ -61,8 +61,9 @@ async def send(
     5xx). `sensitive_headers` are dropped if a redirect leaves the origin
     (credential-named headers always are).
     """
+    target = _target(ctx, method, url, params)
     limit = ctx.timeout(timeout_seconds or ctx.http.settings.timeout_seconds)
-    shown = ctx.mask(f"{method} {url}")
+    shown = ctx.mask(f"{method} {target}")
     ctx.log(shown)
     started = time.monotonic()
     client = ctx.http.client(integration)
@@ -70,7 +71,7 @@ async def send(
         async with asyncio.timeout(limit):
             request = client.build_request(
                 method,
-                httpx.URL(url).copy_merge_params(dict(params or {})),
+                target,
                 headers=dict(headers or {}),
                 json=json_body,
                 data=dict(form) if form is not None else None,
@@ -129,6 +130,19 @@ def body_excerpt(ctx: ActionContext[Any], body: Any, limit: int = EXCERPT_CHARS)
     text = body if isinstance(body, str) else json.dumps(mask_secrets(body), ensure_ascii=False)
     text = " ".join(ctx.mask(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _target(
+    ctx: ActionContext[Any], method: str, url: str, params: Mapping[str, str] | None
+) -> httpx.URL:
+    """The absolute http(s) URL to call, `params` merged into its query."""
+    try:
+        target = httpx.URL(url).copy_merge_params(dict(params or {}))
+    except httpx.InvalidURL as exc:
+        raise ActionFailed(ctx.mask(f"{method} {url}: not a valid URL ({exc})")) from None
+    if target.scheme not in ("http", "https") or not target.host:
+        raise ActionFailed(ctx.mask(f"{method} {url}: not an absolute http:// or https:// URL"))
+    return target
 
 
 async def _read_limited(response: httpx.Response, max_bytes: int, shown: str) -> bytes:
