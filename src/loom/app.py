@@ -30,9 +30,11 @@ from loom.platform.router import metrics_router
 from loom.platform.router import router as platform_router
 from loom.platform.runtime import Runtime
 from loom.platform.tracing import get_tracer
+from loom.provisioning.router import router as requests_router
 from loom.queue.router import router as queue_router
 from loom.settings import Settings, get_settings
 from loom.web import install_portal
+from loom.workers.lifecycle import start_workers, stop_workers
 
 API_PREFIX = "/api/v1"
 log = structlog.get_logger("loom.app")
@@ -72,11 +74,13 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         if background:
             await start_background(runtime)
             catalog_jobs.start_initial_sync(runtime)
+            start_workers(runtime)
         log.info("loom started", version=__version__, database=runtime.engine.dialect.name)
         try:
             yield
         finally:
             if background:
+                await stop_workers(runtime)
                 await stop_background(runtime)
             for task in catalog_jobs.pending_syncs(runtime):
                 task.cancel()
@@ -103,6 +107,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     api.include_router(catalog_tools_router)
     api.include_router(webhooks_router)
     api.include_router(queue_router)
+    api.include_router(requests_router)
     app.include_router(api)
     app.include_router(metrics_router)
     install_portal(app)

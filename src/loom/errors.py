@@ -32,6 +32,12 @@ class InvalidInput(LoomError):
 
 
 @dataclass
+class RejectedInput(InvalidInput):
+    """Well-formed input that a domain rule refused as a whole (e.g. a request's form
+    values): a 400 listing every field error."""
+
+
+@dataclass
 class NotAuthenticated(LoomError):
     code: str = "UNAUTHENTICATED"
 

@@ -89,6 +89,9 @@ class WorkerSettings(_Group):
     enabled: bool = True
     concurrency: int = Field(default=4, ge=1, le=256)
     heartbeat_seconds: int = Field(default=10, ge=1)
+    visibility_timeout_seconds: float = Field(default=60, gt=0)
+    task_timeout_seconds: float = Field(default=300, gt=0)
+    poll_interval_seconds: float = Field(default=0.5, gt=0)
 
 
 class DatabaseSettings(_Group):
@@ -114,6 +117,29 @@ class CatalogSettings(_Group):
     git_timeout_seconds: int = Field(default=120, ge=1)
 
 
+class SqsQueueUrls(_Group):
+    """The SQS FIFO queue behind one named Loom queue, and its dead-letter queue (a FIFO
+    queue named in the main queue's redrive policy, maxReceiveCount 3)."""
+
+    url: str
+    dlq_url: str
+
+
+class QueueSettings(_Group):
+    """The FIFO queue the workers consume: `sql` (tables in Loom's database) or `sqs`
+    (AWS SQS FIFO, needs the `sqs` extra and one URL pair per named queue)."""
+
+    backend: Literal["sql", "sqs"] = "sql"
+    names: list[str] = Field(
+        default_factory=lambda: ["tasks"], description="Named queues the API shows"
+    )
+    sqs_region: str = ""
+    sqs_endpoint_url: str = Field(default="", description="Only for SQS-compatible servers")
+    sqs_queues: dict[str, SqsQueueUrls] = Field(
+        default_factory=dict, description="Queue name → its SQS queue and DLQ URLs"
+    )
+
+
 class HttpSettings(_Group):
     """Outgoing HTTP calls to integrations (loom.platform.http): timeouts that are always
     set, the circuit breaker kept per integration and host, and limits on what actions
@@ -137,29 +163,6 @@ class HttpSettings(_Group):
         min_length=1,
         description="Only environment variables with this prefix may be used in "
         "action headers as ${env:NAME}",
-    )
-
-
-class SqsQueueUrls(_Group):
-    """The SQS FIFO queue behind one named Loom queue, and its dead-letter queue (a FIFO
-    queue named in the main queue's redrive policy, maxReceiveCount 3)."""
-
-    url: str
-    dlq_url: str
-
-
-class QueueSettings(_Group):
-    """The FIFO queue the workers consume: `sql` (tables in Loom's database) or `sqs`
-    (AWS SQS FIFO, needs the `sqs` extra and one URL pair per named queue)."""
-
-    backend: Literal["sql", "sqs"] = "sql"
-    names: list[str] = Field(
-        default_factory=lambda: ["tasks"], description="Named queues the API shows"
-    )
-    sqs_region: str = ""
-    sqs_endpoint_url: str = Field(default="", description="Only for SQS-compatible servers")
-    sqs_queues: dict[str, SqsQueueUrls] = Field(
-        default_factory=dict, description="Queue name → its SQS queue and DLQ URLs"
     )
 
 
@@ -195,8 +198,8 @@ class Settings(BaseSettings):
     workers: WorkerSettings = WorkerSettings()
     database: DatabaseSettings = DatabaseSettings()
     catalog: CatalogSettings = CatalogSettings()
-    queue: QueueSettings = QueueSettings()
     http: HttpSettings = HttpSettings()
+    queue: QueueSettings = QueueSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -26,6 +26,7 @@ STATUS_OF: dict[type[errors.LoomError], int] = {
     errors.Conflict: 409,
     errors.IllegalTransition: 409,
     errors.RateLimited: 429,
+    errors.RejectedInput: 400,
 }
 
 _HTTP_CODES = {

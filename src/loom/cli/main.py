@@ -10,7 +10,7 @@ from loom.cli.auth import login, logout, whoami
 from loom.cli.catalog import catalog_app
 from loom.cli.config import config_app
 from loom.cli.health import health
-from loom.cli.serve import db_app, serve
+from loom.cli.serve import db_app, serve, worker
 from loom.cli.system import system_app
 from loom.cli.tokens import token_app
 
@@ -26,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.command()(serve)
+app.command()(worker)
 app.add_typer(db_app, name="db")
 app.command()(login)
 app.command()(logout)

@@ -87,3 +87,36 @@ def db_current() -> None:
             await engine.dispose()
 
     typer.echo(f"database: {asyncio.run(run())}\ncode head: {head_revision()}")
+
+
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Concurrent tasks (default: workers.concurrency)")
+    ] = None,
+) -> None:
+    """Run only a worker pool (no API): as many as needed, on any machines, sharing the
+    PostgreSQL queue. Stops gracefully on SIGTERM/SIGINT."""
+    import signal
+
+    from loom.platform.logging import configure_logging
+    from loom.platform.runtime import Runtime
+    from loom.workers.lifecycle import start_workers, stop_workers
+
+    settings = _settings()
+    updates = {"enabled": True} | ({"concurrency": concurrency} if concurrency else {})
+    settings = settings.model_copy(update={"workers": settings.workers.model_copy(update=updates)})
+    configure_logging(settings.log)
+
+    async def run() -> None:
+        runtime = Runtime.build(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        start_workers(runtime)
+        typer.echo(f"loom worker: {settings.workers.concurrency} consumer(s); Ctrl-C to stop")
+        await stop.wait()
+        await stop_workers(runtime)
+        await runtime.close()
+
+    asyncio.run(run())

@@ -1,0 +1,302 @@
+"""Requests: plan, submit, read, retry, abort. No HTTP here; the caller owns the
+transaction, and every state change goes through `transitions`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from loom.api.correlation import correlation_id
+from loom.audit import service as audit
+from loom.auth.models import Team
+from loom.auth.principal import Principal
+from loom.auth.roles import Role
+from loom.auth.scoping import get_scoped, scoped
+from loom.catalog.cache import ServedEntry
+from loom.catalog.documents import CatalogBundle, CatalogItem, Document
+from loom.catalog.form_input import validate_input
+from loom.errors import FieldIssue, IllegalTransition, InvalidInput, NotFound, RejectedInput
+from loom.provisioning.models import FulfillmentTask, Request, TaskLog
+from loom.provisioning.plan import TaskSpec, build_tasks, pin, unpin
+from loom.provisioning.states import RequestState, TaskState
+from loom.provisioning.transitions import (
+    lock_request,
+    log_line,
+    set_request_state,
+    set_task_state,
+)
+from loom.secrets import service as secrets
+
+#: Puts a queued task on the work queue, inside the caller's transaction.
+Enqueue = Callable[[AsyncSession, Request, FulfillmentTask], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Submission:
+    entry: ServedEntry
+    items: dict[str, CatalogItem]
+    team_id: uuid.UUID
+    values: dict[str, Any]
+    secrets: dict[str, str]
+    tasks: list[TaskSpec]
+
+
+def _items_of(document: Document, served: dict[str, ServedEntry]) -> dict[str, CatalogItem]:
+    if not isinstance(document, CatalogBundle):
+        return {}
+    items: dict[str, CatalogItem] = {}
+    for component in document.spec.components:
+        entry = served.get(component.item)
+        if entry is None or not isinstance(entry.document, CatalogItem):
+            raise InvalidInput.on("item", f"component item '{component.item}' is not served")
+        items[component.item] = entry.document
+    return items
+
+
+async def resolve_team(session: AsyncSession, principal: Principal, team: str | None) -> uuid.UUID:
+    """The team a request is for: named by slug or id, or the caller's only team."""
+    if team is None:
+        if len(principal.team_ids) == 1:
+            return next(iter(principal.team_ids))
+        raise InvalidInput.on("team", "name the team this request is for (you are in several)")
+    stmt = select(Team.id).where(Team.org_id == principal.org_id)
+    try:
+        stmt = stmt.where(Team.id == uuid.UUID(team))
+    except ValueError:
+        stmt = stmt.where(Team.slug == team)
+    team_id = await session.scalar(stmt)
+    if team_id is None or not principal.can_see_team(team_id):
+        raise InvalidInput.on("team", f"no team '{team}' you belong to")
+    return team_id
+
+
+def check_input(document: Document, data: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    result = validate_input(document, data)
+    if not result.ok:
+        details = [FieldIssue(f"inputs.{e.field}", e.issue) for e in result.errors]
+        summary = "; ".join(f"{d.field}: {d.issue}" for d in details[:3])
+        raise RejectedInput(f"invalid form input: {summary}", details)
+    return result.values, result.secrets
+
+
+async def prepare(
+    session: AsyncSession,
+    principal: Principal,
+    served: dict[str, ServedEntry],
+    entry_id: str,
+    team: str | None,
+    data: Any,
+) -> Submission:
+    """Everything a submission needs, checked; nothing stored (this is also the plan)."""
+    entry = served.get(entry_id)
+    if entry is None:
+        raise InvalidInput.on("item", f"no catalog item or bundle '{entry_id}'")
+    team_id = await resolve_team(session, principal, team)
+    principal.require_team_role(team_id, Role.OPERATOR, "team")
+    items = _items_of(entry.document, served)
+    values, secret_values = check_input(entry.document, data)
+    return Submission(entry, items, team_id, values, secret_values,
+                      build_tasks(entry.document, items, values))  # fmt: skip
+
+
+async def submit(
+    session: AsyncSession,
+    principal: Principal,
+    submission: Submission,
+    secrets_key: bytes,
+    enqueue: Enqueue,
+) -> Request:
+    entry = submission.entry
+    request = Request(
+        org_id=principal.org_id,
+        team_id=submission.team_id,
+        requester_id=principal.user_id,
+        kind=entry.kind,
+        entry_id=entry.entry_id,
+        entry_name=entry.document.metadata.name,
+        entry_version=entry.document.metadata.version,
+        entry_digest=entry.digest,
+        commit_sha=entry.commit_sha,
+        definition=pin(entry.document, submission.items),
+        inputs=submission.values,
+        secret_fields=sorted(submission.secrets),
+        state=RequestState.SUBMITTED,
+        correlation_id=correlation_id() or uuid.uuid4().hex,
+        tasks_total=len(submission.tasks),
+    )
+    session.add(request)
+    await session.flush()
+    for spec in submission.tasks:
+        session.add(
+            FulfillmentTask(
+                request_id=request.id,
+                org_id=request.org_id,
+                position=spec.position,
+                component_id=spec.component_id,
+                item_id=spec.item_id,
+                action_id=spec.action_id,
+                action_type=spec.action_type,
+                config=spec.config,
+                declared_outputs=spec.declared_outputs,
+                inputs=spec.inputs,
+                state=TaskState.PENDING,
+            )
+        )
+    if submission.secrets:
+        await secrets.store(
+            session,
+            secrets_key,
+            org_id=request.org_id,
+            owner_type="request",
+            owner_id=request.id,
+            values=submission.secrets,
+        )
+    await session.flush()
+    await session.refresh(request, ["tasks"])
+    log_line(session, request.id, f"submitted by {principal.email}: {len(request.tasks)} task(s)")
+    await audit.record(
+        session, org_id=request.org_id, actor=principal, action="request.submit",
+        target_type="request", target_id=request.id, team_id=request.team_id,
+        after={"entry": entry.entry_id, "version": request.entry_version,
+               "commit": request.commit_sha, "inputs": request.inputs,
+               "secret_fields": request.secret_fields},
+    )  # fmt: skip
+    if request.tasks:
+        first = request.tasks[0]
+        await set_task_state(session, request, first, TaskState.QUEUED)
+        await enqueue(session, request, first)
+    return request
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    mine: bool = True
+    state: RequestState | None = None
+    entry_id: str | None = None
+    team_id: uuid.UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def requests_query(principal: Principal, flt: RequestFilter) -> Select[Any]:
+    stmt = scoped(select(Request), Request, principal)
+    if flt.mine:
+        stmt = stmt.where(Request.requester_id == principal.user_id)
+    for column, value in (
+        (Request.state, flt.state), (Request.entry_id, flt.entry_id), (Request.team_id, flt.team_id)
+    ):  # fmt: skip
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if flt.since is not None:
+        stmt = stmt.where(Request.created_at >= flt.since)
+    if flt.until is not None:
+        stmt = stmt.where(Request.created_at < flt.until)
+    return stmt
+
+
+async def get_request(
+    session: AsyncSession, principal: Principal, request_id: uuid.UUID, role: Role = Role.VIEWER
+) -> Request:
+    request = await get_scoped(session, Request, request_id, principal, role=role, what="request")
+    await session.refresh(request, ["tasks"])
+    return request
+
+
+async def logs(session: AsyncSession, principal: Principal, request_id: uuid.UUID) -> list[TaskLog]:
+    await get_request(session, principal, request_id)
+    rows = await session.scalars(
+        select(TaskLog).where(TaskLog.request_id == request_id).order_by(TaskLog.id)
+    )
+    return list(rows.all())
+
+
+def _input_diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    keys = sorted(set(before) | set(after))
+    return {
+        k: {"before": before.get(k), "after": after.get(k)}
+        for k in keys
+        if before.get(k) != after.get(k)
+    }
+
+
+async def retry(
+    session: AsyncSession,
+    principal: Principal,
+    request_id: uuid.UUID,
+    enqueue: Enqueue,
+    corrected: dict[str, Any] | None = None,
+) -> Request:
+    """Re-queue the failed (or stuck) task; the tasks after it run again in turn; completed
+    tasks keep their outputs. Corrected input is re-validated and its diff audited."""
+    await get_request(session, principal, request_id, role=Role.OPERATOR)
+    request = await lock_request(session, request_id)
+    await session.refresh(request, ["tasks"])
+    state = RequestState(request.state)
+    if state not in (RequestState.FAILED, RequestState.ESCALATED):
+        raise IllegalTransition(
+            f"only a failed or escalated request can be retried (it is {state})"
+        )
+    if corrected is not None:
+        document, _items = unpin(request.definition)
+        values, _secrets = check_input(document, corrected)
+        diff = _input_diff(request.inputs, values)
+        if diff:
+            await audit.record(
+                session,
+                org_id=request.org_id,
+                actor=principal,
+                action="request.inputs.correct",
+                target_type="request",
+                target_id=request.id,
+                team_id=request.team_id,
+                before={"inputs": request.inputs},
+                after={"inputs": values, "diff": diff},
+            )
+            request.inputs = values
+            _refresh_task_inputs(request, document, _items, values)
+    failed = next(t for t in request.tasks if t.state in (TaskState.FAILED, TaskState.STUCK))
+    await set_request_state(session, request, RequestState.RETRYING, principal, error=None)
+    await set_task_state(session, request, failed, TaskState.QUEUED, reason="retry", error=None)
+    await enqueue(session, request, failed)
+    return request
+
+
+def _refresh_task_inputs(
+    request: Request, document: Document, items: dict[str, CatalogItem], values: dict[str, Any]
+) -> None:
+    specs = {s.position: s for s in build_tasks(document, items, values)}
+    for task in request.tasks:
+        if task.state != TaskState.COMPLETED and task.position in specs:
+            task.inputs = specs[task.position].inputs
+
+
+async def abort(session: AsyncSession, principal: Principal, request_id: uuid.UUID) -> Request:
+    """Stop a request: every task not done is skipped (a message still queued for one sees
+    the aborted request and skips itself); its secrets are deleted."""
+    await get_request(session, principal, request_id, role=Role.OPERATOR)
+    request = await lock_request(session, request_id)
+    await session.refresh(request, ["tasks"])
+    await set_request_state(session, request, RequestState.ABORTED, principal, reason="aborted")
+    for task in request.tasks:
+        if task.state in (TaskState.PENDING, TaskState.QUEUED, TaskState.FAILED, TaskState.STUCK):
+            await set_task_state(
+                session, request, task, TaskState.SKIPPED, reason="request aborted"
+            )
+    await secrets.forget(session, owner_type="request", owner_id=request.id)
+    return request
+
+
+async def load_with_tasks(session: AsyncSession, request_id: uuid.UUID) -> Request:
+    request = await session.scalar(
+        select(Request).options(selectinload(Request.tasks)).where(Request.id == request_id)
+    )
+    if request is None:
+        raise NotFound("request not found")
+    return request

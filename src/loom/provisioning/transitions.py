@@ -1,0 +1,128 @@
+"""The one way a request's or a task's state changes: a locked row, a check against the
+transition table, the change, an audit entry and a log line, all in the caller's
+transaction. An illegal transition raises and nothing is written."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loom.audit import service as audit
+from loom.auth.principal import Principal
+from loom.db.types import utcnow
+from loom.errors import IllegalTransition, NotFound
+from loom.provisioning.models import FulfillmentTask, Request, TaskLog
+from loom.provisioning.states import (
+    REQUEST_FINAL,
+    REQUEST_TRANSITIONS,
+    TASK_FINAL,
+    TASK_TRANSITIONS,
+    RequestState,
+    TaskState,
+)
+
+Actor = Principal | audit.Actor
+
+
+async def lock_request(session: AsyncSession, request_id: uuid.UUID) -> Request:
+    """The request row, locked for this transaction (PostgreSQL; SQLite's write lock is
+    already held by BEGIN IMMEDIATE)."""
+    request = await session.scalar(
+        select(Request).where(Request.id == request_id).with_for_update()
+    )
+    if request is None:
+        raise NotFound("request not found")
+    return request
+
+
+async def lock_task(session: AsyncSession, task_id: uuid.UUID) -> FulfillmentTask:
+    task = await session.scalar(
+        select(FulfillmentTask).where(FulfillmentTask.id == task_id).with_for_update()
+    )
+    if task is None:
+        raise NotFound("task not found")
+    return task
+
+
+def log_line(
+    session: AsyncSession,
+    request_id: uuid.UUID,
+    message: str,
+    *,
+    task_id: uuid.UUID | None = None,
+    level: str = "info",
+) -> None:
+    session.add(
+        TaskLog(request_id=request_id, task_id=task_id, message=message, level=level, at=utcnow())
+    )
+
+
+async def set_request_state(
+    session: AsyncSession,
+    request: Request,
+    to: RequestState,
+    actor: Actor,
+    *,
+    reason: str | None = None,
+    **changes: Any,
+) -> Request:
+    current = RequestState(request.state)
+    if to not in REQUEST_TRANSITIONS[current]:
+        raise IllegalTransition(f"a request cannot go from {current} to {to}")
+    request.state = to
+    for key, value in changes.items():
+        setattr(request, key, value)
+    if to in REQUEST_FINAL:
+        request.finished_at = utcnow()
+    log_line(session, request.id, f"request {current} → {to}" + (f": {reason}" if reason else ""))
+    await audit.record(
+        session,
+        org_id=request.org_id,
+        actor=actor,
+        action=f"request.{to}",
+        target_type="request",
+        target_id=request.id,
+        team_id=request.team_id,
+        before={"state": str(current)},
+        after={"state": str(to), "reason": reason},
+    )
+    await session.flush()
+    return request
+
+
+async def set_task_state(
+    session: AsyncSession,
+    request: Request,
+    task: FulfillmentTask,
+    to: TaskState,
+    *,
+    reason: str | None = None,
+    **changes: Any,
+) -> FulfillmentTask:
+    current = TaskState(task.state)
+    if to not in TASK_TRANSITIONS[current]:
+        raise IllegalTransition(f"task {task.action_id} cannot go from {current} to {to}")
+    task.state = to
+    now = utcnow()
+    if to is TaskState.QUEUED:
+        task.queued_at = now
+    elif to is TaskState.PROCESSING:
+        task.started_at, task.attempts = now, task.attempts + 1
+    elif to in TASK_FINAL or to in (TaskState.FAILED, TaskState.STUCK):
+        task.finished_at = now
+    for key, value in changes.items():
+        setattr(task, key, value)
+    request.tasks_completed = sum(1 for t in request.tasks if t.state == TaskState.COMPLETED)
+    text = f"task {task.position + 1} ({task.action_id}) {current} → {to}"
+    log_line(
+        session,
+        request.id,
+        text + (f": {reason}" if reason else ""),
+        task_id=task.id,
+        level="error" if to in (TaskState.FAILED, TaskState.STUCK) else "info",
+    )
+    await session.flush()
+    return task

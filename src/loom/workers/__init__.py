@@ -1,0 +1,1 @@
+"""Workers: consumers of the task queue that carry out fulfillment tasks."""

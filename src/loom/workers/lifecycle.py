@@ -1,0 +1,34 @@
+"""Starting and stopping the worker pool of a process (`loom serve` or `loom worker`)."""
+
+from __future__ import annotations
+
+from loom.platform.runtime import Runtime
+from loom.provisioning.dispatch import TASK_QUEUE, enqueue_for
+from loom.queue.factory import queue_for
+from loom.workers.execute import execute_action
+from loom.workers.pool import WorkerPool
+
+
+def start_workers(runtime: Runtime) -> WorkerPool | None:
+    settings = runtime.settings.workers
+    if not settings.enabled:
+        return None
+    pool = WorkerPool(
+        runtime,
+        queue_for(runtime, TASK_QUEUE),
+        execute_action,
+        enqueue_for(runtime),
+        concurrency=settings.concurrency,
+        visibility_timeout=settings.visibility_timeout_seconds,
+        task_timeout=settings.task_timeout_seconds,
+        poll_interval=settings.poll_interval_seconds,
+    )
+    pool.start()
+    runtime.extras["worker_pool"] = pool
+    return pool
+
+
+async def stop_workers(runtime: Runtime) -> None:
+    pool: WorkerPool | None = runtime.extras.pop("worker_pool", None)
+    if pool is not None:
+        await pool.stop(runtime.settings.server.graceful_timeout_seconds)

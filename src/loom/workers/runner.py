@@ -1,0 +1,196 @@
+"""Carrying out one fulfillment task from its queue message.
+
+1. Claim (one transaction): an aborted request skips the task; a finished task means a
+   duplicate message; a task already `processing` means an earlier worker died mid-task,
+   so the action is asked to reconcile before anything runs again; a task whose message
+   keeps timing out becomes `stuck`.
+2. Run (no transaction held): render the config, hand the task its secrets, execute.
+3. Finish (one transaction): store outputs and external references, queue the next task
+   (in the same transaction), or complete the request; a failure fails the task and the
+   request and queues nothing: a person decides what happens next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from loom.audit.service import Actor
+from loom.provisioning.service import Enqueue
+from loom.provisioning.states import RequestState, TaskState
+from loom.provisioning.transitions import (
+    lock_request,
+    log_line,
+    set_request_state,
+    set_task_state,
+)
+from loom.secrets import service as secrets
+
+log = structlog.get_logger("loom.worker")
+WORKER = Actor.system("worker")
+
+
+class Outcome(enum.StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    DUPLICATE = "duplicate"
+    STUCK = "stuck"
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    """What the action sees of its task."""
+
+    request_id: uuid.UUID
+    task_id: uuid.UUID
+    attempt: int
+    action_type: str
+    config: dict[str, Any]
+    inputs: dict[str, Any]
+    outputs_so_far: dict[str, Any]
+    secrets: dict[str, str]
+    correlation_id: str
+    redelivered: bool
+
+
+@dataclass
+class ActionOutcome:
+    ok: bool
+    outputs: dict[str, Any] = field(default_factory=dict)
+    external_refs: dict[str, Any] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+#: Runs the action of a task (rendering its config first); never raises for an action's
+#: own failure: it reports it in ActionOutcome.
+Execute = Callable[[TaskRun], Awaitable[ActionOutcome]]
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: Outcome | None  # set when there is nothing to run
+    run: TaskRun | None = None
+
+
+async def _claim(
+    session: AsyncSession, request_id: uuid.UUID, task_id: uuid.UUID, receive_count: int,
+    max_receives: int, secrets_key: bytes,
+) -> Claim:  # fmt: skip
+    request = await lock_request(session, request_id)
+    await session.refresh(request, ["tasks"])
+    task = next((t for t in request.tasks if t.id == task_id), None)
+    if task is None:
+        return Claim(Outcome.DUPLICATE)
+    state = TaskState(task.state)
+    if state in (TaskState.COMPLETED, TaskState.SKIPPED, TaskState.FAILED, TaskState.STUCK):
+        return Claim(Outcome.DUPLICATE)
+    if request.state == RequestState.ABORTED:
+        if state is TaskState.QUEUED:
+            await set_task_state(
+                session, request, task, TaskState.SKIPPED, reason="request aborted"
+            )
+        return Claim(Outcome.SKIPPED)
+    redelivered = state is TaskState.PROCESSING
+    if redelivered and receive_count >= max_receives:
+        reason = f"its message timed out {receive_count} times (the worker died or hung)"
+        await set_task_state(session, request, task, TaskState.STUCK, reason=reason, error=reason)
+        await set_request_state(session, request, RequestState.FAILED, WORKER, reason=reason,
+                                error=f"task {task.action_id} stuck")  # fmt: skip
+        return Claim(Outcome.STUCK)
+    if request.state in (RequestState.SUBMITTED, RequestState.RETRYING):
+        await set_request_state(session, request, RequestState.PROCESSING, WORKER)
+    if redelivered:
+        log_line(session, request.id, f"task {task.position + 1} ({task.action_id}) redelivered: "
+                 "reconciling before running again", task_id=task.id, level="warning")  # fmt: skip
+        task.attempts += 1
+    else:
+        await set_task_state(session, request, task, TaskState.PROCESSING)
+    outputs: dict[str, Any] = {}
+    for earlier in request.tasks:
+        if earlier.position < task.position and earlier.state == TaskState.COMPLETED:
+            outputs.update(earlier.outputs)
+    revealed = await secrets.reveal(session, secrets_key, owner_type="request", owner_id=request.id)
+    return Claim(
+        None,
+        TaskRun(
+            request_id=request.id,
+            task_id=task.id,
+            attempt=task.attempts,
+            action_type=task.action_type,
+            config=task.config,
+            inputs=task.inputs,
+            outputs_so_far=outputs,
+            secrets=revealed,
+            correlation_id=request.correlation_id,
+            redelivered=redelivered,
+        ),
+    )
+
+
+async def _finish(
+    session: AsyncSession, run: TaskRun, result: ActionOutcome, enqueue: Enqueue
+) -> Outcome:
+    request = await lock_request(session, run.request_id)
+    await session.refresh(request, ["tasks"])
+    task = next(t for t in request.tasks if t.id == run.task_id)
+    for line in result.log:
+        log_line(session, request.id, line, task_id=task.id)
+    if not result.ok:
+        await set_task_state(session, request, task, TaskState.FAILED, reason=result.error,
+                             error=result.error)  # fmt: skip
+        if request.state != RequestState.ABORTED:
+            await set_request_state(session, request, RequestState.FAILED, WORKER,
+                                    reason=result.error, error=result.error)  # fmt: skip
+        return Outcome.FAILED
+    await set_task_state(session, request, task, TaskState.COMPLETED,
+                         outputs=result.outputs, external_refs=result.external_refs)  # fmt: skip
+    if request.state == RequestState.ABORTED:
+        return Outcome.COMPLETED
+    following = [t for t in request.tasks if t.position > task.position]
+    upcoming = next((t for t in following if t.state == TaskState.PENDING), None)
+    if upcoming is not None:
+        await set_task_state(session, request, upcoming, TaskState.QUEUED)
+        await enqueue(session, request, upcoming)
+    elif all(t.state == TaskState.COMPLETED for t in request.tasks):
+        await set_request_state(session, request, RequestState.COMPLETED, WORKER)
+        await secrets.forget(session, owner_type="request", owner_id=request.id)
+    return Outcome.COMPLETED
+
+
+async def run_task(
+    sessions: async_sessionmaker[AsyncSession],
+    body: dict[str, Any],
+    *,
+    receive_count: int,
+    max_receives: int,
+    secrets_key: bytes,
+    execute: Execute,
+    enqueue: Enqueue,
+    timeout_seconds: float,
+) -> Outcome:
+    """Carry out the task a queue message names; the caller deletes the message after."""
+    request_id, task_id = uuid.UUID(body["request_id"]), uuid.UUID(body["task_id"])
+    structlog.contextvars.bind_contextvars(request_id=str(request_id), task_id=str(task_id))
+    async with sessions() as session, session.begin():
+        claim = await _claim(session, request_id, task_id, receive_count, max_receives, secrets_key)
+    if claim.run is None:
+        assert claim.outcome is not None
+        return claim.outcome
+    try:
+        result = await asyncio.wait_for(execute(claim.run), timeout=timeout_seconds)
+    except TimeoutError:
+        result = ActionOutcome(ok=False, error=f"the action took longer than {timeout_seconds:g} s")
+    except Exception as exc:  # an executor bug must fail the task, not kill the worker
+        log.exception("action crashed", action_type=claim.run.action_type)
+        result = ActionOutcome(ok=False, error=f"the action crashed: {type(exc).__name__}")
+    async with sessions() as session, session.begin():
+        return await _finish(session, claim.run, result, enqueue)

@@ -1,0 +1,5 @@
+"""Worker fixtures: the catalog app of tests/catalog, synced."""
+
+from __future__ import annotations
+
+from tests.catalog.conftest import api, catalog_app, catalog_dir, runtime, synced  # noqa: F401
