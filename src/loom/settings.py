@@ -188,6 +188,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./loom.db"
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     demo_data: bool = False
+    #: What templates see as `.system.platform.region` / `.environment`.
+    region: str = "local"
+    environment: str = "development"
     allowed_hosts: list[str] = Field(default_factory=list)
 
     server: ServerSettings = ServerSettings()

@@ -1,19 +1,102 @@
-"""Running the action of a task: the action type's executor, given the task's config.
-Action types whose executors are not built yet fail the task with a clear message (a
-person can retry once the integration exists) rather than pretending to succeed."""
+"""Running the action of a task: render its config with the variable engine, validate it
+against the action type's schema, and call the type's executor (or, for a task
+redelivered after a worker died, ask the executor to reconcile first). Action types whose
+executors are not built yet fail the task with a clear message rather than pretend."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import ValidationError
+
+from loom.actions.base import ActionContext, ActionFailed, run_action, run_reconcile
 from loom.actions.registry import action_types
-from loom.workers.runner import ActionOutcome, TaskRun
+from loom.catalog.sync import catalog_cache
+from loom.db.types import utcnow
+from loom.platform.http import http_clients
+from loom.platform.runtime import Runtime
+from loom.provisioning.templating import Variables, render_config, system_values
+from loom.workers.runner import ActionOutcome, Execute, TaskRun
 
 
-async def execute_action(run: TaskRun) -> ActionOutcome:
-    action_type = action_types().get(run.action_type)
-    executor = getattr(action_type, "executor", None)
-    if action_type is None or executor is None:
-        return ActionOutcome(
-            ok=False,
-            error=f"action type '{run.action_type}' cannot run yet: no executor is installed",
+async def _metadata(runtime: Runtime, run: TaskRun) -> dict[str, Any]:
+    """`.metadata.<item>`: the served catalog, with the request's pinned items on top."""
+    metadata: dict[str, Any] = {}
+    if run.org_id is not None:
+        async with runtime.sessions() as session:
+            served = await catalog_cache(runtime).entries(session, run.org_id)
+        metadata = {k: e.document.metadata.model_dump(by_alias=True) for k, e in served.items()}
+    pinned = [run.definition.get("entry", {}), *run.definition.get("items", {}).values()]
+    for document in pinned:
+        meta = document.get("metadata") if isinstance(document, dict) else None
+        if isinstance(meta, dict) and "id" in meta:
+            metadata[meta["id"]] = meta
+    return metadata
+
+
+def variables_of(runtime: Runtime, run: TaskRun, metadata: dict[str, Any]) -> Variables:
+    settings = runtime.settings
+    return Variables(
+        current=run.inputs,
+        output=run.outputs_so_far,
+        metadata=metadata,
+        system=system_values(
+            request_id=str(run.request_id),
+            correlation_id=run.correlation_id,
+            timestamp=run.requested_at or utcnow(),
+            user_email=run.requester.get("email", ""),
+            user_name=run.requester.get("name", ""),
+            user_teams=run.requester.get("teams", []),
+            region=settings.region,
+            environment=settings.environment,
+        ),
+    )
+
+
+def executor_for_runtime(runtime: Runtime) -> Execute:
+    async def execute(run: TaskRun) -> ActionOutcome:
+        action_type = action_types().get(run.action_type)
+        if action_type is None or action_type.executor is None:
+            return ActionOutcome(
+                ok=False,
+                error=f"action type '{run.action_type}' cannot run yet: no executor is installed",
+            )
+        rendered = render_config(
+            run.config,
+            variables_of(runtime, run, await _metadata(runtime, run)),
+            model=action_type.config_model,
         )
-    return ActionOutcome(ok=False, error="executors are wired in the next change")
+        notes = [f"template: {w}" for w in rendered.warnings]
+        try:
+            config = action_type.config_model.model_validate(rendered.value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            return ActionOutcome(
+                ok=False, log=notes, error=f"rendered config is invalid at {where}: {first['msg']}"
+            )
+        ctx: ActionContext[Any] = ActionContext(
+            request_id=run.request_id, task_id=run.task_id, attempt=max(run.attempt, 1),
+            config=config, http=http_clients(runtime), settings=runtime.settings,
+            secrets=run.secrets, correlation_id=run.correlation_id,
+        )  # fmt: skip
+        try:
+            result = None
+            if run.redelivered:
+                result = await run_reconcile(action_type.executor, ctx)
+                if result is not None:
+                    notes.append("found the effect of the earlier attempt: not running again")
+            if result is None:
+                result = await run_action(action_type.executor, ctx)
+        except ActionFailed as failure:
+            return ActionOutcome(
+                ok=False, error=failure.message, log=notes + [line.message for line in ctx.lines]
+            )
+        return ActionOutcome(
+            ok=True,
+            outputs=dict(result.outputs),
+            external_refs=dict(result.external_refs),
+            log=notes + [line.message for line in result.logs or ctx.lines],
+        )
+
+    return execute

@@ -5,7 +5,7 @@ from __future__ import annotations
 from loom.platform.runtime import Runtime
 from loom.provisioning.dispatch import TASK_QUEUE, enqueue_for
 from loom.queue.factory import queue_for
-from loom.workers.execute import execute_action
+from loom.workers.execute import executor_for_runtime
 from loom.workers.pool import WorkerPool
 
 
@@ -16,7 +16,7 @@ def start_workers(runtime: Runtime) -> WorkerPool | None:
     pool = WorkerPool(
         runtime,
         queue_for(runtime, TASK_QUEUE),
-        execute_action,
+        executor_for_runtime(runtime),
         enqueue_for(runtime),
         concurrency=settings.concurrency,
         visibility_timeout=settings.visibility_timeout_seconds,

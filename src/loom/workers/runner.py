@@ -17,12 +17,16 @@ import enum
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from loom.audit.service import Actor
+from loom.auth.models import Membership, Team, User
+from loom.provisioning.models import Request
 from loom.provisioning.service import Enqueue
 from loom.provisioning.states import RequestState, TaskState
 from loom.provisioning.transitions import (
@@ -59,6 +63,12 @@ class TaskRun:
     secrets: dict[str, str]
     correlation_id: str
     redelivered: bool
+    org_id: uuid.UUID | None = None
+    #: The catalog definition the request pinned (entry, and a bundle's items).
+    definition: dict[str, Any] = field(default_factory=dict)
+    #: Who asked: email, name, team slugs (the `.system.user` namespace).
+    requester: dict[str, Any] = field(default_factory=dict)
+    requested_at: datetime | None = None
 
 
 @dataclass
@@ -119,6 +129,7 @@ async def _claim(
         if earlier.position < task.position and earlier.state == TaskState.COMPLETED:
             outputs.update(earlier.outputs)
     revealed = await secrets.reveal(session, secrets_key, owner_type="request", owner_id=request.id)
+    requester = await _requester(session, request)
     return Claim(
         None,
         TaskRun(
@@ -132,8 +143,27 @@ async def _claim(
             secrets=revealed,
             correlation_id=request.correlation_id,
             redelivered=redelivered,
+            org_id=request.org_id,
+            definition=request.definition,
+            requester=requester,
+            requested_at=request.created_at,
         ),
     )
+
+
+async def _requester(session: AsyncSession, request: Request) -> dict[str, Any]:
+    user = await session.get(User, request.requester_id)
+    teams = await session.scalars(
+        select(Team.slug)
+        .join(Membership, Membership.team_id == Team.id)
+        .where(Membership.user_id == request.requester_id)
+        .order_by(Team.slug)
+    )
+    return {
+        "email": user.email if user else "",
+        "name": user.name if user else "",
+        "teams": list(teams),
+    }
 
 
 async def _finish(
