@@ -156,6 +156,21 @@ def test_expressions_conditions_and_loops() -> None:
     )
 
 
+def test_the_examples_of_the_docs() -> None:
+    variables = Variables(
+        current={"environment": "production", "db_name": "orders"},
+        output={"labels": {"app.kubernetes.io/name": "orders"}},
+        system=SYSTEM,
+    )
+    summary = "{% if .current.environment == 'production' %}[PROD] {% endif %}Database {{ .current.db_name }}"
+    teams = "{% for team in .system.user.teams %}{{ team }}{% if not loop.last %}, {% endif %}{% endfor %}"
+    assert text(summary, variables) == "[PROD] Database orders"
+    assert text(teams, variables) == "payments, checkout"
+    assert text("{{ .output.labels['app.kubernetes.io/name'] }}", variables) == "orders"
+    assert text("{{ '{{' }} literally") == "{{ literally"
+    assert text("{{ .system.timestamp | date('%d %b %Y') }}") == "15 Jan 2030"
+
+
 def test_a_parse_is_cached_and_reused() -> None:
     assert parse("{{ .current.name }} cached") is parse("{{ .current.name }} cached")
 
@@ -271,8 +286,8 @@ def test_a_lone_expression_inserts_its_object_into_a_config() -> None:
         "db": {"engine": "postgres", "size": "small"},
         "mixed": 'tags: ["web", "pci"]',
         "nested": [{"deep": {"endpoint": "db.internal", "port": 5432}}],
-        "count": "3",  # scalars stay text: the YAML said a string
-        "flag": "true",
+        "count": 3,  # numbers and booleans keep their JSON type too
+        "flag": True,
         "literal": 5,
         "none": None,
     }
@@ -312,18 +327,22 @@ def test_json_format_escapes_inside_strings_and_writes_values_elsewhere() -> Non
     assert "✓" in result.value  # unicode kept, not \\u-escaped
 
 
-def test_objects_become_json_text_where_the_action_requires_text() -> None:
+def test_values_become_text_where_the_action_requires_text() -> None:
     config = {
         "url": "https://api.example/{{ .current.name | slug }}",
         "headers": {"X-Tags": "{{ .current.tags }}", "X-Team": "{{ .system.user.teams.0 }}"},
-        "query": {"db": "{{ .current.db }}"},
-        "json": {"tags": "{{ .current.tags }}"},
+        "query": {"db": "{{ .current.db }}", "n": "{{ .current.replicas }}"},
+        "json": {"tags": "{{ .current.tags }}", "n": "{{ .current.replicas }}"},
     }
     value = render_config(config, VARIABLES, model=RestApiConfig).value
     assert value["headers"] == {"X-Tags": '["web", "pci"]', "X-Team": "payments"}
-    assert value["query"] == {"db": '{"engine": "postgres", "size": "small"}'}
-    assert value["json"] == {"tags": ["web", "pci"]}  # a JSON body keeps the list
+    assert value["query"] == {"db": '{"engine": "postgres", "size": "small"}', "n": "3"}
+    assert value["json"] == {"tags": ["web", "pci"], "n": 3}  # a JSON body keeps the types
     RestApiConfig.model_validate(value)
+    assert render_config(config, VARIABLES).value["query"]["n"] == 3  # without a model
+    form = {"url": "/x", "form": {"public": "{{ .current.public }}", "e": "{{ .current.empty }}"}}
+    value = render_config(form, VARIABLES, model=RestApiConfig).value
+    assert value["form"] == {"public": "true", "e": ""}
 
 
 # -- missing values -------------------------------------------------------------------------

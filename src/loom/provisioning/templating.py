@@ -993,8 +993,9 @@ def transform(
 ) -> RenderResult:
     """Render: pipes applied, values formatted for `fmt` (`text`, or `json` for a JSON
     document whose expressions are JSON-escaped). With `keep_objects`, a template that
-    is one expression whose value is an object or list gives that object. Missing
-    values give empty text and a warning (with `strict`, a RenderError)."""
+    is one expression gives its value as JSON data (an object, a list, a number, a
+    boolean, null) unless it is text. Missing values give empty text and a warning
+    (with `strict`, a RenderError)."""
     with _rendering(limits, strict) as state:
         value = _evaluate(resolved, fmt, keep_objects, state)
     return RenderResult(value, tuple(state.warnings))
@@ -1015,6 +1016,8 @@ def _evaluate(resolved: Resolved, fmt: Format, keep_objects: bool, state: _Rende
             if isinstance(value, Mapping | list | tuple):
                 state.check_size(value)
                 return to_plain(value)
+            if value is None or isinstance(value, bool | int | float):
+                return value  # keeps its JSON type: `"{{ .current.replicas }}"` is 3
             return _text(ctx, value)
         program = _program(template, fmt)
         chunks: list[str] = []
@@ -1077,8 +1080,9 @@ def render_config(
     limits: Limits = DEFAULT_LIMITS,
 ) -> RenderResult:
     """Render every string of an action config (keys stay as written). A string that is
-    one expression whose value is an object or list becomes that object; with `model`,
-    such objects are written as JSON text wherever the model requires text."""
+    one expression keeps its value's JSON type (`"{{ .current.tags }}"` becomes a list,
+    `"{{ .current.replicas }}"` a number); with `model`, such values are written as text
+    wherever the model requires text."""
     with _rendering(limits, strict) as state:
         value = _render_value(config, "", variables, state)
     if model is not None:
@@ -1112,8 +1116,9 @@ def _render_value(value: Any, where: str, variables: Variables, state: _RenderSt
 
 
 def fit_strings(model: type[BaseModel], value: Any) -> Any:
-    """Write objects and lists as JSON text where `model` requires text (a header or a
-    query value), so a lone `{{ .current.tags }}` fits any field."""
+    """Write values as text where `model` requires text (a header, a query value): lists
+    and objects as JSON, numbers and booleans as they render in text, null as nothing.
+    So a lone `{{ .current.tags }}` or `{{ .current.replicas }}` fits any field."""
     for _attempt in range(3):
         try:
             model.model_validate(value)
@@ -1122,12 +1127,12 @@ def fit_strings(model: type[BaseModel], value: Any) -> Any:
             fixes = [
                 (err["loc"], err["input"])
                 for err in exc.errors()
-                if err["type"] == "string_type" and isinstance(err["input"], dict | list)
+                if err["type"] == "string_type" and not isinstance(err["input"], str)
             ]
         if not fixes:
             return value
         for loc, data in fixes:
-            _replace_at(value, loc, json.dumps(data, ensure_ascii=False))
+            _replace_at(value, loc, as_text(data))
     return value
 
 
