@@ -267,7 +267,7 @@ async def test_the_task_deadline_cuts_the_timeout(
     server: FakeServer, make_ctx: Any, clock: FakeClock
 ) -> None:
     server.route("POST", "/slow", Reply(201, delay=3))
-    ctx = make_ctx({"url": server.url + "/slow"}, deadline=clock.now + 0.35, clock=clock)
+    ctx = make_ctx({"url": server.url + "/slow"}, deadline=clock.now + 0.55, clock=clock)
     assert (await failure(ctx)).message == f"POST {server.url}/slow: no answer within 0.3 s"
     late = make_ctx({"url": server.url + "/slow"}, deadline=clock.now - 1, clock=clock)
     assert (await failure(late)).message == "the task ran out of time"

@@ -41,7 +41,7 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 _log = get_logger("loom.actions")
 #: A call sized by ActionContext.timeout() ends this long before the task's deadline.
-DEADLINE_MARGIN_SECONDS = 0.05
+DEADLINE_MARGIN_SECONDS = 0.25
 
 
 class ActionFailed(Exception):
