@@ -107,7 +107,26 @@ async def test_plan_shows_tasks_and_stores_nothing(synced: Runtime, api: httpx.A
     plan = (await api.post("/api/v1/requests/plan", json=body)).json()
     assert [t["item_id"] for t in plan["tasks"]] == ["namespace", "postgres"]
     assert plan["tasks"][1]["outputs"] == ["ticket_key"]
+    # Templates are rendered as far as they can be before anything runs.
+    assert plan["tasks"][0]["config"]["url"] == "https://k8s-api.internal.example/namespaces/shop"
+    assert plan["tasks"][1]["config"]["summary"] == "Create shop (small)"
     assert await _count(synced, Request) == 0
+
+
+async def test_plan_shows_outputs_known_after_earlier_tasks(
+    synced: Runtime, api: httpx.AsyncClient, catalog_dir: Path
+) -> None:
+    chained = POSTGRES.replace(
+        "        outputs: [ticket_key]\n",
+        "        outputs: [ticket_key]\n"
+        "      - id: announce\n        type: rest-api\n"
+        '        config: {url: "https://chat.internal.example/{{ .output.ticket_key }}"}\n',
+    )
+    write_catalog(catalog_dir, {"catalog/databases/postgres.yaml": chained})
+    await api.post("/api/v1/catalog/refresh")
+    body = {"item": "postgres", "team": "platform", "inputs": {"name": "orders"}}
+    plan = (await api.post("/api/v1/requests/plan", json=body)).json()
+    assert "known after task 1" in plan["tasks"][1]["config"]["url"]
 
 
 async def test_request_pins_the_definition_it_was_made_against(

@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from loom.catalog.documents import CatalogBundle, CatalogItem, Document
+from loom.catalog.documents import CatalogBundle, CatalogItem, Document, Form
+from loom.catalog.forms import walk
 from loom.catalog.rules import dependency_order
 
 _ITEM = TypeAdapter(CatalogItem)
@@ -56,6 +57,21 @@ def _deep_copy(value: Any) -> Any:
     return value
 
 
+def with_defaults(form: Form, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with the form's defaults filled in where nothing was given (a bundle
+    component's item fields that neither the bundle form nor its inputs set)."""
+    filled: dict[str, Any] = _deep_copy(values)
+    for path, f in walk(form.fields):
+        if f.type == "group" or f.default is None or f.type == "secret":
+            continue
+        node: Any = filled
+        for part in path.split(".")[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or node.get(path.rsplit(".", 1)[-1]) in (None, "", []):
+            _set_path(filled, path, _deep_copy(f.default))
+    return filled
+
+
 def pin(document: Document, items: dict[str, CatalogItem]) -> dict[str, Any]:
     """What a request keeps of the catalog: the entry, and for a bundle its items too."""
     pinned: dict[str, Any] = {
@@ -84,10 +100,11 @@ def build_tasks(
     else:
         by_id = {c.id: c for c in document.spec.components}
         order = dependency_order({c.id: list(c.depends_on) for c in document.spec.components})
-        parts = [
-            (cid, items[by_id[cid].item], component_inputs(values, by_id[cid].inputs))
-            for cid in order
-        ]
+        parts = []
+        for cid in order:
+            item = items[by_id[cid].item]
+            merged = component_inputs(values, by_id[cid].inputs)
+            parts.append((cid, item, with_defaults(item.spec.form, merged)))
     for component_id, item, inputs in parts:
         for action in item.spec.fulfillment.actions:
             specs.append(

@@ -33,11 +33,13 @@ async def plan(
         prepared = await service.prepare(
             session, principal, served, body.item, body.team, body.inputs
         )
+    settings = runtime.settings
+    configs = service.preview_configs(prepared, principal, settings.region, settings.environment)
     return schemas.Plan(
         item=body.item,
         version=prepared.entry.document.metadata.version,
         team_id=prepared.team_id,
-        tasks=[schemas.PlannedTask.of(t, t.config) for t in prepared.tasks],
+        tasks=[schemas.PlannedTask.of(t, c) for t, c in zip(prepared.tasks, configs, strict=True)],
     )
 
 

@@ -46,6 +46,7 @@ class Submission:
     values: dict[str, Any]
     secrets: dict[str, str]
     tasks: list[TaskSpec]
+    served: dict[str, ServedEntry]
 
 
 def _items_of(document: Document, served: dict[str, ServedEntry]) -> dict[str, CatalogItem]:
@@ -102,8 +103,8 @@ async def prepare(
     principal.require_team_role(team_id, Role.OPERATOR, "team")
     items = _items_of(entry.document, served)
     values, secret_values = check_input(entry.document, data)
-    return Submission(entry, items, team_id, values, secret_values,
-                      build_tasks(entry.document, items, values))  # fmt: skip
+    tasks = build_tasks(entry.document, items, values)
+    return Submission(entry, items, team_id, values, secret_values, tasks, served)
 
 
 async def submit(
@@ -300,3 +301,32 @@ async def load_with_tasks(session: AsyncSession, request_id: uuid.UUID) -> Reque
     if request is None:
         raise NotFound("request not found")
     return request
+
+
+def preview_configs(
+    submission: Submission, principal: Principal, region: str, environment: str
+) -> list[dict[str, Any]]:
+    """Each task's config rendered as far as it can be before anything runs: outputs of
+    earlier tasks show as "known after task N"."""
+    from loom.db.types import utcnow
+    from loom.provisioning.templating import Variables, render_config, system_values
+
+    metadata = {
+        entry_id: entry.document.metadata.model_dump(by_alias=True)
+        for entry_id, entry in submission.served.items()
+    }
+    system = system_values(
+        request_id="(assigned at submission)", correlation_id=correlation_id() or "",
+        timestamp=utcnow(), user_email=principal.email, user_name=principal.name,
+        user_teams=[], region=region, environment=environment,
+    )  # fmt: skip
+    pending: dict[str, int] = {}
+    rendered: list[dict[str, Any]] = []
+    for spec in submission.tasks:
+        variables = Variables(
+            current=spec.inputs, output={}, metadata=metadata, system=system, pending=dict(pending)
+        )
+        rendered.append(render_config(spec.config, variables).value)
+        for key in spec.declared_outputs:
+            pending.setdefault(key, spec.position + 1)
+    return rendered
