@@ -56,7 +56,11 @@ class Runtime:
         self.heartbeats.pop(component, None)
 
     async def close(self) -> None:
-        """Release what the process holds: flush pending spans, close database pools."""
+        """Release what the process holds: outgoing HTTP connections, pending spans
+        (flushed), database pools."""
+        clients = self.extras.pop("http_clients", None)
+        if clients is not None:
+            await clients.aclose()
         # A batch exporter may block while it flushes: keep the event loop free meanwhile.
         await asyncio.to_thread(self.tracer_provider.shutdown)
         await self.engine.dispose()
