@@ -204,3 +204,37 @@ async def test_validate_tool_uses_the_given_filename(
     outside = await api.post("/api/v1/tools/validate", json={**body, "filename": "../etc/x.yaml"})
     assert outside.status_code == 422
     assert outside.json()["error"]["details"][0]["field"] == "filename"
+
+
+async def test_test_variables_renders_against_sample_values(
+    synced: Runtime, api: httpx.AsyncClient
+) -> None:
+    body = {
+        "template": "db-{{ .current.name | upper }}-{{ .output.ticket_key }}",
+        "variables": {"current": {"name": "orders"}},
+    }
+    result = (await api.post("/api/v1/tools/test-variables", json=body)).json()
+    assert result["rendered"] == "db-ORDERS-"
+    assert len(result["warnings"]) == 1 and "ticket_key" in result["warnings"][0]
+    config = {"config": {"url": "https://x.example/{{ .current.name }}", "n": "{{ .current.n }}"},
+              "variables": {"current": {"name": "a", "n": 3}}}  # fmt: skip
+    rendered = (await api.post("/api/v1/tools/test-variables", json=config)).json()["rendered"]
+    assert rendered == {"url": "https://x.example/a", "n": 3}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"template": "{{ .current.__class__ }}"}, "template"),
+        ({"template": "{{ .current.x", "variables": {}}, "template"),
+        ({"template": "x", "variables": {"nope": {}}}, "variables"),
+        ({}, "template"),
+    ],
+    ids=["sandbox-escape", "syntax", "unknown-namespace", "neither"],
+)
+async def test_test_variables_refuses_bad_templates(
+    synced: Runtime, api: httpx.AsyncClient, body: dict[str, object], field: str
+) -> None:
+    response = await api.post("/api/v1/tools/test-variables", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["field"] == field

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -180,3 +180,24 @@ class InputCheck(BaseModel):
     ok: bool
     values: dict[str, Any] = Field(description="Validated values (secret fields left out)")
     errors: list[FieldError]
+
+
+class TestVariablesBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    template: str | None = Field(default=None, max_length=65536, description="One template")
+    config: dict[str, Any] | None = Field(
+        default=None, description="A whole action config (every string rendered)"
+    )
+    variables: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='Sample values by namespace: {"current": {...}, "output": {...}, ...}',
+    )
+    format: Literal["text", "json"] = Field(
+        default="text", description="json: the template sits inside a JSON string"
+    )
+
+
+class TestVariablesResult(BaseModel):
+    rendered: Any
+    warnings: list[str]
