@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, lru_cache
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from jinja2 import Undefined, nodes, pass_context
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
@@ -157,9 +157,7 @@ class Variables:
     def from_mapping(cls, data: Mapping[str, Any]) -> Variables:
         """From sample values `{"current": {...}, "output": {...}, ...}` (the
         test-variables tool); unknown keys are refused."""
-        from loom.catalog.references import NAMESPACES  # late: the catalog imports this module
-
-        unknown = sorted(set(data) - {*NAMESPACES, "pending"})
+        unknown = sorted(set(data) - {*_vocabulary().namespaces, "pending"})
         if unknown:
             raise ValueError(f"unknown namespace(s): {', '.join(unknown)}")
         for key, value in data.items():
@@ -820,6 +818,21 @@ class _Checker:
 # -- phase 2: validate --------------------------------------------------------------------------
 
 
+class _Vocabulary(NamedTuple):
+    namespaces: tuple[str, ...]
+    system: frozenset[str]
+    metadata: frozenset[str]
+
+
+@cache
+def _vocabulary() -> _Vocabulary:
+    """The catalog's words for references (imported late: the catalog imports this
+    module to install its checker)."""
+    from loom.catalog import references
+
+    return _Vocabulary(references.NAMESPACES, references.SYSTEM_KEYS, references.METADATA_FIELDS)
+
+
 def validate(template: Template, scope: TemplateScope) -> list[str]:
     """Problems with the template's references at this place of the catalog, each as
     `<reference>: <what is wrong>` (empty when every reference will have a value)."""
@@ -828,13 +841,12 @@ def validate(template: Template, scope: TemplateScope) -> list[str]:
 
 
 def _problem(reference: Reference, scope: TemplateScope) -> str | None:
-    from loom.catalog.references import NAMESPACES, SYSTEM_KEYS  # late: see install()
-
     ref, path = reference.text, reference.path
     names = [str(key) for key in path]
     namespace = reference.namespace
-    if namespace not in NAMESPACES:
-        return f"{ref}: unknown namespace (use one of {', '.join(NAMESPACES)})"
+    known = _vocabulary()
+    if namespace not in known.namespaces:
+        return f"{ref}: unknown namespace (use one of {', '.join(known.namespaces)})"
     if not path:
         return f"{ref}: name a value inside the namespace"
     if namespace == "current":
@@ -844,9 +856,9 @@ def _problem(reference: Reference, scope: TemplateScope) -> str | None:
             return f"{ref}: no earlier action produces output '{names[0]}'"
         return None
     if namespace == "system":
-        known = ".".join(str(k) for k in _without_indexes(path))
-        if known not in SYSTEM_KEYS:
-            return f"{ref}: unknown system value (known: {', '.join(sorted(SYSTEM_KEYS))})"
+        key = ".".join(str(k) for k in _without_indexes(path))
+        if key not in known.system:
+            return f"{ref}: unknown system value (known: {', '.join(sorted(known.system))})"
         return None
     return _metadata_problem(ref, names, scope)
 
@@ -879,15 +891,13 @@ def _current_problem(
 
 
 def _metadata_problem(ref: str, names: list[str], scope: TemplateScope) -> str | None:
-    from loom.catalog.references import METADATA_FIELDS  # late: see install()
-
     item_id, rest = names[0], names[1:]
     metadata = scope.metadata.get(item_id)
     if metadata is None:
         return f"{ref}: no catalog item '{item_id}'"
     if not rest:
         return None
-    if rest[0] not in METADATA_FIELDS:
+    if rest[0] not in _vocabulary().metadata:
         return f"{ref}: items have no metadata field '{rest[0]}'"
     custom = metadata.get("custom") or {}
     if rest[0] == "custom" and len(rest) > 1 and rest[1] not in custom:
@@ -915,6 +925,7 @@ _QUICK_TAG = (
 _QUICK = re.compile(rf"(?:[^{{]|\{{(?![{{%#])|{_QUICK_TAG})*")
 
 
+@lru_cache(maxsize=8192)
 def _quick_references(source: str) -> tuple[Reference, ...] | None:
     """The references of a template made only of text and `{{ .plain.references }}`
     (most catalog templates), found without the parser; None for any other template.
