@@ -4,7 +4,9 @@ messages, the sandbox and its limits, and the catalog hook."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import random
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -507,6 +509,30 @@ def test_each_class_of_problem(template: str, problem: str) -> None:
     assert problems[0].startswith(problem), problems[0]
 
 
+FUZZ_SOURCE = (
+    "a {{ .metadata.postgres-database.custom.tiers['gold'] | default(.current.tags[0:1]) }}"
+    "{% for t in .current.tags if t != 'x' %}{{ loop.index ~ t | upper }}{% else %}-{% endfor %}"
+    "{% if not .current.public and .current.replicas >= 2 %}{{ {'k': [1, 2.5, none]} | json }}"
+    "{% elif .current.db is mapping %}{# c #}{% raw %}{{ .x }}{% endraw %}{% endif %}"
+)
+
+
+def test_any_cut_of_a_template_parses_or_gives_a_parse_error() -> None:
+    cuts = {FUZZ_SOURCE[:i] for i in range(len(FUZZ_SOURCE) + 1)}
+    cuts |= {FUZZ_SOURCE[i:] for i in range(len(FUZZ_SOURCE) + 1)}
+    cuts |= {FUZZ_SOURCE[i : i + 17] for i in range(len(FUZZ_SOURCE))}
+    for source in sorted(cuts):
+        try:
+            template = parse(source)
+        except ParseError as exc:
+            assert exc.message and exc.line >= 1, source
+            assert check(source, SCOPE), source
+            continue
+        validate(template, SCOPE)
+        with contextlib.suppress(RenderError):
+            render(source, VARIABLES)
+
+
 def test_validate_is_the_scope_phase_after_parse() -> None:
     template = parse("{{ .current.a }}{{ .output.ticket_key }}{{ .current.a | upper }}")
     assert validate(template, SCOPE) == [".current.a: no form field 'a'"]  # once per reference
@@ -747,6 +773,7 @@ QUICK = [
     "{{ .current.a-b-c }}",
     "{{ .current.a__b }}",
     "{ {{ .x.y }} }",
+    "one\n{{-\n  .current.name\n-}}",
 ]
 
 
@@ -759,6 +786,21 @@ def test_the_quick_path_agrees_with_the_parser(template: str) -> None:
         (r.namespace, r.path, r.line) for r in parsed
     ]
     assert check(template, SCOPE) == validate(parse(template), SCOPE)
+
+
+def test_the_quick_path_agrees_with_the_parser_on_random_templates() -> None:
+    pieces = ["{{", "}}", "{{-", "-}}", ".", "-", "_", "current", "metadata", "a", "b2", "3d"]
+    pieces += [" ", "\n", "{", "}", "text", "0"]
+    rng = random.Random(3)
+    quick = 0
+    for _ in range(5000):
+        source = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        found = templating._quick_references(source)
+        if found is not None:
+            quick += 1
+            expected = [(r.namespace, r.path, r.line) for r in parse(source).references]
+            assert [(r.namespace, r.path, r.line) for r in found] == expected, source
+    assert quick > 1000
 
 
 @pytest.mark.parametrize(

@@ -268,7 +268,7 @@ def rewrite_tokens(raw: Iterator[RawToken]) -> list[RawToken]:
         elif in_tag:
             if kind == "name" and value.startswith("_"):
                 raise _Refused(_underscore(value), line)
-            is_dot = kind == "operator" and value == "."
+            is_dot = kind == "operator" and value == "." and i + 1 < len(tokens)
             if is_dot and tokens[i + 1][1] == "name" and _starts_operand(previous, spaced):
                 namespace = tokens[i + 1]
                 if namespace[2].startswith("_"):
@@ -935,7 +935,7 @@ def _quick_references(source: str) -> tuple[Reference, ...] | None:
     seen: dict[Reference, None] = {}
     for match in re.finditer(_QUICK_TAG, source):
         path = tuple(match.group(2).split(".")[1:])
-        seen.setdefault(Reference(match.group(1), path, source.count("\n", 0, match.start()) + 1))
+        seen.setdefault(Reference(match.group(1), path, source.count("\n", 0, match.start(1)) + 1))
     return tuple(seen)
 
 
