@@ -247,7 +247,7 @@ class _Refused(TemplateSyntaxError):
     """Refused by the lexer (its message names what the author wrote)."""
 
 
-def rewrite_tokens(raw: Iterator[RawToken]) -> list[RawToken]:
+def _rewrite_tokens(raw: Iterator[RawToken]) -> list[RawToken]:
     """Inside `{{ }}` and `{% %}` only: `.current` → internal name `_current`, hyphenated
     path segments → subscripts; names starting with `_` and deep bracket nesting refused.
     Literal text is passed through untouched."""
@@ -293,7 +293,7 @@ class _Lexer(Lexer):
     def tokeniter(
         self, source: str, name: str | None, filename: str | None = None, state: str | None = None
     ) -> Iterator[RawToken]:
-        return iter(rewrite_tokens(super().tokeniter(source, name, filename, state)))
+        return iter(_rewrite_tokens(super().tokeniter(source, name, filename, state)))
 
 
 # -- the sandbox --------------------------------------------------------------------------------
