@@ -309,10 +309,18 @@ def preview_configs(
     """Each task's config rendered as far as it can be before anything runs: outputs of
     earlier tasks show as "known after task N"."""
     from loom.db.types import utcnow
-    from loom.provisioning.templating import Variables, render_config, system_values
+    from loom.provisioning.templating import (
+        TemplateError,
+        Variables,
+        render_config,
+        system_values,
+    )
 
     metadata = {
-        entry_id: entry.document.metadata.model_dump(by_alias=True)
+        entry_id: {
+            **entry.document.metadata.model_dump(by_alias=True),
+            "owner": entry.document.metadata.owner or entry.owner_team,
+        }
         for entry_id, entry in submission.served.items()
     }
     system = system_values(
@@ -326,7 +334,10 @@ def preview_configs(
         variables = Variables(
             current=spec.inputs, output={}, metadata=metadata, system=system, pending=dict(pending)
         )
-        rendered.append(render_config(spec.config, variables).value)
+        try:
+            rendered.append(render_config(spec.config, variables).value)
+        except TemplateError as exc:
+            rendered.append({"error": f"could not be rendered: {exc.message}"})
         for key in spec.declared_outputs:
             pending.setdefault(key, spec.position + 1)
     return rendered

@@ -11,11 +11,12 @@ from pydantic import ValidationError
 
 from loom.actions.base import ActionContext, ActionFailed, run_action, run_reconcile
 from loom.actions.registry import action_types
+from loom.catalog.cache import ServedEntry
 from loom.catalog.sync import catalog_cache
 from loom.db.types import utcnow
 from loom.platform.http import http_clients
 from loom.platform.runtime import Runtime
-from loom.provisioning.templating import Variables, render_config, system_values
+from loom.provisioning.templating import TemplateError, Variables, render_config, system_values
 from loom.workers.runner import ActionOutcome, Execute, TaskRun
 
 
@@ -25,13 +26,20 @@ async def _metadata(runtime: Runtime, run: TaskRun) -> dict[str, Any]:
     if run.org_id is not None:
         async with runtime.sessions() as session:
             served = await catalog_cache(runtime).entries(session, run.org_id)
-        metadata = {k: e.document.metadata.model_dump(by_alias=True) for k, e in served.items()}
+        metadata = {k: _with_owner(e) for k, e in served.items()}
     pinned = [run.definition.get("entry", {}), *run.definition.get("items", {}).values()]
     for document in pinned:
         meta = document.get("metadata") if isinstance(document, dict) else None
         if isinstance(meta, dict) and "id" in meta:
             metadata[meta["id"]] = meta
     return metadata
+
+
+def _with_owner(entry: ServedEntry) -> dict[str, Any]:
+    """An entry's metadata, its owner filled in from CODEOWNERS when not written."""
+    meta = entry.document.metadata.model_dump(by_alias=True)
+    meta["owner"] = meta.get("owner") or entry.owner_team
+    return meta
 
 
 def variables_of(runtime: Runtime, run: TaskRun, metadata: dict[str, Any]) -> Variables:
@@ -61,11 +69,14 @@ def executor_for_runtime(runtime: Runtime) -> Execute:
                 ok=False,
                 error=f"action type '{run.action_type}' cannot run yet: no executor is installed",
             )
-        rendered = render_config(
-            run.config,
-            variables_of(runtime, run, await _metadata(runtime, run)),
-            model=action_type.config_model,
-        )
+        try:
+            rendered = render_config(
+                run.config,
+                variables_of(runtime, run, await _metadata(runtime, run)),
+                model=action_type.config_model,
+            )
+        except TemplateError as exc:
+            return ActionOutcome(ok=False, error=f"the config could not be rendered: {exc.message}")
         notes = [f"template: {w}" for w in rendered.warnings]
         try:
             config = action_type.config_model.model_validate(rendered.value)
