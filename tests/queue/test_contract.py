@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from loom.db.engine import create_engine
 from loom.errors import NotFound
@@ -343,3 +344,29 @@ async def test_two_processes_never_hold_the_same_message(database_url: str, back
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+@pytest.mark.postgres_only
+async def test_held_connections_survive_a_server_that_dropped_them(
+    harness: QueueHarness, database_url: str
+) -> None:
+    """The queue keeps idle connections out of the pool (no pre-ping): ones the server
+    closed meanwhile are noticed and replaced, not used."""
+    queue = harness.queue
+    await queue.send("g", {"n": 1})
+    [message] = await queue.receive(1)
+    await queue.delete(message.receipt)
+    killer = create_engine(Settings(env="test", database_url=database_url))
+    try:
+        async with killer.connect() as conn:
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        await killer.dispose()
+    await asyncio.sleep(0.2)  # let asyncpg see the sockets close
+    await queue.send("g", {"n": 2})
+    assert await _bodies(queue) == [2]

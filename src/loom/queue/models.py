@@ -7,6 +7,12 @@ heads instead of walking every message. A message is claimable when it is a head
 `visible_at` has passed; receiving moves `visible_at` to the end of the visibility
 timeout and stamps a fresh `receipt`.
 
+On PostgreSQL, `queue_groups` keeps one row per group with its number of live messages.
+Whoever appends to a group or removes its head updates that row in the same statement,
+which serialises them per group (a row lock held to commit) and tells a sender, from the
+row's latest committed version, whether its message is the group's head. SQLite
+serialises every writer anyway and does not use it.
+
 `queue_dead_letters` holds messages that exhausted their receives; `queue_dedup` remembers
 deduplication ids for 5 minutes (also of messages already deleted); `queue_processed`
 counts deletions per minute, in a few shards so that concurrent consumers rarely touch the
@@ -59,6 +65,15 @@ class QueueMessage(Base):
         # Never reuse a seq on SQLite, even after the newest message was deleted.
         {"sqlite_autoincrement": True},
     )
+
+
+class QueueGroup(Base):
+    __tablename__ = "queue_groups"
+
+    queue: Mapped[str] = mapped_column(String(80), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    #: Messages of the group in `queue_messages` (waiting or in flight).
+    live: Mapped[int] = mapped_column(Integer)
 
 
 class QueueDeadLetter(Base):

@@ -8,17 +8,10 @@ How the rules of `loom.queue.protocol` are kept (tables in `loom.queue.models`):
   inherits it. So a group has at most one message in flight, in send order.
 * Claiming. `receive` takes up to `max_messages` heads whose `visible_at` has passed,
   oldest visibility first, moves their `visible_at` to the end of the visibility timeout
-  and stamps a new receipt, in one UPDATE over the partial index of heads. On PostgreSQL
-  the candidate rows are locked `FOR UPDATE SKIP LOCKED`, so any number of processes
-  claim concurrently without waiting for, or double-claiming, each other's rows. On
-  SQLite every transaction is BEGIN IMMEDIATE: claims are serialised, which is correct for
-  one process with many concurrent consumers.
-* Group lock. Whoever appends to a group or removes its head (send, delete,
-  dead-lettering, redrive) first takes a transaction-scoped advisory lock on the group on
-  PostgreSQL, so "is the group empty, then I am the head" and "promote the next message"
-  never race, and `seq` order within a group is commit order. A sender holds that lock
-  until its transaction ends: send late in a long transaction. Dead-lettering only *tries*
-  the lock, so a consumer never waits on a lock while holding claimed rows.
+  and stamps a new receipt, over the partial index of heads. On PostgreSQL the rows are
+  locked `FOR UPDATE SKIP LOCKED`, so any number of processes claim concurrently without
+  waiting for, or double-claiming, each other's rows. On SQLite every transaction is
+  BEGIN IMMEDIATE: claims are serialised, correct for one process with many consumers.
 * Dead letters. A head received MAX_RECEIVES times that comes due again is moved to
   `queue_dead_letters` by the next `receive` instead of being delivered, and the next
   message of its group becomes the head.
@@ -27,45 +20,33 @@ How the rules of `loom.queue.protocol` are kept (tables in `loom.queue.models`):
   "duplicate" (none does), atomically under concurrency. Rows are purged after the window.
 * Time. Every timestamp comes from the injected `now` clock (tests travel in time with
   it); processes are assumed NTP-synchronised to well under a visibility timeout.
+
+The writes differ per database: `sql_postgres` (one statement per operation, group rows
+as the per-group lock) and `sql_sqlite` (a few statements in one serialised transaction).
+Reads (stats, listings) are shared and live here.
 """
 
 from __future__ import annotations
 
 import builtins
+import json
 import secrets
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import (
-    CursorResult,
-    String,
-    Table,
-    and_,
-    case,
-    delete,
-    exists,
-    func,
-    insert,
-    literal,
-    not_,
-    select,
-    text,
-    true,
-    update,
-)
-from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import and_, case, delete, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from loom.api.pagination import PageParams, paginate
 from loom.db.types import utcnow
 from loom.errors import InvalidInput, NotFound
+from loom.queue import sql_postgres as pg
 from loom.queue.errors import StaleReceipt
-from loom.queue.models import QueueDeadLetter, QueueDedup, QueueMessage, QueueProcessed
+from loom.queue.models import QueueDeadLetter, QueueMessage
 from loom.queue.protocol import (
     DEDUP_WINDOW,
     MAX_RECEIVES,
@@ -77,34 +58,23 @@ from loom.queue.protocol import (
     QueuePage,
     QueueStats,
 )
-
-_messages = cast(Table, QueueMessage.__table__)
-_dead = cast(Table, QueueDeadLetter.__table__)
-_dedup = cast(Table, QueueDedup.__table__)
-_processed = cast(Table, QueueProcessed.__table__)
+from loom.queue.sql_sqlite import SqliteWrites, dead_letters, dedup, messages, processed
 
 _MAX_GROUP_ID = 128
 _MAX_DEDUP_ID = 128
 #: Deletions are counted in this many rows per minute, to spread concurrent updates.
 _COUNTER_SHARDS = 8
-#: Heads dead-lettered per receive at most (the rest go on the next receives).
-_DEAD_LETTER_BATCH = 20
 #: How long per-minute deletion counts are kept.
 _COUNTS_KEPT = timedelta(hours=1)
-_GROUP_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"
-_GROUP_TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"
-#: The group lock of the message a receipt names (the key spelt as `_lock_key` does).
-_RECEIPT_GROUP_LOCK = (
-    "SELECT pg_advisory_xact_lock(hashtextextended('loom.queue:' || queue || ':' || group_id, 0))"
-    " FROM queue_messages WHERE seq = :seq AND receipt = :receipt AND queue = :queue"
-)
 
 
 class SqlQueue:
     """One named queue in Loom's database (see the module docstring for how it works).
 
     `now` is the clock (inject one to travel in time in tests); `purge_every` paces the
-    removal of expired dedup ids and old deletion counts, done by `receive`.
+    removal of expired dedup ids and old deletion counts, done by `receive`. On
+    PostgreSQL the queue keeps up to `keep_connections` idle connections out of the
+    engine's pool (see `sql_postgres.HeldConnections`); `close` returns them early.
     """
 
     def __init__(
@@ -115,15 +85,33 @@ class SqlQueue:
         now: Callable[[], datetime] = utcnow,
         max_receives: int = MAX_RECEIVES,
         purge_every: timedelta = timedelta(minutes=1),
+        keep_connections: int = 4,
     ) -> None:
         if not 1 <= len(name) <= 80:
             raise ValueError("a queue name has 1 to 80 characters")
+        engine = sessions.kw.get("bind")
+        if not isinstance(engine, AsyncEngine):
+            raise ValueError("the sessionmaker must be bound to an AsyncEngine")
         self.name = name
         self._sessions = sessions
         self._now = now
         self._max_receives = max_receives
         self._purge_every = purge_every
         self._next_purge: float = 0.0
+        self._postgres = engine.dialect.name == "postgresql"
+        self._connections = pg.HeldConnections(engine, keep_connections) if self._postgres else None
+        self._sqlite = SqliteWrites(name, max_receives)
+
+    def _statement(self) -> AbstractAsyncContextManager[Any]:
+        """A raw asyncpg connection outside any transaction: each PostgreSQL write is one
+        statement, its own transaction (no BEGIN, no COMMIT)."""
+        assert self._connections is not None
+        return self._connections.connection()
+
+    async def close(self) -> None:
+        """Return the connections the queue holds to the engine's pool."""
+        if self._connections is not None:
+            await self._connections.close()
 
     # -- sending ------------------------------------------------------------------------
 
@@ -140,83 +128,48 @@ class SqlQueue:
 
         With `session`, the message is written in the caller's transaction: it exists
         exactly when that transaction commits (the state change and the message to act on
-        it commit together, or neither). Without, it is sent in a short transaction of its
-        own.
+        it commit together, or neither). On PostgreSQL the group's row stays locked until
+        then, holding back other writers of the same group: send late in a long
+        transaction. Without `session`, the send is a short transaction of its own.
         """
         _check_send(group_id, body, dedup_id, delay_seconds)
-        if session is not None:
-            return await self._send(session, group_id, body, dedup_id, delay_seconds)
-        async with self._sessions() as own, own.begin():
-            return await self._send(own, group_id, body, dedup_id, delay_seconds)
-
-    async def _send(
-        self,
-        session: AsyncSession,
-        group_id: str,
-        body: dict[str, Any],
-        dedup_id: str | None,
-        delay_seconds: float,
-    ) -> str | None:
         now = self._now()
         message_id = uuid.uuid4()
-        if dedup_id is not None and not await self._remember(session, dedup_id, message_id, now):
-            return None
-        await self._lock_group(session, group_id)
-        await self._append(
-            session,
-            message_id=message_id,
-            group_id=group_id,
-            body=body,
-            dedup_id=dedup_id,
-            sent_at=now,
-            visible_at=now + timedelta(seconds=delay_seconds),
-        )
-        return str(message_id)
+        values: dict[str, Any] = {
+            "message_id": message_id,
+            "group_id": group_id,
+            "body": body,
+            "dedup_id": dedup_id,
+            "sent_at": now,
+            "visible_at": now + timedelta(seconds=delay_seconds),
+            "cutoff": now - DEDUP_WINDOW,
+        }
+        if self._postgres:
+            if session is not None:
+                sent = await self._pg_send(await _in_transaction(session), values)
+            else:
+                async with self._statement() as connection:
+                    sent = await self._pg_send(connection, values)
+        elif session is not None:
+            sent = await self._sqlite.send(session, **values)
+        else:
+            async with self._sessions() as own, own.begin():
+                sent = await self._sqlite.send(own, **values)
+        return str(message_id) if sent else None
 
-    async def _remember(
-        self, session: AsyncSession, dedup_id: str, message_id: uuid.UUID, now: datetime
-    ) -> bool:
-        """Record `dedup_id` unless it was sent within DEDUP_WINDOW; False if it was."""
-        ins = _dialect_insert(session)(_dedup).values(
-            queue=self.name, dedup_id=dedup_id, message_id=message_id, sent_at=now
-        )
-        stmt = ins.on_conflict_do_update(
-            index_elements=[_dedup.c.queue, _dedup.c.dedup_id],
-            set_={"message_id": ins.excluded.message_id, "sent_at": ins.excluded.sent_at},
-            where=_dedup.c.sent_at <= now - DEDUP_WINDOW,
-        ).returning(_dedup.c.message_id)
-        return (await session.execute(stmt)).first() is not None
-
-    async def _append(
-        self,
-        session: AsyncSession,
-        *,
-        message_id: uuid.UUID,
-        group_id: str,
-        body: dict[str, Any],
-        dedup_id: str | None,
-        sent_at: datetime,
-        visible_at: datetime,
-    ) -> None:
-        """Insert at the tail of the group (the caller holds the group lock): the head if
-        the group has no other message."""
-        group_empty = not_(
-            exists().where(_messages.c.queue == self.name, _messages.c.group_id == group_id)
-        )
-        await session.execute(
-            insert(_messages).values(
-                id=message_id,
-                queue=self.name,
-                group_id=group_id,
-                body=body,
-                dedup_id=dedup_id,
-                is_head=group_empty,
-                visible_at=visible_at,
-                receive_count=0,
-                receipt=None,
-                sent_at=sent_at,
-            )
-        )
+    async def _pg_send(self, connection: Any, values: dict[str, Any]) -> bool:
+        params = {
+            "queue": self.name,
+            "id": values["message_id"],
+            "group_id": values["group_id"],
+            "body": json.dumps(values["body"], separators=(",", ":")),
+            "sent_at": values["sent_at"],
+            "visible_at": values["visible_at"],
+        }
+        if values["dedup_id"] is None:
+            return bool(await pg.SEND.fetch(connection, **params))
+        params |= {"dedup_id": values["dedup_id"], "cutoff": values["cutoff"]}
+        return bool(await pg.SEND_DEDUP.fetch(connection, **params))
 
     # -- consuming ----------------------------------------------------------------------
 
@@ -228,159 +181,93 @@ class SqlQueue:
             raise InvalidInput.on("max_messages", "must be between 1 and 100")
         if visibility_timeout < 0:
             raise InvalidInput.on("visibility_timeout", "must not be negative")
-        async with self._sessions() as session, session.begin():
-            now = self._now()
-            await self._purge_if_due(session, now)
-            await self._dead_letter_exhausted(session, now)
-            rows = (
-                await session.execute(self._claim(session, now, max_messages, visibility_timeout))
-            ).all()
-        messages = [
+        await self._purge_if_due()
+        now = self._now()
+        if self._postgres:
+            rows = await self._pg_claim(now, max_messages, visibility_timeout)
+        else:
+            async with self._sessions() as session, session.begin():
+                rows = await self._sqlite.claim(session, now, max_messages, visibility_timeout)
+        return [
             Message(
-                id=str(r.id),
-                group_id=r.group_id,
-                body=r.body,
-                receipt=r.receipt,
-                receive_count=r.receive_count,
-                sent_at=r.sent_at,
+                id=str(r["id"]),
+                group_id=r["group_id"],
+                body=r["body"],
+                receipt=r["receipt"],
+                receive_count=r["receive_count"],
+                sent_at=r["sent_at"],
             )
-            for r in sorted(rows, key=lambda r: r.seq)
+            for r in sorted(rows, key=lambda r: r["seq"])
         ]
-        return messages
 
-    def _claim(
-        self, session: AsyncSession, now: datetime, limit: int, visibility_timeout: float
-    ) -> Any:
-        """UPDATE ... WHERE seq IN (visible heads, oldest first, LIMIT n [FOR UPDATE SKIP
-        LOCKED]) RETURNING the claimed messages."""
-        heads = _messages.alias("heads")
-        candidates = (
-            select(heads.c.seq)
-            .where(
-                heads.c.queue == self.name,
-                heads.c.is_head == true(),
-                heads.c.visible_at <= now,
-                heads.c.receive_count < self._max_receives,
-            )
-            .order_by(heads.c.visible_at, heads.c.seq)
-            .limit(limit)
-        )
-        if _is_postgres(session):
-            candidates = candidates.with_for_update(skip_locked=True)
-        token = "." + secrets.token_hex(8)
-        return (
-            update(_messages)
-            .where(_messages.c.seq.in_(candidates.scalar_subquery()))
-            .values(
-                visible_at=now + timedelta(seconds=visibility_timeout),
-                receive_count=_messages.c.receive_count + 1,
-                receipt=sql_cast(_messages.c.seq, String) + literal(token),
-            )
-            .returning(
-                _messages.c.seq,
-                _messages.c.id,
-                _messages.c.group_id,
-                _messages.c.body,
-                _messages.c.receipt,
-                _messages.c.receive_count,
-                _messages.c.sent_at,
-            )
-        )
-
-    async def _dead_letter_exhausted(self, session: AsyncSession, now: datetime) -> None:
-        """Move heads that used up their receives and came due again to the DLQ."""
-        exhausted = and_(
-            _messages.c.queue == self.name,
-            _messages.c.is_head == true(),
-            _messages.c.visible_at <= now,
-            _messages.c.receive_count >= self._max_receives,
-        )
-        found = (
-            await session.execute(
-                select(_messages.c.seq, _messages.c.group_id)
-                .where(exhausted)
-                .order_by(_messages.c.group_id)  # one lock order for every consumer
-                .limit(_DEAD_LETTER_BATCH)
-            )
-        ).all()
-        for seq, group_id in found:
-            if not await self._lock_group(session, group_id, wait=False):
-                continue  # busy: the next receive will see it again
-            moved = (
-                await session.execute(
-                    delete(_messages)
-                    .where(_messages.c.seq == seq, exhausted)
-                    .returning(
-                        _messages.c.id,
-                        _messages.c.body,
-                        _messages.c.dedup_id,
-                        _messages.c.receive_count,
-                        _messages.c.sent_at,
-                    )
-                )
-            ).first()
-            if moved is None:
-                continue  # deleted or extended meanwhile
-            await session.execute(
-                insert(_dead).values(
-                    id=moved.id,
-                    queue=self.name,
-                    group_id=group_id,
-                    body=moved.body,
-                    dedup_id=moved.dedup_id,
-                    receive_count=moved.receive_count,
-                    sent_at=moved.sent_at,
-                    dead_at=now,
-                )
-            )
-            await self._promote_next(session, group_id)
+    async def _pg_claim(
+        self, now: datetime, limit: int, visibility_timeout: float
+    ) -> builtins.list[Any]:
+        params = {
+            "queue": self.name,
+            "now": now,
+            "until": now + timedelta(seconds=visibility_timeout),
+            "limit": limit,
+            "max_receives": self._max_receives,
+            "token": "." + secrets.token_hex(8),
+        }
+        claimed: builtins.list[Any] = []
+        async with self._statement() as connection:
+            # Dead-lettering unblocks groups whose next message the same statement cannot
+            # see yet: claim again while that happens and room is left.
+            for _ in range(3):
+                params["limit"] = limit - len(claimed)
+                rows = await pg.CLAIM.fetch(connection, **params)
+                claimed += [row for row in rows if row["kind"] == "claimed"]
+                for row in rows:
+                    if row["kind"] == "headless":
+                        await pg.FIX_HEAD.fetch(
+                            connection, queue=self.name, group_id=row["group_id"]
+                        )
+                if len(claimed) >= limit or all(row["kind"] == "claimed" for row in rows):
+                    break
+        return claimed
 
     async def delete(self, receipt: str) -> None:
         """Mark the delivery named by `receipt` done, and let the next message of its group
         come forward. StaleReceipt if the message was deleted or delivered again since."""
         seq = _receipt_seq(receipt)
-        async with self._sessions() as session, session.begin():
-            now = self._now()
-            if _is_postgres(session):
-                locked = await session.execute(
-                    text(_RECEIPT_GROUP_LOCK), {"seq": seq, "receipt": receipt, "queue": self.name}
-                )
-                if locked.first() is None:
+        now = self._now()
+        minute, shard = _minute(now), secrets.randbelow(_COUNTER_SHARDS)
+        if not self._postgres:
+            async with self._sessions() as session, session.begin():
+                if not await self._sqlite.delete(session, seq, receipt, minute, shard):
                     raise _stale(receipt)
-            gone = (
-                await session.execute(
-                    delete(_messages)
-                    .where(
-                        _messages.c.seq == seq,
-                        _messages.c.receipt == receipt,
-                        _messages.c.queue == self.name,
-                    )
-                    .returning(_messages.c.group_id, _messages.c.is_head)
-                )
-            ).first()
-            if gone is None:
+            return
+        params = {
+            "queue": self.name,
+            "seq": seq,
+            "receipt": receipt,
+            "minute": minute,
+            "shard": shard,
+        }
+        async with self._statement() as connection:
+            gone = await pg.DELETE.fetch(connection, **params)
+            if not gone:
                 raise _stale(receipt)
-            if gone.is_head:
-                await self._promote_next(session, gone.group_id)
-            await self._count_processed(session, now)
+            if gone[0]["live"] and not gone[0]["promoted"]:
+                await pg.FIX_HEAD.fetch(connection, queue=self.name, group_id=gone[0]["group_id"])
 
     async def extend(self, receipt: str, seconds: float) -> None:
         """Keep the message invisible until `seconds` from now (a heartbeat)."""
         if seconds < 0:
             raise InvalidInput.on("seconds", "must not be negative")
         seq = _receipt_seq(receipt)
-        async with self._sessions() as session, session.begin():
-            result = await session.execute(
-                update(_messages)
-                .where(
-                    _messages.c.seq == seq,
-                    _messages.c.receipt == receipt,
-                    _messages.c.queue == self.name,
-                )
-                .values(visible_at=self._now() + timedelta(seconds=seconds))
-            )
-            if _rowcount(result) == 0:
-                raise _stale(receipt)
+        until = self._now() + timedelta(seconds=seconds)
+        if self._postgres:
+            params = {"queue": self.name, "seq": seq, "receipt": receipt, "until": until}
+            async with self._statement() as connection:
+                extended = bool(await pg.EXTEND.fetch(connection, **params))
+        else:
+            async with self._sessions() as session, session.begin():
+                extended = await self._sqlite.extend(session, seq, receipt, until)
+        if not extended:
+            raise _stale(receipt)
 
     # -- dead letters -------------------------------------------------------------------
 
@@ -390,27 +277,15 @@ class SqlQueue:
             mid = uuid.UUID(message_id)
         except ValueError:
             raise NotFound(f"no dead letter {message_id!r} in queue {self.name!r}") from None
-        async with self._sessions() as session, session.begin():
-            row = (
-                await session.execute(
-                    delete(_dead)
-                    .where(_dead.c.id == mid, _dead.c.queue == self.name)
-                    .returning(_dead.c.group_id, _dead.c.body, _dead.c.dedup_id)
-                )
-            ).first()
-            if row is None:
-                raise NotFound(f"no dead letter {message_id!r} in queue {self.name!r}")
-            await self._lock_group(session, row.group_id)
-            now = self._now()
-            await self._append(
-                session,
-                message_id=mid,
-                group_id=row.group_id,
-                body=row.body,
-                dedup_id=row.dedup_id,
-                sent_at=now,
-                visible_at=now,
-            )
+        now = self._now()
+        if self._postgres:
+            async with self._statement() as connection:
+                found = bool(await pg.REDRIVE.fetch(connection, queue=self.name, id=mid, now=now))
+        else:
+            async with self._sessions() as session, session.begin():
+                found = await self._sqlite.redrive(session, mid, now)
+        if not found:
+            raise NotFound(f"no dead letter {message_id!r} in queue {self.name!r}")
 
     # -- reading ------------------------------------------------------------------------
 
@@ -418,27 +293,29 @@ class SqlQueue:
         """Counts by state, the oldest message's age, deletions per minute, DLQ depth."""
         async with self._sessions() as session, session.begin():
             now = self._now()
-            due = _messages.c.visible_at <= now
-            received = _messages.c.receive_count > 0
+            due = messages.c.visible_at <= now
+            received = messages.c.receive_count > 0
             counts = (
                 await session.execute(
                     select(
                         func.count(),
                         func.coalesce(func.sum(case((due, 1), else_=0)), 0),
                         func.coalesce(func.sum(case((and_(~due, received), 1), else_=0)), 0),
-                        func.min(_messages.c.sent_at),
-                    ).where(_messages.c.queue == self.name)
+                        func.min(messages.c.sent_at),
+                    ).where(messages.c.queue == self.name)
                 )
             ).one()
             dlq_depth = await session.scalar(
-                select(func.count()).select_from(_dead).where(_dead.c.queue == self.name)
+                select(func.count())
+                .select_from(dead_letters)
+                .where(dead_letters.c.queue == self.name)
             )
             this_minute = _minute(now)
             first = this_minute - timedelta(minutes=RATE_WINDOW_MINUTES - 1)
             minutes = await session.execute(
-                select(_processed.c.minute, func.sum(_processed.c.count))
-                .where(_processed.c.queue == self.name, _processed.c.minute >= first)
-                .group_by(_processed.c.minute)
+                select(processed.c.minute, func.sum(processed.c.count))
+                .where(processed.c.queue == self.name, processed.c.minute >= first)
+                .group_by(processed.c.minute)
             )
             per_minute = {minute: int(count) for minute, count in minutes.all()}
         depth, visible, in_flight, oldest = counts
@@ -492,66 +369,42 @@ class SqlQueue:
 
     # -- housekeeping -------------------------------------------------------------------
 
-    async def purge(self) -> None:
-        """Forget dedup ids older than DEDUP_WINDOW and deletion counts older than an hour
-        (`receive` does this about once per `purge_every`)."""
-        async with self._sessions() as session, session.begin():
-            await self._purge(session, self._now())
-
-    async def _purge_if_due(self, session: AsyncSession, now: datetime) -> None:
+    async def _purge_if_due(self) -> None:
         if time.monotonic() >= self._next_purge:
             self._next_purge = time.monotonic() + self._purge_every.total_seconds()
-            await self._purge(session, now)
+            await self.purge()
 
-    async def _purge(self, session: AsyncSession, now: datetime) -> None:
-        await session.execute(
-            delete(_dedup).where(
-                _dedup.c.queue == self.name, _dedup.c.sent_at <= now - DEDUP_WINDOW
+    async def purge(self) -> None:
+        """Forget dedup ids older than DEDUP_WINDOW and deletion counts older than an hour;
+        on PostgreSQL also forget emptied groups and heal headless ones. `receive` does
+        this about once per `purge_every`."""
+        now = self._now()
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                delete(dedup).where(
+                    dedup.c.queue == self.name, dedup.c.sent_at <= now - DEDUP_WINDOW
+                )
             )
-        )
-        await session.execute(
-            delete(_processed).where(
-                _processed.c.queue == self.name, _processed.c.minute < now - _COUNTS_KEPT
+            await session.execute(
+                delete(processed).where(
+                    processed.c.queue == self.name, processed.c.minute < now - _COUNTS_KEPT
+                )
             )
-        )
+        if self._postgres:
+            async with self._statement() as connection:
+                await pg.REPAIR.fetch(connection, queue=self.name)
 
-    async def _lock_group(self, session: AsyncSession, group_id: str, *, wait: bool = True) -> bool:
-        """Take the group's advisory lock until the transaction ends (PostgreSQL; SQLite
-        transactions already hold the database's write lock). False if `wait` is off and
-        someone else holds it."""
-        if not _is_postgres(session):
-            return True
-        key = {"k": _lock_key(self.name, group_id)}
-        if wait:
-            await session.execute(text(_GROUP_LOCK), key)
-            return True
-        return bool(await session.scalar(text(_GROUP_TRY_LOCK), key))
 
-    async def _promote_next(self, session: AsyncSession, group_id: str) -> None:
-        """The group's oldest remaining message becomes its head."""
-        following = _messages.alias("following")
-        next_seq = (
-            select(func.min(following.c.seq))
-            .where(following.c.queue == self.name, following.c.group_id == group_id)
-            .scalar_subquery()
-        )
-        await session.execute(
-            update(_messages).where(_messages.c.seq == next_seq).values(is_head=True)
-        )
+async def _in_transaction(session: AsyncSession) -> Any:
+    """The asyncpg connection under `session`, inside the session's transaction.
 
-    async def _count_processed(self, session: AsyncSession, now: datetime) -> None:
-        ins = _dialect_insert(session)(_processed).values(
-            queue=self.name,
-            minute=_minute(now),
-            shard=secrets.randbelow(_COUNTER_SHARDS),
-            count=1,
-        )
-        await session.execute(
-            ins.on_conflict_do_update(
-                index_elements=[_processed.c.queue, _processed.c.minute, _processed.c.shard],
-                set_={"count": _processed.c.count + 1},
-            )
-        )
+    SQLAlchemy begins the driver's transaction with the first statement it runs; if the
+    caller has run none yet, run a trivial one so that ours cannot land outside it.
+    """
+    raw: Any = (await (await session.connection()).get_raw_connection()).driver_connection
+    if not raw.is_in_transaction():
+        await session.execute(text("SELECT 1"))
+    return raw
 
 
 def _check_send(
@@ -599,23 +452,5 @@ def _stale(receipt: str) -> StaleReceipt:
     )
 
 
-def _lock_key(queue: str, group_id: str) -> str:
-    return f"loom.queue:{queue}:{group_id}"
-
-
 def _minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
-
-
-def _is_postgres(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
-def _dialect_insert(session: AsyncSession) -> Any:
-    """The dialect's INSERT construct (both have `on_conflict_do_update`)."""
-    return pg_insert if _is_postgres(session) else sqlite_insert
-
-
-def _rowcount(result: object) -> int:
-    assert isinstance(result, CursorResult)
-    return result.rowcount

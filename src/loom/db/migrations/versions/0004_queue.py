@@ -59,6 +59,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_queue_dedup_sent_at"), ["sent_at"], unique=False)
 
     op.create_table(
+        "queue_groups",
+        sa.Column("queue", sa.String(length=80), nullable=False),
+        sa.Column("group_id", sa.String(length=128), nullable=False),
+        sa.Column("live", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("queue", "group_id", name=op.f("pk_queue_groups")),
+    )
+    op.create_table(
         "queue_messages",
         sa.Column(
             "seq",
@@ -115,6 +122,7 @@ def downgrade() -> None:
         )
 
     op.drop_table("queue_messages")
+    op.drop_table("queue_groups")
     with op.batch_alter_table("queue_dedup", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_queue_dedup_sent_at"))
 
