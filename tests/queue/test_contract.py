@@ -16,6 +16,7 @@ from sqlalchemy import text
 from loom.db.engine import create_engine
 from loom.errors import NotFound
 from loom.queue import MessageState, Queue, StaleReceipt, UnsupportedOperation
+from loom.queue.sql import SqlQueue
 from loom.queue.sqs import SqsQueue, create_fifo_queues
 from loom.settings import Settings
 from tests.databases import ThrowawayDatabases
@@ -370,3 +371,45 @@ async def test_held_connections_survive_a_server_that_dropped_them(
     await asyncio.sleep(0.2)  # let asyncpg see the sockets close
     await queue.send("g", {"n": 2})
     assert await _bodies(queue) == [2]
+
+
+@pytest.mark.postgres_only
+async def test_head_is_passed_on_when_a_send_races_the_delete_of_the_head(
+    harness: QueueHarness,
+) -> None:
+    """A sender holds the group (its transaction is open) while the head is deleted: the
+    delete cannot see the new message when it commits, yet the message becomes the head."""
+    queue, sessions = harness.queue, harness.sessions
+    assert sessions is not None
+    await queue.send("g", {"n": 1})
+    [first] = await queue.receive(1)
+    async with sessions() as session:
+        await session.begin()
+        await queue.send("g", {"n": 2}, session=session)
+        deleting = asyncio.create_task(queue.delete(first.receipt))
+        await asyncio.sleep(0.3)
+        assert not deleting.done()  # waits for the sender's group row
+        await session.commit()
+    await asyncio.wait_for(deleting, timeout=10)
+    assert await _bodies(queue) == [2]
+
+
+@pytest.mark.postgres_only
+async def test_purge_heals_a_group_left_without_head(harness: QueueHarness) -> None:
+    """A process that died between a delete and its head fix leaves a headless group;
+    the periodic purge gives it its head back (and forgets emptied groups)."""
+    queue, sessions = harness.queue, harness.sessions
+    assert sessions is not None and isinstance(queue, SqlQueue)
+    await queue.send("g", {"n": 1})
+    await queue.send("g", {"n": 2})
+    await queue.send("done", {"n": 0})
+    for message in await queue.receive(2):
+        await queue.delete(message.receipt)
+    async with sessions() as session, session.begin():
+        await session.execute(text("UPDATE queue_messages SET is_head = false"))
+    assert await _bodies(queue) == []
+    await queue.purge()
+    assert await _bodies(queue) == [2]
+    async with sessions() as session:
+        groups = (await session.execute(text("SELECT group_id FROM queue_groups"))).scalars()
+        assert list(groups) == ["g"]
