@@ -28,13 +28,15 @@ Reads (stats, listings) are shared and live here.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import json
 import secrets
 import time
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+import weakref
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -99,8 +101,22 @@ class SqlQueue:
         self._purge_every = purge_every
         self._next_purge: float = 0.0
         self._postgres = engine.dialect.name == "postgresql"
+        self._engine = engine
         self._connections = pg.HeldConnections(engine, keep_connections) if self._postgres else None
         self._sqlite = SqliteWrites(name, max_receives)
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction of its own. On SQLite, where every transaction takes
+        the database's write lock (BEGIN IMMEDIATE), the queue's transactions first line up
+        on an in-process lock: waiting there is cheap, while contending for SQLite's lock
+        means sleeping in its busy handler."""
+        if self._postgres:
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        async with _sqlite_lock(self._engine), self._sessions() as session, session.begin():
+            yield session
 
     def _statement(self) -> AbstractAsyncContextManager[Any]:
         """A raw asyncpg connection outside any transaction: each PostgreSQL write is one
@@ -153,7 +169,7 @@ class SqlQueue:
         elif session is not None:
             sent = await self._sqlite.send(session, **values)
         else:
-            async with self._sessions() as own, own.begin():
+            async with self._transaction() as own:
                 sent = await self._sqlite.send(own, **values)
         return str(message_id) if sent else None
 
@@ -186,7 +202,7 @@ class SqlQueue:
         if self._postgres:
             rows = await self._pg_claim(now, max_messages, visibility_timeout)
         else:
-            async with self._sessions() as session, session.begin():
+            async with self._transaction() as session:
                 rows = await self._sqlite.claim(session, now, max_messages, visibility_timeout)
         return [
             Message(
@@ -235,7 +251,7 @@ class SqlQueue:
         now = self._now()
         minute, shard = _minute(now), secrets.randbelow(_COUNTER_SHARDS)
         if not self._postgres:
-            async with self._sessions() as session, session.begin():
+            async with self._transaction() as session:
                 if not await self._sqlite.delete(session, seq, receipt, minute, shard):
                     raise _stale(receipt)
             return
@@ -264,7 +280,7 @@ class SqlQueue:
             async with self._statement() as connection:
                 extended = bool(await pg.EXTEND.fetch(connection, **params))
         else:
-            async with self._sessions() as session, session.begin():
+            async with self._transaction() as session:
                 extended = await self._sqlite.extend(session, seq, receipt, until)
         if not extended:
             raise _stale(receipt)
@@ -282,7 +298,7 @@ class SqlQueue:
             async with self._statement() as connection:
                 found = bool(await pg.REDRIVE.fetch(connection, queue=self.name, id=mid, now=now))
         else:
-            async with self._sessions() as session, session.begin():
+            async with self._transaction() as session:
                 found = await self._sqlite.redrive(session, mid, now)
         if not found:
             raise NotFound(f"no dead letter {message_id!r} in queue {self.name!r}")
@@ -291,7 +307,7 @@ class SqlQueue:
 
     async def stats(self) -> QueueStats:
         """Counts by state, the oldest message's age, deletions per minute, DLQ depth."""
-        async with self._sessions() as session, session.begin():
+        async with self._transaction() as session:
             now = self._now()
             due = messages.c.visible_at <= now
             received = messages.c.receive_count > 0
@@ -340,7 +356,7 @@ class SqlQueue:
         stmt = select(QueueMessage).where(QueueMessage.queue == self.name)
         if group_id is not None:
             stmt = stmt.where(QueueMessage.group_id == group_id)
-        async with self._sessions() as session, session.begin():
+        async with self._transaction() as session:
             now = self._now()
             rows, next_cursor = await paginate(
                 session, stmt, [QueueMessage.seq], PageParams(limit, cursor), descending=False
@@ -350,7 +366,7 @@ class SqlQueue:
     async def dlq_list(self, limit: int = 50, cursor: str | None = None) -> QueuePage[DeadLetter]:
         """Dead letters in the order they died."""
         stmt = select(QueueDeadLetter).where(QueueDeadLetter.queue == self.name)
-        async with self._sessions() as session, session.begin():
+        async with self._transaction() as session:
             rows, next_cursor = await paginate(
                 session, stmt, [QueueDeadLetter.seq], PageParams(limit, cursor), descending=False
             )
@@ -379,7 +395,7 @@ class SqlQueue:
         on PostgreSQL also forget emptied groups and heal headless ones. `receive` does
         this about once per `purge_every`."""
         now = self._now()
-        async with self._sessions() as session, session.begin():
+        async with self._transaction() as session:
             await session.execute(
                 delete(dedup).where(
                     dedup.c.queue == self.name, dedup.c.sent_at <= now - DEDUP_WINDOW
@@ -393,6 +409,17 @@ class SqlQueue:
         if self._postgres:
             async with self._statement() as connection:
                 await pg.REPAIR.fetch(connection, queue=self.name)
+
+
+_SQLITE_LOCKS: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_lock(engine: AsyncEngine) -> asyncio.Lock:
+    """One lock per SQLite engine, shared by every queue on it."""
+    lock = _SQLITE_LOCKS.get(engine)
+    if lock is None:
+        lock = _SQLITE_LOCKS[engine] = asyncio.Lock()
+    return lock
 
 
 async def _in_transaction(session: AsyncSession) -> Any:
