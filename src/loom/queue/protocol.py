@@ -162,3 +162,7 @@ class Queue(Protocol):
         """Move a dead letter back to the tail of its group, its receive count reset;
         NotFound when the dead-letter queue holds no such message."""
         ...
+
+    async def close(self) -> None:
+        """Release what the queue holds (connections); it stays usable afterwards."""
+        ...

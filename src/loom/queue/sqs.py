@@ -266,6 +266,9 @@ class SqsQueue:
                 )
         raise NotFound(f"no dead letter {message_id!r} at the head of a group in {self.name!r}")
 
+    async def close(self) -> None:
+        """Nothing to release: boto3's client keeps its own connection pool."""
+
     async def dlq_list(self, limit: int = 50, cursor: str | None = None) -> QueuePage[DeadLetter]:
         raise UnsupportedOperation("SQS cannot list the dead-letter queue's messages")
 
