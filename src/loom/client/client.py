@@ -11,11 +11,13 @@ from loom.client.base import DEFAULT_TIMEOUT, HttpCore
 from loom.client.catalog import CatalogApi
 from loom.client.identity import IdentityApi
 from loom.client.platform import PlatformApi
+from loom.client.queue import QueueApi
+from loom.client.requests import RequestsApi
 
 
 class LoomClient:
     """A synchronous client: `client.platform`, `client.identity`, `client.audit`,
-    `client.catalog`.
+    `client.catalog`, `client.requests`, `client.queue`.
 
     >>> with LoomClient("http://127.0.0.1:8080", token) as loom:
     ...     loom.identity.me().email
@@ -40,6 +42,8 @@ class LoomClient:
         self.identity = IdentityApi(self.core)
         self.audit = AuditApi(self.core)
         self.catalog = CatalogApi(self.core)
+        self.requests = RequestsApi(self.core)
+        self.queue = QueueApi(self.core)
 
     @property
     def base_url(self) -> str:
