@@ -10,6 +10,8 @@ from loom.cli.auth import login, logout, whoami
 from loom.cli.catalog import catalog_app
 from loom.cli.config import config_app
 from loom.cli.health import health
+from loom.cli.queue import queue_app
+from loom.cli.requests import request_app
 from loom.cli.serve import db_app, serve, worker
 from loom.cli.system import system_app
 from loom.cli.tokens import token_app
@@ -36,6 +38,8 @@ app.add_typer(config_app, name="config")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(request_app, name="request")
+app.add_typer(queue_app, name="queue")
 app.add_typer(system_app, name="system")
 app.add_typer(admin_app, name="admin")
 
