@@ -124,16 +124,18 @@ class SqsQueue:
             MessageGroupId=group_id,
             MessageDeduplicationId=dedup_id or uuid.uuid4().hex,
         )
+        if dedup_id is not None:
+            self._sent_dedup[dedup_id] = now
         return str(answer["MessageId"])
 
     def _seen_recently(self, dedup_id: str, now: datetime) -> bool:
-        for key, sent in builtins.list(self._sent_dedup.items()):
-            if now - sent >= DEDUP_WINDOW:
-                del self._sent_dedup[key]
-        if dedup_id in self._sent_dedup:
-            return True
-        self._sent_dedup[dedup_id] = now
-        return False
+        """Whether this process sent `dedup_id` within the window."""
+        while self._sent_dedup:  # oldest first: forget what left the window
+            oldest, sent = next(iter(self._sent_dedup.items()))
+            if now - sent < DEDUP_WINDOW:
+                break
+            del self._sent_dedup[oldest]
+        return dedup_id in self._sent_dedup
 
     # -- consuming ----------------------------------------------------------------------
 
