@@ -81,3 +81,32 @@ async def test_oversized_key_is_refused(
         headers={**admin_headers, "Idempotency-Key": "k" * 300},
     )
     assert response.status_code == 400
+
+
+async def test_the_record_exists_before_the_client_has_the_answer(
+    app: FastAPI, admin_headers: dict[str, str]
+) -> None:
+    """A client repeating the key the moment it has the first answer must get the replay,
+    so the record is stored before the last byte of the response goes out."""
+    body = b'{"name": "fast"}'
+    headers = [(k.lower().encode(), v.encode()) for k, v in admin_headers.items()]
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/api/v1/tokens", "raw_path": b"/api/v1/tokens",
+        "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1), "server": ("t", 80),
+        "headers": [*headers, (b"content-type", b"application/json"), (b"idempotency-key", b"k-fast")],
+    }  # fmt: skip
+    stored_when_sent: list[object] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            async with app.state.runtime.sessions() as s:
+                stored_when_sent.extend(
+                    (await s.scalars(select(IdempotencyRecord.status_code))).all()
+                )
+
+    await app(scope, receive, send)
+    assert stored_when_sent == [201]

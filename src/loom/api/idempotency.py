@@ -90,8 +90,13 @@ class IdempotencyMiddleware:
             return
 
         captured: dict[str, Any] = {"body": b""}
+        held: list[Message] = []
+        finished = False
 
         async def capture(message: Message) -> None:
+            # The response is held back until its record is stored, so a client that
+            # repeats the key the moment it has the answer gets the replay, never a 409.
+            nonlocal finished
             if message["type"] == "http.response.start":
                 captured["status"] = message["status"]
                 captured["headers"] = {
@@ -101,7 +106,13 @@ class IdempotencyMiddleware:
                 }
             elif message["type"] == "http.response.body":
                 captured["body"] += message.get("body", b"")
-            await send(message)
+            held.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                finished = True
+                await self._finish(scope_hash, body_key, captured)
+                for queued in held:
+                    await send(queued)
+                held.clear()
 
         sent = False
 
@@ -115,7 +126,8 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_body, capture)
         finally:
-            await self._finish(scope_hash, body_key, captured)
+            if not finished:  # the app failed before answering: let the client retry
+                await self._finish(scope_hash, body_key, captured)
 
     async def _claim(self, scope_hash: str, request_hash: str) -> IdempotencyRecord | None:
         """Insert an in-progress row for this key, or return the row already there."""
