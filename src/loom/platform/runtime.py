@@ -61,6 +61,8 @@ class Runtime:
         clients = self.extras.pop("http_clients", None)
         if clients is not None:
             await clients.aclose()
+        for queue in self.extras.pop("queues", {}).values():
+            await queue.close()  # returns the connections a queue keeps checked out
         # A batch exporter may block while it flushes: keep the event loop free meanwhile.
         await asyncio.to_thread(self.tracer_provider.shutdown)
         await self.engine.dispose()
