@@ -249,20 +249,36 @@ class _EventBuilder:
     def _mapping(self, path: Path) -> dict[Any, Any]:
         mapping: dict[Any, Any] = {}
         lines, next_event = self.lines, self.next_event
+        typed = _MAYBE_TYPED
         while (key_event := next_event()).__class__ is not MappingEndEvent:
             key_line = key_event.start_mark.line + 1
             if key_event.__class__ is not ScalarEvent:
                 raise YamlProblem(key_line, "mapping keys must be scalars")
-            key = _scalar(key_event)
-            if not isinstance(key, str | int | float | bool):
-                raise YamlProblem(key_line, "mapping keys must be scalars")
+            text = key_event.value
+            # The common case inline: a plain key that can only be text.
+            if (
+                text and text[0] not in typed and key_event.implicit[0]
+                and key_event.tag is None and key_event.anchor is None
+            ):  # fmt: skip
+                key: Any = text
+            else:
+                key = _scalar(key_event)
+                if not isinstance(key, str | int | float | bool):
+                    raise YamlProblem(key_line, "mapping keys must be scalars")
             if key in mapping:
                 raise YamlProblem(key_line, f"duplicate key {key!r}")
-            child = (*path, str(key))
+            child = (*path, key if key.__class__ is str else str(key))
             event = next_event()
             if event.__class__ is ScalarEvent:
                 self.count += 1
-                mapping[key] = _scalar(event)
+                text = event.value
+                if (
+                    text and text[0] not in typed and event.implicit[0]
+                    and event.tag is None and event.anchor is None
+                ):  # fmt: skip
+                    mapping[key] = text
+                else:
+                    mapping[key] = _scalar(event)
             else:
                 mapping[key] = self.value(event, child)
             lines[child] = key_line
