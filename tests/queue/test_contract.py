@@ -58,6 +58,10 @@ async def _bodies(queue: Queue, n: int = 10, visibility: float = 30) -> list[str
     return [m.body["n"] for m in await queue.receive(n, visibility)]
 
 
+@pytest.mark.not_on_sqs(
+    "moto does not reliably hold back a FIFO group while one of its messages is in flight "
+    "(seen: two of a group delivered together under 8 consumers); AWS does"
+)
 async def test_order_within_group_holds_under_8_concurrent_consumers(
     harness: QueueHarness,
 ) -> None:
