@@ -236,3 +236,20 @@ async def test_idempotency_key_submits_once(synced: Runtime, api: httpx.AsyncCli
     assert first.json()["id"] == again.json()["id"]
     assert await _count(synced, Request) == 1
     assert await _count(synced, FulfillmentTask) == 1
+
+
+def test_masking_a_nested_secret_leaves_the_stored_inputs_alone() -> None:
+    from datetime import UTC, datetime
+
+    from loom.provisioning.schemas import RequestDetail
+
+    request = Request(
+        id=uuid.uuid4(), org_id=uuid.uuid4(), team_id=uuid.uuid4(), requester_id=uuid.uuid4(),
+        kind="CatalogItem", entry_id="db", entry_name="DB", entry_version="1", entry_digest="d",
+        definition={}, inputs={"db": {"name": "orders"}}, secret_fields=["db.password"],
+        state="submitted", correlation_id="c", tasks_total=0, tasks_completed=0,
+        created_at=datetime.now(UTC), tasks=[],
+    )  # fmt: skip
+    detail = RequestDetail.of(request)
+    assert detail.inputs == {"db": {"name": "orders", "password": "••••"}}
+    assert request.inputs == {"db": {"name": "orders"}}

@@ -19,7 +19,7 @@ import regex
 
 from loom.catalog.conditions import evaluate
 from loom.catalog.documents import CatalogBundle, CatalogItem, Form, FormField
-from loom.catalog.forms import is_set, walk
+from loom.catalog.forms import is_set, set_path, walk
 from loom.errors import FieldIssue
 
 #: User-supplied patterns run against user input: bound each match (no ReDoS).
@@ -207,11 +207,7 @@ def _collect(
 def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     nested: dict[str, Any] = {}
     for path, value in flat.items():
-        node = nested
-        *parents, leaf = path.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
+        set_path(nested, path, value)
     return nested
 
 

@@ -33,5 +33,17 @@ def get_path(data: Mapping[str, Any], path: str, default: Any = None) -> Any:
     return node
 
 
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Put `value` at a dotted path, making (or replacing non-mapping) parents as needed."""
+    node = data
+    *parents, leaf = path.split(".")
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[leaf] = value
+
+
 def is_set(value: Any) -> bool:
     return value is not None and value != "" and value != []

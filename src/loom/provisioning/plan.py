@@ -4,13 +4,14 @@ component's input is the bundle's form values overlaid by the component's inputs
 
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import TypeAdapter
 
 from loom.catalog.documents import CatalogBundle, CatalogItem, Document, Form
-from loom.catalog.forms import walk
+from loom.catalog.forms import set_path, walk
 from loom.catalog.rules import dependency_order
 
 _ITEM = TypeAdapter(CatalogItem)
@@ -29,38 +30,19 @@ class TaskSpec:
     inputs: dict[str, Any] = field(default_factory=dict)
 
 
-def _set_path(target: dict[str, Any], path: str, value: Any) -> None:
-    node = target
-    *parents, leaf = path.split(".")
-    for part in parents:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = node[part] = {}
-        node = child
-    node[leaf] = value
-
-
 def component_inputs(shared: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
     """The bundle's values overlaid by a component's own inputs (dotted keys allowed;
     templated strings stay templates until the task runs)."""
-    merged: dict[str, Any] = _deep_copy(shared)
+    merged: dict[str, Any] = deepcopy(shared)
     for key, value in inputs.items():
-        _set_path(merged, key, _deep_copy(value))
+        set_path(merged, key, deepcopy(value))
     return merged
-
-
-def _deep_copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _deep_copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_deep_copy(v) for v in value]
-    return value
 
 
 def with_defaults(form: Form, values: dict[str, Any]) -> dict[str, Any]:
     """`values` with the form's defaults filled in where nothing was given (a bundle
     component's item fields that neither the bundle form nor its inputs set)."""
-    filled: dict[str, Any] = _deep_copy(values)
+    filled: dict[str, Any] = deepcopy(values)
     for path, f in walk(form.fields):
         if f.type == "group" or f.default is None or f.type == "secret":
             continue
@@ -68,7 +50,7 @@ def with_defaults(form: Form, values: dict[str, Any]) -> dict[str, Any]:
         for part in path.split(".")[:-1]:
             node = node.get(part) if isinstance(node, dict) else None
         if not isinstance(node, dict) or node.get(path.rsplit(".", 1)[-1]) in (None, "", []):
-            _set_path(filled, path, _deep_copy(f.default))
+            set_path(filled, path, deepcopy(f.default))
     return filled
 
 
@@ -114,7 +96,7 @@ def build_tasks(
                     item_id=item.metadata.id,
                     action_id=action.id,
                     action_type=action.type,
-                    config=_deep_copy(action.config),
+                    config=deepcopy(action.config),
                     declared_outputs=list(action.outputs),
                     inputs=inputs,
                 )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from copy import deepcopy
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from loom.catalog.forms import set_path
 from loom.provisioning.models import FulfillmentTask, Request
 from loom.provisioning.plan import TaskSpec
 from loom.secrets.service import MASK
@@ -96,13 +98,10 @@ class RequestDetail(RequestSummary):
 
     @classmethod
     def of(cls, request: Request) -> RequestDetail:
-        inputs = dict(request.inputs)
+        # A deep copy: masking must never touch the row's own (nested) values.
+        inputs = deepcopy(request.inputs)
         for path in request.secret_fields:
-            node = inputs
-            *parents, leaf = path.split(".")
-            for part in parents:
-                node = node.setdefault(part, {})
-            node[leaf] = MASK
+            set_path(inputs, path, MASK)
         outputs: dict[str, Any] = {}
         for task in request.tasks:
             outputs.update(task.outputs)
