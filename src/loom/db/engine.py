@@ -20,9 +20,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # BEGIN IMMEDIATE: writers queue on the lock instead of failing mid-transaction.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    # The wait first: switching a new file to WAL needs its lock too.
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
