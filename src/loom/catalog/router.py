@@ -14,8 +14,8 @@ from loom.catalog.cache import ServedEntry
 from loom.catalog.documents import Document, json_schemas
 from loom.catalog.form_input import validate_input
 from loom.catalog.form_view import form_json_schema, form_view
+from loom.catalog.sample_render import render_sample
 from loom.catalog.sync import sync
-from loom.errors import InvalidInput
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
 tools_router = APIRouter(prefix="/tools", tags=["catalog"])
@@ -178,21 +178,7 @@ async def test_variables(
 ) -> schemas.TestVariablesResult:
     """Render a template (or a whole action config) against sample values, as a worker
     would: missing values render empty and are listed as warnings."""
-    from loom.provisioning.templating import TemplateError, Variables, render, render_config
-
-    if (body.template is None) == (body.config is None):
-        raise InvalidInput.on("template", "give exactly one of template or config")
-    try:
-        variables = Variables.from_mapping(body.variables)
-    except ValueError as exc:
-        raise InvalidInput.on("variables", str(exc)) from None
-    try:
-        if body.template is not None:
-            result = render(body.template, variables, fmt=body.format)
-        else:
-            result = render_config(body.config, variables)
-    except TemplateError as exc:
-        raise InvalidInput.on(
-            "template" if body.template is not None else "config", exc.message
-        ) from None
+    result = render_sample(
+        template=body.template, config=body.config, variables=body.variables, fmt=body.format
+    )
     return schemas.TestVariablesResult(rendered=result.value, warnings=list(result.warnings))
