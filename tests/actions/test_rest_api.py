@@ -1,7 +1,8 @@
 """rest-api: one call against a real local HTTP server — bodies, query, expected status,
 outputs from response paths, timeouts, Idempotency-Key and correlation id, header
 references resolved and masked, literal credentials and disallowed hosts refused before
-any connection, and the circuit breaker seen through the action."""
+any connection, the circuit breaker seen through the action, and the `reconcile` lookup
+(found: its outputs, no call; not found: the call; anything else: a failure)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from loom.actions.base import ActionContext, ActionFailed, run_action
+from loom.actions.base import ActionContext, ActionFailed, run_action, run_reconcile
 from loom.actions.builtin import RestApiConfig
 from loom.actions.registry import action_types
 from loom.actions.rest_api import RestApi
@@ -23,6 +24,7 @@ from tests.fakes import FakeServer, RecordedCall, Reply
 
 TOKEN = "tok-3f9a1c77e2"
 API_KEY = "key-8d1b55aa90"
+TASK_ID = "00000000-0000-0000-0000-00000000007a"
 
 
 class FakeClock:
@@ -65,7 +67,7 @@ def make_ctx(http: HttpClients, settings: Settings) -> Any:
     def make(config: dict[str, Any], **extra: Any) -> ActionContext[RestApiConfig]:
         values: dict[str, Any] = {
             "request_id": uuid.uuid4(),
-            "task_id": uuid.UUID("00000000-0000-0000-0000-00000000007a"),
+            "task_id": uuid.UUID(TASK_ID),
             "attempt": 1,
             "config": RestApiConfig.model_validate(config),
             "http": http,
@@ -194,8 +196,141 @@ async def test_idempotency_key_and_correlation_id_reach_the_server(
     assert "x-correlation-id" not in second.headers
 
 
-async def test_reconcile_never_claims_an_earlier_effect(make_ctx: Any) -> None:
-    assert await RestApi().reconcile(make_ctx({"url": "http://127.0.0.1/x"})) is None
+# --- reconcile: the effect of an earlier attempt ---------------------------------------
+
+
+def with_lookup(server: FakeServer, **lookup: Any) -> dict[str, Any]:
+    """A call that creates a record, and the lookup that finds it by task id."""
+    return {
+        "url": server.url + "/records",
+        "json": {"name": "db-1"},
+        "outputMap": {"record_id": "response.body.id"},
+        "reconcile": {
+            "url": server.url + "/records",
+            "query": {"task": TASK_ID},
+            "outputMap": {"record_id": "response.body.items[0].id"},
+            **lookup,
+        },
+    }
+
+
+async def reconciled(ctx: ActionContext[RestApiConfig]) -> Any:
+    return await run_reconcile(RestApi(), ctx)
+
+
+async def test_without_a_lookup_reconcile_finds_nothing(server: FakeServer, make_ctx: Any) -> None:
+    assert await reconciled(make_ctx({"url": server.url + "/x"})) is None
+    assert server.connections == 0  # so the worker makes the call again
+
+
+async def test_a_found_effect_completes_the_task_with_its_outputs(
+    server: FakeServer, make_ctx: Any
+) -> None:
+    server.route("GET", "/records", Reply(json={"items": [{"id": "r-7"}]}))
+    server.route("POST", "/records", Reply(201, json={"id": "never"}))
+    ctx = make_ctx(with_lookup(server, headers={"X-Team": "data"}), attempt=2)
+    result = await reconciled(ctx)
+    assert result.outputs == {"record_id": "r-7"}
+    assert result.external_refs == {"url": f"{server.url}/records?task={TASK_ID}"}
+    [call] = server.calls
+    assert (call.method, call.query, call.headers["x-team"]) == ("GET", {"task": [TASK_ID]}, "data")
+    assert "idempotency-key" not in call.headers  # a lookup, not an attempt
+    assert "found the effect of an earlier attempt: not calling again" in log_text(ctx)
+
+
+async def test_not_found_lets_the_call_be_made(server: FakeServer, make_ctx: Any) -> None:
+    server.route("GET", "/records", Reply(404, json={"items": []}))
+    server.route("POST", "/records", Reply(201, json={"id": "r-8"}))
+    ctx = make_ctx(with_lookup(server), attempt=2)
+    assert await reconciled(ctx) is None
+    assert (await run(ctx)).outputs == {"record_id": "r-8"}
+    assert [call.method for call in server.calls] == ["GET", "POST"]
+    assert "no earlier attempt took effect: making the call" in log_text(ctx)
+
+
+async def test_found_and_not_found_statuses_are_configurable(
+    server: FakeServer, make_ctx: Any
+) -> None:
+    server.route("HEAD", "/records", Reply(204, headers={"X-Record-Id": "r-9"}))
+    config = with_lookup(
+        server, method="HEAD", foundStatus=[204], notFoundStatus=[200, 410],
+        outputMap={"record_id": "response.headers.x-record-id"},
+    )  # fmt: skip
+    assert (await reconciled(make_ctx(config))).outputs == {"record_id": "r-9"}
+    server.route("HEAD", "/records", Reply(410))
+    assert await reconciled(make_ctx(config)) is None
+
+
+@pytest.mark.parametrize(("status", "retryable"), [(500, True), (403, False), (200, False)])
+async def test_any_other_answer_fails_without_calling(
+    server: FakeServer, make_ctx: Any, status: int, retryable: bool
+) -> None:
+    server.route("GET", "/records", Reply(status, json={"error": "nope"}))
+    ctx = make_ctx(with_lookup(server, foundStatus=[201], notFoundStatus=[404, 410]))
+    with pytest.raises(ActionFailed) as caught:
+        await reconciled(ctx)
+    assert caught.value.message == (
+        f"reconcile: GET {server.url}/records?task={TASK_ID} answered {status} "
+        '(expected 201, 404, 410): {"error": "nope"}; whether an earlier attempt took effect '
+        "is unknown, so the call was not made: check, then retry or abort"
+    )
+    assert caught.value.retryable is retryable
+    assert [call.method for call in server.calls] == ["GET"]
+    assert ctx.lines[-1].level == "error"
+
+
+async def test_a_lookup_that_gets_no_answer_fails_the_task(make_ctx: Any) -> None:
+    with FakeServer() as gone:
+        config = with_lookup(gone)
+    with pytest.raises(ActionFailed, match="ConnectError") as caught:
+        await reconciled(make_ctx(config))
+    assert caught.value.retryable
+
+
+async def test_a_found_effect_without_its_outputs_fails(server: FakeServer, make_ctx: Any) -> None:
+    server.route("GET", "/records", Reply(json={"items": []}))
+    with pytest.raises(ActionFailed) as caught:
+        await reconciled(make_ctx(with_lookup(server)))
+    assert caught.value.message.startswith("output 'record_id': response.body.items[0].id")
+
+
+async def test_lookup_headers_take_secrets_by_reference_and_mask_them(
+    server: FakeServer, make_ctx: Any
+) -> None:
+    def echo(call: RecordedCall) -> Reply:
+        seen = f"{call.headers['authorization']} {call.headers['x-api-key']}"
+        return Reply(500, json={"message": f"rejected {seen}"})
+
+    server.route("GET", "/records", echo)
+    lookup = {
+        "url": server.url + "/records?key=" + API_KEY,
+        "headers": {
+            "Authorization": "Bearer ${env:LOOM_ACTION_DNS_TOKEN}",
+            "X-Api-Key": "${secret:creds.api_key}",
+        },
+    }
+    ctx = make_ctx(
+        with_lookup(server, **lookup),
+        env={"LOOM_ACTION_DNS_TOKEN": TOKEN},
+        secrets={"creds.api_key": API_KEY},
+    )
+    with pytest.raises(ActionFailed) as caught:
+        await reconciled(ctx)
+    [call] = server.calls
+    assert call.headers["authorization"] == f"Bearer {TOKEN}"
+    assert call.headers["x-api-key"] == API_KEY
+    shown = log_text(ctx) + caught.value.message
+    assert TOKEN not in shown and API_KEY not in shown
+    assert f"rejected Bearer {MASK} {MASK}" in caught.value.message
+
+
+async def test_a_literal_credential_in_the_lookup_is_refused(
+    server: FakeServer, make_ctx: Any
+) -> None:
+    ctx = make_ctx(with_lookup(server, headers={"Authorization": "Bearer abc123"}))
+    with pytest.raises(ActionFailed, match="carries a credential written in the catalog"):
+        await reconciled(ctx)
+    assert server.connections == 0
 
 
 # --- failures ----------------------------------------------------------------------
@@ -503,6 +638,22 @@ def test_rest_api_is_registered_with_its_executor() -> None:
         ({"outputMap": {"id": "response.body.items[x]"}}, "is not a key with optional [index]es"),
         ({"outputMap": {"s": "response.status.code"}}, "response.status has nothing under it"),
         ({"outputMap": {"h": "response.headers"}}, "name one header"),
+        ({"reconcile": {}}, "Field required"),
+        ({"reconcile": {"url": "u", "outputMap": {"id": "body.id"}}}, "id: 'body.id' must start"),
+        ({"reconcile": {"url": "u", "foundStatus": []}}, "at least 1 item"),
+        ({"reconcile": {"url": "u", "method": "DELETE"}}, "'GET', 'HEAD' or 'POST'"),
+        (
+            {"reconcile": {"url": "u", "foundStatus": [200, 404]}},
+            "status 404 cannot mean both found and not found",
+        ),
+        (
+            {"outputMap": {"id": "response.body.id"}, "reconcile": {"url": "u"}},
+            "outputMap must map the call's output keys: missing id",
+        ),
+        (
+            {"reconcile": {"url": "u", "outputMap": {"x": "response.status"}}},
+            "outputMap must map the call's output keys: x not in the call's outputMap",
+        ),
     ],
 )
 def test_configs_the_catalog_refuses(config: dict[str, Any], message: str) -> None:

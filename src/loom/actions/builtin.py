@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from loom.actions import response_paths
@@ -28,6 +35,48 @@ class JiraTicketConfig(_Config):
     )
 
 
+def _check_output_paths(value: dict[str, str]) -> dict[str, str]:
+    for key, path in value.items():
+        if "{{" not in path:
+            try:
+                response_paths.parse(path)
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from None
+    return value
+
+
+class RestApiLookup(_Config):
+    """`reconcile` of a rest-api config: how to find the effect of an earlier attempt."""
+
+    method: Literal["GET", "HEAD", "POST"] = Field(
+        default="GET", description="POST only for search endpoints: a lookup changes nothing"
+    )
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+    found_status: list[int] = Field(
+        default_factory=lambda: [200], min_length=1, description="The effect exists"
+    )
+    not_found_status: list[int] = Field(
+        default_factory=lambda: [404], min_length=1, description="No earlier attempt took effect"
+    )
+    output_map: dict[str, str] = Field(
+        default_factory=dict, description="the outputs of the found effect, as in outputMap"
+    )
+    timeout_seconds: float | None = Field(default=None, gt=0, le=600)
+
+    _paths_parse = field_validator("output_map")(_check_output_paths)
+
+    @model_validator(mode="after")
+    def _statuses_disjoint(self) -> RestApiLookup:
+        both = sorted(set(self.found_status) & set(self.not_found_status))
+        if both:
+            listed = ", ".join(map(str, both))
+            raise ValueError(f"status {listed} cannot mean both found and not found")
+        return self
+
+
 class RestApiConfig(_Config):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     url: str
@@ -40,17 +89,28 @@ class RestApiConfig(_Config):
         default_factory=dict, description="output key → response path, e.g. response.body.id"
     )
     timeout_seconds: float = Field(default=30, gt=0, le=600)
+    reconcile: RestApiLookup | None = Field(
+        default=None,
+        description="A lookup run before a task attempted earlier runs again (see rest_api)",
+    )
 
-    @field_validator("output_map")
+    _paths_parse = field_validator("output_map")(_check_output_paths)
+
+    @field_validator("reconcile")
     @classmethod
-    def _paths_parse(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, path in value.items():
-            if "{{" not in path:
-                try:
-                    response_paths.parse(path)
-                except ValueError as exc:
-                    raise ValueError(f"{key}: {exc}") from None
-        return value
+    def _same_outputs(
+        cls, value: RestApiLookup | None, info: ValidationInfo
+    ) -> RestApiLookup | None:
+        # A found effect stands in for the call: later tasks need the same outputs.
+        mapped = info.data.get("output_map")
+        if value is None or mapped is None or set(value.output_map) == set(mapped):
+            return value
+        missing = ", ".join(sorted(set(mapped) - set(value.output_map)))
+        extra = ", ".join(sorted(set(value.output_map) - set(mapped)))
+        problems = ([f"missing {missing}"] if missing else []) + (
+            [f"{extra} not in the call's outputMap"] if extra else []
+        )
+        raise ValueError(f"outputMap must map the call's output keys: {'; '.join(problems)}")
 
     @model_validator(mode="after")
     def _one_body(self) -> RestApiConfig:

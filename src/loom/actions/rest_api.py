@@ -19,9 +19,22 @@ stored in git. References work in header values only.
 
 Every call carries `Idempotency-Key: <task id>` (unless the config sets that header
 itself), the same for every attempt of the task, so an API that deduplicates on it
-turns a repeat after a crash into a no-op. `reconcile` cannot know in general what an
-earlier call did, so it returns None and the task runs again — safe exactly when the
-remote side honours the key or the call is idempotent (PUT, DELETE).
+turns a repeat after a crash into a no-op.
+
+A task attempted before (its worker died mid-call, or a person retried it) may already
+have had its effect. Without a `reconcile` block the call is simply made again: safe
+exactly when the remote side honours the key or the call is idempotent (PUT, DELETE).
+With one, the worker first looks the effect up, in a request written like the call
+(templated url, query, headers; `.system.taskId` names the task):
+
+    reconcile:
+      url: "https://api.example/records?loom_task={{ .system.taskId }}"
+      foundStatus: [200]        # the effect exists: its outputs come from this answer
+      notFoundStatus: [404]     # no earlier attempt took effect: make the call
+      outputMap: {record_id: response.body.id}   # the same keys as the call's outputMap
+
+Any other answer (or none) fails the task without calling: whether the earlier attempt
+took effect is unknown, and a person decides (retry runs the lookup again).
 """
 
 from __future__ import annotations
@@ -34,7 +47,7 @@ from pydantic import BaseModel
 
 from loom.actions.base import ActionContext, ActionFailed, ActionResult
 from loom.actions.builtin import RestApiConfig
-from loom.actions.calls import send
+from loom.actions.calls import CallResult, send, status_failure
 from loom.actions.response_paths import PathMissing, lookup
 from loom.platform.http import is_credential_header
 
@@ -67,19 +80,55 @@ class RestApi:
             expect_status=config.expect_status,
             sensitive_headers=sensitive,
         )
-        outputs = {}
-        for key, path in config.output_map.items():
-            try:
-                outputs[key] = lookup(path, result.view())
-            except (PathMissing, ValueError) as exc:
-                raise ActionFailed(f"output {key!r}: {exc}") from None
-        if outputs:
-            ctx.log("outputs: " + ", ".join(sorted(outputs)))
-        return ctx.result(outputs, {"url": ctx.mask(result.url)})
+        return _result(ctx, config.output_map, result)
 
     async def reconcile(self, ctx: ActionContext[RestApiConfig]) -> ActionResult | None:
-        """Always None: run the call again; the Idempotency-Key lets the remote dedupe."""
-        return None
+        """The effect found by the config's `reconcile` lookup; None when the lookup says
+        there is none, or when the config has no lookup (the call is made again)."""
+        config, lookup_call = ctx.config, ctx.config.reconcile
+        if lookup_call is None:
+            return None
+        ctx.log("looking for the effect of an earlier attempt")
+        headers, sensitive = resolve_headers(lookup_call.headers, ctx)
+        result = await send(
+            ctx,
+            INTEGRATION,
+            lookup_call.method,
+            lookup_call.url,
+            headers=headers,
+            params=lookup_call.query,
+            json_body=lookup_call.json_body,
+            timeout_seconds=lookup_call.timeout_seconds or config.timeout_seconds,
+            sensitive_headers=sensitive,
+        )
+        if result.status in lookup_call.not_found_status:
+            ctx.log("no earlier attempt took effect: making the call")
+            return None
+        if result.status not in lookup_call.found_status:
+            known = [*lookup_call.found_status, *lookup_call.not_found_status]
+            unknown = status_failure(ctx, result, known)
+            raise ActionFailed(
+                f"reconcile: {unknown.message}; whether an earlier attempt took effect is "
+                "unknown, so the call was not made: check, then retry or abort",
+                retryable=unknown.retryable,
+            )
+        ctx.log("found the effect of an earlier attempt: not calling again")
+        return _result(ctx, lookup_call.output_map, result)
+
+
+def _result(
+    ctx: ActionContext[RestApiConfig], output_map: Mapping[str, str], result: CallResult
+) -> ActionResult:
+    """The task's result: `output_map` read from the answer, its URL as the reference."""
+    outputs = {}
+    for key, path in output_map.items():
+        try:
+            outputs[key] = lookup(path, result.view())
+        except (PathMissing, ValueError) as exc:
+            raise ActionFailed(f"output {key!r}: {exc}") from None
+    if outputs:
+        ctx.log("outputs: " + ", ".join(sorted(outputs)))
+    return ctx.result(outputs, {"url": ctx.mask(result.url)})
 
 
 def resolve_headers(
