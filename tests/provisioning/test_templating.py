@@ -33,12 +33,15 @@ from loom.provisioning.templating import (
     Variables,
     check,
     parse,
+    pipes,
     render,
     render_config,
     resolve,
+    sandbox,
     system_values,
     transform,
     validate,
+    validation,
 )
 
 NOW = datetime(2030, 1, 15, 9, 30, tzinfo=UTC)
@@ -650,10 +653,10 @@ def test_python_objects_in_values_expose_no_attributes() -> None:
 
 def test_the_environment_has_no_globals_and_only_loom_pipes() -> None:
     for fmt in ("text", "json"):
-        env = templating._environment(fmt)
+        env = sandbox.environment(fmt)
         assert env.globals == {}
-        assert {f for f in env.filters if not f.startswith("_")} == set(templating.PIPES)
-        assert set(env.tests) == set(templating.TESTS)
+        assert {f for f in env.filters if not f.startswith("_")} == set(pipes.PIPES)
+        assert set(env.tests) == set(sandbox.TESTS)
         assert env.sandboxed
 
 
@@ -779,7 +782,7 @@ QUICK = [
 
 @pytest.mark.parametrize("template", QUICK)
 def test_the_quick_path_agrees_with_the_parser(template: str) -> None:
-    quick = templating._quick_references(template)
+    quick = validation._quick_references(template)
     assert quick is not None
     parsed = parse(template).references
     assert [(r.namespace, r.path, r.line) for r in quick] == [
@@ -795,7 +798,7 @@ def test_the_quick_path_agrees_with_the_parser_on_random_templates() -> None:
     quick = 0
     for _ in range(5000):
         source = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
-        found = templating._quick_references(source)
+        found = validation._quick_references(source)
         if found is not None:
             quick += 1
             expected = [(r.namespace, r.path, r.line) for r in parse(source).references]
@@ -808,7 +811,7 @@ def test_the_quick_path_agrees_with_the_parser_on_random_templates() -> None:
     ["{{ .current.name | upper }}", "{{ .current.0 }}", "{{ .current.a-_b }}", "{{{ .x }}}"],
 )
 def test_anything_else_takes_the_parser(template: str) -> None:
-    assert templating._quick_references(template) is None
+    assert validation._quick_references(template) is None
 
 
 # -- every template of the sample catalog ---------------------------------------------------

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from jinja2 import Undefined
 
-from loom.provisioning import pipes
-from loom.provisioning.pipes import (
+from loom.provisioning.templating import pipes
+from loom.provisioning.templating.pipes import (
     PIPES,
     PipeError,
     as_text,
