@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from textwrap import dedent, indent
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from loom.actions.builtin import RestApiConfig
 from loom.actions.registry import action_types
 from loom.actions.rest_api import RestApi
 from loom.audit.masking import MASK
+from loom.catalog.loader import load_files
 from loom.platform.http import HttpClients
 from loom.settings import Settings
 from tests.fakes import FakeServer, RecordedCall, Reply
@@ -659,3 +661,35 @@ def test_rest_api_is_registered_with_its_executor() -> None:
 def test_configs_the_catalog_refuses(config: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message.replace("[", r"\[").replace("]", r"\]")):
         RestApiConfig.model_validate({"url": "https://api.example.com/x", **config})
+
+
+def test_the_catalog_checks_the_lookup_like_the_call() -> None:
+    lookup = """\
+        reconcile:
+          url: "https://api.example.com/records/{{ .system.taskId }}?by={{ .system.user.email }}"
+          headers: {X-Name: "{{ .current.nmae }}"}
+          foundStatus: [200, 404]
+          outputMap: {record_id: response.body.id}
+"""
+    document = f"""\
+apiVersion: loom/v1
+kind: CatalogItem
+metadata: {{id: thing, name: Thing, category: misc}}
+spec:
+  form:
+    fields: [{{id: name, type: string}}]
+  fulfillment:
+    actions:
+      - id: call
+        type: rest-api
+        config:
+          url: https://api.example.com/records
+          outputMap: {{record_id: response.body.id}}
+{indent(dedent(lookup), " " * 10)}"""
+    catalog = load_files([("catalog/thing.yaml", document)])
+    assert [f"{p.path}: {p.message}" for p in catalog.problems] == [
+        "spec.fulfillment.actions[0].config.reconcile: "
+        "status 404 cannot mean both found and not found",
+        "spec.fulfillment.actions[0].config.reconcile.headers.X-Name: "
+        ".current.nmae: no form field 'nmae'",
+    ]

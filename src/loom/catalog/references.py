@@ -16,8 +16,8 @@ from typing import Any, Protocol
 NAMESPACES = ("current", "output", "metadata", "system")
 SYSTEM_KEYS = frozenset(
     {
-        "requestId", "correlationId", "timestamp", "user", "user.email", "user.name",
-        "user.teams", "platform", "platform.region", "platform.environment",
+        "requestId", "taskId", "correlationId", "timestamp", "user", "user.email",
+        "user.name", "user.teams", "platform", "platform.region", "platform.environment",
     }
 )  # fmt: skip
 METADATA_FIELDS = frozenset(

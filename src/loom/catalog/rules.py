@@ -32,7 +32,7 @@ def validation_message(err: Mapping[str, Any]) -> str:
         return "unknown field"
     if err["type"] == "missing":
         return "is required"
-    return str(err["msg"])
+    return str(err["msg"]).removeprefix("Value error, ")  # our validators' own words
 
 
 _PRIMITIVE_TAGS = {"str": "text", "int": "a whole number", "float": "a number", "bool": "a boolean"}

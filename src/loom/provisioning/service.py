@@ -327,6 +327,7 @@ def preview_configs(
         request_id="(assigned at submission)", correlation_id=correlation_id() or "",
         timestamp=utcnow(), user_email=principal.email, user_name=principal.name,
         user_teams=[], region=region, environment=environment,
+        task_id="(assigned at submission)",
     )  # fmt: skip
     pending: dict[str, int] = {}
     rendered: list[dict[str, Any]] = []

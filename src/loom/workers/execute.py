@@ -57,6 +57,7 @@ def variables_of(runtime: Runtime, run: TaskRun, metadata: dict[str, Any]) -> Va
             user_teams=run.requester.get("teams", []),
             region=settings.region,
             environment=settings.environment,
+            task_id=str(run.task_id),
         ),
     )
 

@@ -60,10 +60,12 @@ def system_values(
     user_teams: Sequence[str],
     region: str,
     environment: str,
+    task_id: str = "",
 ) -> dict[str, Any]:
-    """The `.system` namespace of one request."""
+    """The `.system` namespace of one request (`taskId`: of the task being rendered)."""
     return {
         "requestId": request_id,
+        "taskId": task_id,
         "correlationId": correlation_id,
         "timestamp": timestamp,
         "user": {"email": user_email, "name": user_name, "teams": list(user_teams)},
