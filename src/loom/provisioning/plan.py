@@ -1,6 +1,7 @@
 """Turning a catalog entry and validated input into the ordered list of fulfillment tasks
 (pure: no database). For a bundle, the components' actions in dependency order; each
-component's input is the bundle's form values overlaid by the component's inputs."""
+component's input is the bundle's form values overlaid by the component's inputs,
+checked against its item's form (see loom.provisioning.component_inputs)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from loom.catalog.documents import CatalogBundle, CatalogItem, Document, Form
-from loom.catalog.forms import set_path, walk
+from loom.catalog.documents import CatalogBundle, CatalogItem, Document
 from loom.catalog.rules import dependency_order
+from loom.errors import FieldIssue, RejectedInput
+from loom.provisioning.component_inputs import at_submission
 
 _ITEM = TypeAdapter(CatalogItem)
 _DOCUMENT: TypeAdapter[CatalogItem | CatalogBundle] = TypeAdapter(CatalogItem | CatalogBundle)
@@ -28,30 +30,6 @@ class TaskSpec:
     config: dict[str, Any]
     declared_outputs: list[str]
     inputs: dict[str, Any] = field(default_factory=dict)
-
-
-def component_inputs(shared: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
-    """The bundle's values overlaid by a component's own inputs (dotted keys allowed;
-    templated strings stay templates until the task runs)."""
-    merged: dict[str, Any] = deepcopy(shared)
-    for key, value in inputs.items():
-        set_path(merged, key, deepcopy(value))
-    return merged
-
-
-def with_defaults(form: Form, values: dict[str, Any]) -> dict[str, Any]:
-    """`values` with the form's defaults filled in where nothing was given (a bundle
-    component's item fields that neither the bundle form nor its inputs set)."""
-    filled: dict[str, Any] = deepcopy(values)
-    for path, f in walk(form.fields):
-        if f.type == "group" or f.default is None or f.type == "secret":
-            continue
-        node: Any = filled
-        for part in path.split(".")[:-1]:
-            node = node.get(part) if isinstance(node, dict) else None
-        if not isinstance(node, dict) or node.get(path.rsplit(".", 1)[-1]) in (None, "", []):
-            set_path(filled, path, deepcopy(f.default))
-    return filled
 
 
 def pin(document: Document, items: dict[str, CatalogItem]) -> dict[str, Any]:
@@ -74,8 +52,13 @@ def unpin(pinned: dict[str, Any]) -> tuple[Document, dict[str, CatalogItem]]:
 
 
 def build_tasks(
-    document: Document, items: dict[str, CatalogItem], values: dict[str, Any]
+    document: Document,
+    items: dict[str, CatalogItem],
+    values: dict[str, Any],
+    secrets: dict[str, str] | None = None,
 ) -> list[TaskSpec]:
+    """The tasks of a request, in order. Raises RejectedInput listing every component
+    input that does not fit its item's form (`components.<id>.<field>`)."""
     specs: list[TaskSpec] = []
     if isinstance(document, CatalogItem):
         parts = [("", document, values)]
@@ -83,10 +66,15 @@ def build_tasks(
         by_id = {c.id: c for c in document.spec.components}
         order = dependency_order({c.id: list(c.depends_on) for c in document.spec.components})
         parts = []
+        issues: list[FieldIssue] = []
         for cid in order:
             item = items[by_id[cid].item]
-            merged = component_inputs(values, by_id[cid].inputs)
-            parts.append((cid, item, with_defaults(item.spec.form, merged)))
+            checked = at_submission(by_id[cid], item, values, secrets or {})
+            issues.extend(checked.issues)
+            parts.append((cid, item, checked.values))
+        if issues:
+            summary = "; ".join(f"{i.field}: {i.issue}" for i in issues[:3])
+            raise RejectedInput(f"invalid component input: {summary}", issues)
     for component_id, item, inputs in parts:
         for action in item.spec.fulfillment.actions:
             specs.append(

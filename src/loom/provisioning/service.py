@@ -103,7 +103,7 @@ async def prepare(
     principal.require_team_role(team_id, Role.OPERATOR, "team")
     items = _items_of(entry.document, served)
     values, secret_values = check_input(entry.document, data)
-    tasks = build_tasks(entry.document, items, values)
+    tasks = build_tasks(entry.document, items, values, secret_values)
     return Submission(entry, items, team_id, values, secret_values, tasks, served)
 
 
@@ -246,7 +246,7 @@ async def retry(
         )
     if corrected is not None:
         document, _items = unpin(request.definition)
-        values, _secrets = check_input(document, corrected)
+        values, secret_values = check_input(document, corrected)
         diff = _input_diff(request.inputs, values)
         if diff:
             await audit.record(
@@ -261,7 +261,7 @@ async def retry(
                 after={"inputs": values, "diff": diff},
             )
             request.inputs = values
-            _refresh_task_inputs(request, document, _items, values)
+            _refresh_task_inputs(request, document, _items, values, secret_values)
     failed = next(t for t in request.tasks if t.state in (TaskState.FAILED, TaskState.STUCK))
     await set_request_state(session, request, RequestState.RETRYING, principal, error=None)
     await set_task_state(session, request, failed, TaskState.QUEUED, reason="retry", error=None)
@@ -270,9 +270,13 @@ async def retry(
 
 
 def _refresh_task_inputs(
-    request: Request, document: Document, items: dict[str, CatalogItem], values: dict[str, Any]
+    request: Request,
+    document: Document,
+    items: dict[str, CatalogItem],
+    values: dict[str, Any],
+    secret_values: dict[str, str],
 ) -> None:
-    specs = {s.position: s for s in build_tasks(document, items, values)}
+    specs = {s.position: s for s in build_tasks(document, items, values, secret_values)}
     for task in request.tasks:
         if task.state != TaskState.COMPLETED and task.position in specs:
             task.inputs = specs[task.position].inputs

@@ -5,6 +5,7 @@ executors are not built yet fail the task with a clear message rather than prete
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,6 +17,7 @@ from loom.catalog.sync import catalog_cache
 from loom.db.types import utcnow
 from loom.platform.http import http_clients
 from loom.platform.runtime import Runtime
+from loom.provisioning.component_inputs import at_run_time, pinned_component
 from loom.provisioning.templating import TemplateError, Variables, render_config, system_values
 from loom.workers.runner import ActionOutcome, Execute, TaskRun
 
@@ -62,6 +64,19 @@ def variables_of(runtime: Runtime, run: TaskRun, metadata: dict[str, Any]) -> Va
     )
 
 
+def _with_component_inputs(run: TaskRun, variables: Variables) -> tuple[Variables, list[str]]:
+    """Render the bundle component inputs that wait for run time (they read outputs of
+    earlier tasks or `.system`): with the bundle's values as `.current`."""
+    found = pinned_component(run.definition, run.component_id) if run.component_id else None
+    if found is None:
+        return variables, []
+    component, item = found
+    inputs, warnings = at_run_time(
+        component, item, run.inputs, replace(variables, current=run.request_inputs)
+    )
+    return replace(variables, current=inputs), warnings
+
+
 def executor_for_runtime(runtime: Runtime) -> Execute:
     async def execute(run: TaskRun) -> ActionOutcome:
         action_type = action_types().get(run.action_type)
@@ -70,15 +85,17 @@ def executor_for_runtime(runtime: Runtime) -> Execute:
                 ok=False,
                 error=f"action type '{run.action_type}' cannot run yet: no executor is installed",
             )
+        variables = variables_of(runtime, run, await _metadata(runtime, run))
         try:
-            rendered = render_config(
-                run.config,
-                variables_of(runtime, run, await _metadata(runtime, run)),
-                model=action_type.config_model,
-            )
+            variables, input_warnings = _with_component_inputs(run, variables)
+        except (TemplateError, ValueError) as exc:
+            message = exc.message if isinstance(exc, TemplateError) else str(exc)
+            return ActionOutcome(ok=False, error=f"component input: {message}")
+        try:
+            rendered = render_config(run.config, variables, model=action_type.config_model)
         except TemplateError as exc:
             return ActionOutcome(ok=False, error=f"the config could not be rendered: {exc.message}")
-        notes = [f"template: {w}" for w in rendered.warnings]
+        notes = [f"template: {w}" for w in (*input_warnings, *rendered.warnings)]
         try:
             config = action_type.config_model.model_validate(rendered.value)
         except ValidationError as exc:

@@ -69,6 +69,10 @@ class TaskRun:
     #: Who asked: email, name, team slugs (the `.system.user` namespace).
     requester: dict[str, Any] = field(default_factory=dict)
     requested_at: datetime | None = None
+    #: The bundle component the task belongs to ("" for an item's task), and the
+    #: bundle's form values (`.current` of the component inputs rendered at run time).
+    component_id: str = ""
+    request_inputs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -147,6 +151,8 @@ async def _claim(
             definition=request.definition,
             requester=requester,
             requested_at=request.created_at,
+            component_id=task.component_id,
+            request_inputs=request.inputs,
         ),
     )
 
