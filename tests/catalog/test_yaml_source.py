@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time
 from textwrap import dedent
+from typing import Any
 
 import pytest
+import yaml
 
 from loom.catalog.yaml_source import (
     MAX_DEPTH,
@@ -273,9 +275,10 @@ def _sample_texts() -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(("name", "text"), _sample_texts(), ids=lambda v: v if "/" in v else "")
-def test_fast_path_matches_the_node_path(name: str, text: str) -> None:
-    """Plain documents are read from parse events; the result must be exactly what the
-    general node-tree reader gives (data, start lines and every path's line)."""
+def test_event_paths_match_the_node_path(name: str, text: str) -> None:
+    """Plain documents are read from parse events, their lines only when asked for; the
+    result must be exactly what the general node-tree reader gives (data, start lines and
+    every path's line), and so must the problems."""
     from loom.catalog import yaml_source
 
     try:
@@ -288,10 +291,39 @@ def test_fast_path_matches_the_node_path(name: str, text: str) -> None:
             problem.message,
         )
         return
-    fast = yaml_source._fast_documents(text)
+    fast = yaml_source.load_documents(text)
     assert [(d.data, d.start_line, d.lines) for d in fast] == [
         (d.data, d.start_line, d.lines) for d in slow
     ]
+
+
+def test_lines_are_read_once_per_file_when_first_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from loom.catalog import yaml_source
+
+    first, second = load_documents("a: 1\n---\nb:\n  c: [x, y]\n")
+    reads: list[str] = []
+    real = yaml_source._event_documents
+
+    def counting(text: str, *args: Any) -> list[SourceDocument]:
+        reads.append(text)
+        return real(text, *args)
+
+    monkeypatch.setattr(yaml_source, "_event_documents", counting)
+    assert second.line_of(("b", "c", 1)) == 4
+    assert first.lines == {(): 1, ("a",): 1}
+    assert len(reads) == 1
+
+
+def test_typed_scalars_resolve_as_yaml_1_1_every_time() -> None:
+    text = "a: [yes, No, on, 0x1F, 0o17, 017, 1_000, 190:20:30, 1.5, .inf, ~, 2024-01-31, 1.2.3]\n"
+    expected = [True, False, True, 31, "0o17", 15, 1000, 685230, 1.5, float("inf"), None]
+    for _ in range(2):  # the second time from the resolved-scalar cache
+        values = one(text).data["a"]
+        assert values[:11] == expected
+        assert str(values[11]) == "2024-01-31" and values[12] == "1.2.3"
+        assert values == yaml.load(text, Loader=yaml.SafeLoader)["a"]
 
 
 @pytest.mark.parametrize(
@@ -302,6 +334,7 @@ def test_fast_path_matches_the_node_path(name: str, text: str) -> None:
 def test_unusual_documents_take_the_node_path(text: str) -> None:
     from loom.catalog import yaml_source
 
-    with pytest.raises(yaml_source._NeedsNodes):
-        yaml_source._fast_documents(text)
+    for builder in (yaml_source._DataBuilder, yaml_source._LineBuilder):
+        with pytest.raises(yaml_source._NeedsNodes):
+            yaml_source._event_documents(text, builder)
     assert yaml_source.load_documents(text)[0].data == yaml_source._node_documents(text)[0].data

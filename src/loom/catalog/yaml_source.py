@@ -1,10 +1,14 @@
-"""Reading YAML documents while remembering the line of every key and item, so that a
-problem at `spec.form.fields[2].pattern` can be reported as `file.yaml:14`."""
+"""Reading YAML documents with the line of every key and item, so that a problem at
+`spec.form.fields[2].pattern` can be reported as `file.yaml:14`.
+
+Lines are worked out when first asked for: most documents of a catalog are valid and
+never need them, and recording the line of every path took a third of a catalog load.
+A document with a problem has its file read again with line tracking (the same parse
+events, so the same documents in the same order)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -24,6 +28,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 Path = tuple[str | int, ...]
 #: libyaml's parser when the wheel has it (it does on the usual platforms): ~10x faster.
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Bounds on one document, so that a hostile file (posted to /tools/validate, say) cannot
+#: exhaust memory with nested aliases ("billion laughs") or the stack with deep nesting.
+MAX_NODES = 100_000
+MAX_DEPTH = 100
 
 
 class YamlProblem(Exception):
@@ -33,34 +41,279 @@ class YamlProblem(Exception):
         self.message = message
 
 
-@dataclass
 class SourceDocument:
     """One YAML document of a file: its data and the 1-based line of each path in it."""
 
-    data: Any
-    start_line: int
-    lines: dict[Path, int] = field(default_factory=dict)
+    __slots__ = ("_file", "_lines", "data", "start_line")
+
+    def __init__(
+        self,
+        data: Any,
+        start_line: int,
+        lines: dict[Path, int] | None = None,
+        file: _FileLines | None = None,
+    ) -> None:
+        self.data = data
+        self.start_line = start_line
+        self._lines = lines
+        self._file = file  # where to work the lines out from, when they are not given
+
+    @property
+    def lines(self) -> dict[Path, int]:
+        if self._lines is None:
+            self._lines = self._file.lines_of(self) if self._file else {}
+        return self._lines
 
     def line_of(self, path: Path) -> int:
         """The line of the deepest part of `path` that exists in the source."""
+        lines = self.lines
         for end in range(len(path), -1, -1):
-            line = self.lines.get(tuple(path[:end]))
+            line = lines.get(path[:end])
             if line is not None:
                 return line
         return self.start_line
 
+    def __repr__(self) -> str:
+        return f"SourceDocument(data={self.data!r}, start_line={self.start_line})"
 
-class _Constructor(SafeConstructor):
-    pass
+
+class _FileLines:
+    """The text of a file whose documents were read without lines: read once more, with
+    them, for the first of its documents that needs them."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.documents: list[SourceDocument] = []
+        self._maps: list[dict[Path, int]] | None = None
+
+    def lines_of(self, document: SourceDocument) -> dict[Path, int]:
+        if self._maps is None:
+            self._maps = [d.lines for d in _event_documents(self.text, _LineBuilder)]
+        index = next(i for i, d in enumerate(self.documents) if d is document)
+        return self._maps[index]
 
 
+def load_documents(text: str) -> list[SourceDocument]:
+    """Every document in `text` (several per file allowed, `---` separated).
+
+    Raises YamlProblem with the line of the first syntax error or duplicate key.
+    """
+    try:
+        file = _FileLines(text)
+        file.documents = _event_documents(text, _DataBuilder, file)
+        return file.documents
+    except _NeedsNodes:
+        return _node_documents(text)
+    except yaml.MarkedYAMLError as exc:
+        raise _syntax_problem(exc) from None
+    except yaml.YAMLError as exc:
+        raise YamlProblem(1, f"invalid YAML: {exc}") from None
+
+
+def format_path(path: Path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError) -> YamlProblem:
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark is not None else 1
+    return YamlProblem(line, f"invalid YAML: {exc.problem or exc.context}")
+
+
+# --- From parse events ---------------------------------------------------------------
+# Catalog documents almost never use anchors, aliases, merge keys or explicit tags. For
+# those that don't, data (and lines, when asked) are built straight from libyaml's parse
+# events, about twice as fast as building PyYAML's node tree first. Anything unusual
+# falls back to the node path below, which handles (and bounds) every YAML feature.
+
+
+class _NeedsNodes(Exception):
+    """The document uses a feature only the node path handles."""
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+#: Plain scalars starting with anything else can only resolve to strings.
+_MAYBE_TYPED = frozenset("0123456789+-.~yYnNtTfFoO<=")
+_RESOLVER = _LOADER("")
+_SCALARS = SafeConstructor()
+#: Plain scalars that may be typed (`42`, `true`, `1.2.3`...), resolved as YAML 1.1 says,
+#: by text: the values are immutable, so one object serves every occurrence.
+_typed: dict[str, Any] = {}
+_TYPED_CACHE_SIZE = 4096
+
+
+def _scalar(event: Any) -> Any:
+    if event.anchor is not None or event.tag not in (None, "!"):
+        raise _NeedsNodes
+    value = event.value
+    if not event.implicit[0] or (value and value[0] not in _MAYBE_TYPED):
+        return value  # quoted, or plain text that cannot be anything else
+    try:
+        return _typed[value]
+    except KeyError:
+        pass
+    tag = _RESOLVER.resolve(ScalarNode, value, (True, False))
+    if tag == _MERGE_TAG:
+        raise _NeedsNodes
+    if tag == _STR_TAG:
+        typed: Any = value
+    else:
+        node = ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
+        typed = _SCALARS.construct_object(node, deep=True)
+    if len(_typed) >= _TYPED_CACHE_SIZE:
+        _typed.clear()
+    _typed[value] = typed
+    return typed
+
+
+def _plain(event: Any) -> bool:
+    """A plain, untagged, unanchored scalar that can only be text (the common case)."""
+    text = event.value
+    return bool(
+        text and text[0] not in _MAYBE_TYPED and event.implicit[0]
+        and event.tag is None and event.anchor is None
+    )  # fmt: skip
+
+
+class _DataBuilder:
+    """Data of one document from parse events, no lines: the hot loop of a catalog load
+    (scalars in mappings, the common case, are handled inline)."""
+
+    def __init__(self, next_event: Callable[[], Any]) -> None:
+        self.next_event = next_event
+        self.count = 0
+
+    def document(self, first: Any) -> tuple[Any, dict[Path, int] | None]:
+        return self.value(first, 0), None
+
+    def value(self, event: Any, depth: int) -> Any:
+        self.count += 1
+        kind = event.__class__
+        if kind is ScalarEvent:
+            return _scalar(event)
+        _check_collection(event, self.count, depth)
+        if kind is SequenceStartEvent:
+            items: list[Any] = []
+            next_event, value = self.next_event, self.value
+            while (item := next_event()).__class__ is not SequenceEndEvent:
+                items.append(value(item, depth + 1))
+            return items
+        return self._mapping(depth)
+
+    def _mapping(self, depth: int) -> dict[Any, Any]:
+        mapping: dict[Any, Any] = {}
+        next_event, typed = self.next_event, _MAYBE_TYPED
+        while (key_event := next_event()).__class__ is not MappingEndEvent:
+            text = key_event.value if key_event.__class__ is ScalarEvent else None
+            if (
+                text and text[0] not in typed and key_event.implicit[0]
+                and key_event.tag is None and key_event.anchor is None
+            ):  # fmt: skip
+                key: Any = text
+            else:
+                key = _key(key_event)
+            if key in mapping:
+                raise YamlProblem(key_event.start_mark.line + 1, f"duplicate key {key!r}")
+            event = next_event()
+            if event.__class__ is ScalarEvent:
+                self.count += 1
+                text = event.value
+                if (
+                    text and text[0] not in typed and event.implicit[0]
+                    and event.tag is None and event.anchor is None
+                ):  # fmt: skip
+                    mapping[key] = text
+                else:
+                    mapping[key] = _scalar(event)
+            else:
+                mapping[key] = self.value(event, depth + 1)
+        return mapping
+
+
+class _LineBuilder:
+    """Data and the line of every path of one document from parse events."""
+
+    def __init__(self, next_event: Callable[[], Any]) -> None:
+        self.next_event = next_event
+        self.lines: dict[Path, int] = {}
+        self.count = 0
+
+    def document(self, first: Any) -> tuple[Any, dict[Path, int] | None]:
+        return self.value(first, ()), self.lines
+
+    def value(self, event: Any, path: Path) -> Any:
+        self.lines[path] = event.start_mark.line + 1
+        self.count += 1
+        kind = event.__class__
+        if kind is ScalarEvent:
+            return _scalar(event)
+        _check_collection(event, self.count, len(path))
+        if kind is SequenceStartEvent:
+            items: list[Any] = []
+            while (item := self.next_event()).__class__ is not SequenceEndEvent:
+                items.append(self.value(item, (*path, len(items))))
+            return items
+        mapping: dict[Any, Any] = {}
+        while (key_event := self.next_event()).__class__ is not MappingEndEvent:
+            key = key_event.value if _plain(key_event) else _key(key_event)
+            if key in mapping:
+                raise YamlProblem(key_event.start_mark.line + 1, f"duplicate key {key!r}")
+            child = (*path, key if key.__class__ is str else str(key))
+            mapping[key] = self.value(self.next_event(), child)
+            self.lines[child] = key_event.start_mark.line + 1
+        return mapping
+
+
+def _key(event: Any) -> Any:
+    key = _scalar(event) if event.__class__ is ScalarEvent else None
+    if not isinstance(key, str | int | float | bool):
+        raise YamlProblem(event.start_mark.line + 1, "mapping keys must be scalars")
+    return key
+
+
+def _check_collection(event: Any, count: int, depth: int) -> None:
+    line = event.start_mark.line + 1
+    if count > MAX_NODES:
+        raise YamlProblem(line, f"document too large (over {MAX_NODES} values)")
+    if depth > MAX_DEPTH:
+        raise YamlProblem(line, f"document nested too deeply (over {MAX_DEPTH} levels)")
+    kind = event.__class__
+    if kind is AliasEvent or event.anchor is not None or event.tag not in (None, "!"):
+        raise _NeedsNodes
+    if kind is not SequenceStartEvent and kind is not MappingStartEvent:
+        raise _NeedsNodes  # an event the builders do not expect
+
+
+def _event_documents(
+    text: str,
+    builder: type[_DataBuilder] | type[_LineBuilder],
+    file: _FileLines | None = None,
+) -> list[SourceDocument]:
+    documents: list[SourceDocument] = []
+    parser = _LOADER(text)
+    try:
+        next_event = parser.get_event
+        while (event := next_event()).__class__ is not StreamEndEvent:
+            if event.__class__ is not DocumentStartEvent:
+                continue
+            first = next_event()
+            if first.__class__ is ScalarEvent and first.value == "" and first.implicit[0]:
+                continue  # `---` with nothing after it
+            data, lines = builder(next_event).document(first)
+            documents.append(SourceDocument(data, first.start_mark.line + 1, lines, file))
+    finally:
+        parser.dispose()
+    return documents
+
+
+# --- From the node tree --------------------------------------------------------------
+
 _NULL_TAG = "tag:yaml.org,2002:null"
 _COLLECTION_TAGS = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")
-#: Bounds on one document, so that a hostile file (posted to /tools/validate, say) cannot
-#: exhaust memory with nested aliases ("billion laughs") or the stack with deep nesting.
-MAX_NODES = 100_000
-MAX_DEPTH = 100
 
 
 class _Builder:
@@ -68,7 +321,7 @@ class _Builder:
 
     def __init__(self) -> None:
         self.lines: dict[Path, int] = {}
-        self.constructor = _Constructor()
+        self.constructor = SafeConstructor()
         self.nodes = 0
         self.active: set[int] = set()  # ids of the nodes being built (alias loops)
 
@@ -124,27 +377,6 @@ class _Builder:
         return {**{k: v for k, v in merged.items() if k not in result}, **result}
 
 
-def load_documents(text: str) -> list[SourceDocument]:
-    """Every document in `text` (several per file allowed, `---` separated).
-
-    Raises YamlProblem with the line of the first syntax error or duplicate key.
-    """
-    try:
-        return _fast_documents(text)
-    except _NeedsNodes:
-        return _node_documents(text)
-    except yaml.MarkedYAMLError as exc:
-        raise _syntax_problem(exc) from None
-    except yaml.YAMLError as exc:
-        raise YamlProblem(1, f"invalid YAML: {exc}") from None
-
-
-def _syntax_problem(exc: yaml.MarkedYAMLError) -> YamlProblem:
-    mark = exc.problem_mark or exc.context_mark
-    line = mark.line + 1 if mark is not None else 1
-    return YamlProblem(line, f"invalid YAML: {exc.problem or exc.context}")
-
-
 def _node_documents(text: str) -> list[SourceDocument]:
     """The general path over PyYAML's node tree: anchors, aliases, merge keys, tags."""
     documents: list[SourceDocument] = []
@@ -164,141 +396,3 @@ def _node_documents(text: str) -> list[SourceDocument]:
 
 def _is_empty(node: Node) -> bool:
     return isinstance(node, ScalarNode) and node.tag == _NULL_TAG and node.value == ""
-
-
-def format_path(path: Path) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-# --- The fast path -------------------------------------------------------------------
-# Catalog documents almost never use anchors, aliases, merge keys or explicit tags. For
-# those that don't, data and lines are built straight from libyaml's parse events, about
-# twice as fast as building PyYAML's node tree first. Anything unusual falls back to the
-# node path above, which handles (and bounds) every YAML feature.
-
-
-class _NeedsNodes(Exception):
-    """The document uses a feature only the node path handles."""
-
-
-_STR_TAG = "tag:yaml.org,2002:str"
-#: Plain scalars starting with anything else can only resolve to strings.
-_MAYBE_TYPED = frozenset("0123456789+-.~yYnNtTfFoO<=")
-_RESOLVER = _LOADER("")
-_SCALARS = SafeConstructor()
-_resolved: dict[str, str] = {}
-
-
-def _scalar(event: Any) -> Any:
-    if event.anchor is not None or event.tag not in (None, "!"):
-        raise _NeedsNodes
-    if not event.implicit[0]:  # quoted: always text
-        return event.value
-    value = event.value
-    if value and value[0] not in _MAYBE_TYPED:
-        return value
-    tag = _resolved.get(value)
-    if tag is None:
-        tag = _resolved[value] = _RESOLVER.resolve(ScalarNode, value, (True, False))
-    if tag == _STR_TAG:
-        return value
-    if tag == _MERGE_TAG:
-        raise _NeedsNodes
-    node = ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
-    return _SCALARS.construct_object(node, deep=True)
-
-
-class _EventBuilder:
-    """Data and lines of one document from parse events (the hot loop of a catalog load:
-    scalars in mappings, the common case, are handled inline)."""
-
-    def __init__(self, next_event: Callable[[], Any]) -> None:
-        self.next_event = next_event
-        self.lines: dict[Path, int] = {}
-        self.count = 0
-
-    def value(self, event: Any, path: Path) -> Any:
-        line = event.start_mark.line + 1
-        self.lines[path] = line
-        self.count += 1
-        if event.__class__ is ScalarEvent:
-            return _scalar(event)
-        if self.count > MAX_NODES:
-            raise YamlProblem(line, f"document too large (over {MAX_NODES} values)")
-        if len(path) > MAX_DEPTH:
-            raise YamlProblem(line, f"document nested too deeply (over {MAX_DEPTH} levels)")
-        kind = event.__class__
-        if kind is AliasEvent or event.anchor is not None or event.tag not in (None, "!"):
-            raise _NeedsNodes
-        if kind is SequenceStartEvent:
-            return self._sequence(path)
-        if kind is MappingStartEvent:
-            return self._mapping(path)
-        raise _NeedsNodes  # an event this builder does not expect
-
-    def _sequence(self, path: Path) -> list[Any]:
-        items: list[Any] = []
-        next_event = self.next_event
-        while (event := next_event()).__class__ is not SequenceEndEvent:
-            items.append(self.value(event, (*path, len(items))))
-        return items
-
-    def _mapping(self, path: Path) -> dict[Any, Any]:
-        mapping: dict[Any, Any] = {}
-        lines, next_event = self.lines, self.next_event
-        typed = _MAYBE_TYPED
-        while (key_event := next_event()).__class__ is not MappingEndEvent:
-            key_line = key_event.start_mark.line + 1
-            if key_event.__class__ is not ScalarEvent:
-                raise YamlProblem(key_line, "mapping keys must be scalars")
-            text = key_event.value
-            # The common case inline: a plain key that can only be text.
-            if (
-                text and text[0] not in typed and key_event.implicit[0]
-                and key_event.tag is None and key_event.anchor is None
-            ):  # fmt: skip
-                key: Any = text
-            else:
-                key = _scalar(key_event)
-                if not isinstance(key, str | int | float | bool):
-                    raise YamlProblem(key_line, "mapping keys must be scalars")
-            if key in mapping:
-                raise YamlProblem(key_line, f"duplicate key {key!r}")
-            child = (*path, key if key.__class__ is str else str(key))
-            event = next_event()
-            if event.__class__ is ScalarEvent:
-                self.count += 1
-                text = event.value
-                if (
-                    text and text[0] not in typed and event.implicit[0]
-                    and event.tag is None and event.anchor is None
-                ):  # fmt: skip
-                    mapping[key] = text
-                else:
-                    mapping[key] = _scalar(event)
-            else:
-                mapping[key] = self.value(event, child)
-            lines[child] = key_line
-        return mapping
-
-
-def _fast_documents(text: str) -> list[SourceDocument]:
-    documents: list[SourceDocument] = []
-    parser = _LOADER(text)
-    try:
-        next_event = parser.get_event
-        while (event := next_event()).__class__ is not StreamEndEvent:
-            if event.__class__ is not DocumentStartEvent:
-                continue
-            first = next_event()
-            if first.__class__ is ScalarEvent and first.value == "" and first.implicit[0]:
-                continue  # `---` with nothing after it
-            builder = _EventBuilder(next_event)
-            data = builder.value(first, ())
-            documents.append(SourceDocument(data, first.start_mark.line + 1, builder.lines))
-    finally:
-        parser.dispose()
-    return documents
