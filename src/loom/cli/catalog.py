@@ -1,17 +1,19 @@
-"""`loom catalog`: browse the served catalog, check form input, sync it, and validate a
-catalog checkout offline (`loom catalog validate PATH`, for platform teams' own CI)."""
+"""`loom catalog`: browse the served catalog, check form input and sync it. Its offline
+commands live beside it: `validate` in catalog_validate, `test-variables` in
+catalog_variables (both registered in main)."""
 
 from __future__ import annotations
 
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from loom.cli import credentials
 from loom.cli.connect import connect
+from loom.cli.form_values import assign, read_values
 from loom.cli.output import (
     OutputFormat,
     OutputOption,
@@ -20,12 +22,11 @@ from loom.cli.output import (
     emit_record,
     fail,
     info,
+    plural,
+    readable,
     warn,
 )
 from loom.client.catalog import CatalogFilter, Kind, SyncRecord
-
-if TYPE_CHECKING:
-    from loom.catalog.loader import LoadedCatalog
 
 catalog_app = typer.Typer(
     help="The catalog of platform offerings (items and bundles).", no_args_is_help=True
@@ -47,19 +48,6 @@ _SHORT_KIND = {"CatalogItem": "item", "CatalogBundle": "bundle"}
 
 COLUMNS = ["id", "kind", "name", "category", "version", "owner", "stale"]
 _EntryId = Annotated[str, typer.Argument(metavar="ID", help="The item's or bundle's id")]
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def _value(value: Any) -> str:
-    """A value as a person reads it in a table: text as is, anything else as JSON."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _short(sha: str | None, length: int = 12) -> str:
@@ -140,7 +128,7 @@ def show(entry_id: _EntryId, output: OutputOption = OutputFormat.table) -> None:
         f"{link.get('title', '')} <{link.get('url', '')}>" for link in entry.links
     )
     for key, value in entry.custom.items():
-        record[f"custom.{key}"] = _value(value)
+        record[f"custom.{key}"] = readable(value)
     emit_record(record, output)
 
 
@@ -170,13 +158,13 @@ def _flatten(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _field_row(field: dict[str, Any]) -> dict[str, str]:
     constraints = [
-        f"{key} {_value(field[key])}"
+        f"{key} {readable(field[key])}"
         for key in ("pattern", "min", "max", "minLength", "maxLength")
         if field.get(key) is not None
     ]
     options = []
     for option in field.get("options") or []:
-        value, label = _value(option.get("value")), option.get("label")
+        value, label = readable(option.get("value")), option.get("label")
         options.append(value if not label or label == value else f"{value} ({label})")
     conditions = [
         f"{word} if {describe_condition(field[key])}"
@@ -187,7 +175,7 @@ def _field_row(field: dict[str, Any]) -> dict[str, str]:
         "path": str(field.get("path", field.get("id", ""))),
         "type": str(field.get("type", "")),
         "required": "yes" if field.get("required") else "",
-        "default": _value(field.get("default")),
+        "default": readable(field.get("default")),
         "constraints": "\n".join(constraints),
         "options": "\n".join(options),
         "conditions": "\n".join(conditions),
@@ -258,9 +246,9 @@ def check_input(
 ) -> None:
     """Check form values against an item's form without requesting anything; exit 1 when
     they are invalid. Values stay text: the server converts them as a form would."""
-    data = _read_input(file) if file else {}
+    data = read_values(file) if file else {}
     for assignment in values or []:
-        _assign(data, assignment)
+        assign(data, assignment)
     with connect() as client:
         result = client.catalog.validate_input(entry_id, data)
     if output is OutputFormat.json:
@@ -268,55 +256,15 @@ def check_input(
     elif result.ok:
         console.print(f"[green]input is valid[/green] for {entry_id}", soft_wrap=True)
         if result.values:
-            emit_record({k: _value(v) for k, v in result.values.items()}, output)
+            emit_record({k: readable(v) for k, v in result.values.items()}, output)
     else:
         console.print(
-            f"[red]input is INVALID[/red] for {entry_id}: {_plural(len(result.errors), 'error')}",
+            f"[red]input is INVALID[/red] for {entry_id}: {plural(len(result.errors), 'error')}",
             soft_wrap=True,
         )
         emit([e.model_dump(mode="json") for e in result.errors], output, ["field", "issue"])
     if not result.ok:
         raise typer.Exit(1)
-
-
-def _read_input(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {path}: {exc}")
-    except yaml.YAMLError as exc:
-        fail(f"{path} is not valid YAML: {exc}")
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        fail(f"{path} must hold a mapping of field ids to values")
-    return data
-
-
-def _assign(data: dict[str, Any], assignment: str) -> None:
-    """Apply one `--set a.b=value`: nested mappings for dotted paths; a field set twice
-    becomes a list."""
-    key, sep, value = assignment.partition("=")
-    parts = key.strip().split(".")
-    if not sep or not all(parts):
-        fail(f"--set {assignment!r}: expected FIELD=VALUE (group.field=VALUE in a group)")
-    target = data
-    for depth, part in enumerate(parts[:-1]):
-        child = target.setdefault(part, {})
-        if not isinstance(child, dict):
-            fail(f"--set {assignment!r}: {'.'.join(parts[: depth + 1])} is not a group")
-        target = child
-    last = parts[-1]
-    if last not in target:
-        target[last] = value
-    elif isinstance(target[last], dict):
-        fail(f"--set {assignment!r}: {key.strip()} is a group; set its fields")
-    elif isinstance(target[last], list):
-        target[last].append(value)
-    else:
-        target[last] = [target[last], value]
 
 
 @catalog_app.command("refresh")
@@ -340,8 +288,8 @@ def _print_sync(record: SyncRecord, label: str = "catalog sync") -> None:
     commit = f"commit {_short(record.commit_sha)}" if record.commit_sha else "no commit"
     console.print(
         f"{label} [{style}]{record.status}[/{style}]: {commit}, "
-        f"{_plural(record.items, 'item')}, {_plural(record.bundles, 'bundle')}, "
-        f"{record.changed} changed, {_plural(len(record.problems), 'problem')}",
+        f"{plural(record.items, 'item')}, {plural(record.bundles, 'bundle')}, "
+        f"{record.changed} changed, {plural(len(record.problems), 'problem')}",
         soft_wrap=True,
         highlight=False,
     )
@@ -419,84 +367,3 @@ def schema(
     if data is None:
         fail(f"the server has no schema for {kind}")
     typer.echo(json.dumps(data, indent=2))
-
-
-@catalog_app.command("validate")
-def validate(
-    path: Annotated[
-        Path,
-        typer.Argument(
-            help="A catalog checkout (with catalog/ and bundles/) or one YAML file",
-            show_default=False,
-        ),
-    ],
-    output: OutputOption = OutputFormat.table,
-) -> None:
-    """Validate catalog documents OFFLINE (no server, no login): print every problem as
-    `file:line path: message`; exit 1 when there is any. For platform teams' CI."""
-    loaded = _load(path)
-    problems = [
-        {
-            "file": p.file,
-            "line": p.line,
-            "path": p.path,
-            "message": p.message,
-            "document_id": p.document_id,
-            "text": str(p),
-        }
-        for p in loaded.problems
-    ]
-    ok = not problems
-    if output is OutputFormat.json:
-        result = {
-            "ok": ok,
-            "items": sorted(loaded.items),
-            "bundles": sorted(loaded.bundles),
-            "problems": problems,
-        }
-        emit(result, output)
-    else:
-        for problem in problems:
-            typer.echo(problem["text"])
-        counts = (
-            f"{_plural(len(loaded.items), 'item')}, {_plural(len(loaded.bundles), 'bundle')}, "
-            f"{_plural(len(problems), 'problem')}"
-        )
-        verdict = "[green]catalog ok[/green]" if ok else "[red]catalog INVALID[/red]"
-        console.print(f"{verdict}: {counts}", soft_wrap=True, highlight=False)
-    if not ok:
-        raise typer.Exit(1)
-
-
-def _load(path: Path) -> LoadedCatalog:
-    """Load a directory as a checkout, or one file as catalog/<name> of an otherwise empty
-    catalog. Reads files only: no settings, database or network."""
-    from loom.catalog.loader import (
-        DOCUMENT_DIRS,
-        LoadedCatalog,
-        Problem,
-        load_directory,
-        load_files,
-    )
-
-    if path.is_dir():
-        try:
-            loaded = load_directory(path)
-        except (OSError, UnicodeDecodeError) as exc:
-            fail(f"cannot read the catalog in {path}: {exc}")
-        if loaded.files == 0:
-            where = " or ".join(f"{path / d}/" for d in DOCUMENT_DIRS)
-            fail(f"no *.yaml or *.yml documents under {where}: give a catalog checkout's root")
-        return loaded
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        fail(f"no such file or directory: {path}")
-    except OSError as exc:
-        fail(f"cannot read {path}: {exc}")
-    name = f"catalog/{path.name}"
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return LoadedCatalog(problems=[Problem(name, 1, "", "not UTF-8 text")], files=1)
-    return load_files([(name, text)])

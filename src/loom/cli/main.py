@@ -8,6 +8,7 @@ from loom.cli.admin import admin_app
 from loom.cli.audit import audit_app
 from loom.cli.auth import login, logout, whoami
 from loom.cli.catalog import catalog_app
+from loom.cli.catalog_validate import validate as validate_catalog
 from loom.cli.catalog_variables import test_variables
 from loom.cli.config import config_app
 from loom.cli.health import health
@@ -38,6 +39,7 @@ app.command()(health)
 app.add_typer(config_app, name="config")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
+catalog_app.command("validate")(validate_catalog)
 catalog_app.command("test-variables")(test_variables)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(request_app, name="request")

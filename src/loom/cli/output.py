@@ -90,3 +90,16 @@ def emit_record(
     for name in fields or list(data):
         table.add_row(name, escape(cell(data.get(name))))
     console.print(table)
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def readable(value: Any) -> str:
+    """A value as a person reads it in a table: text as is, anything else as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value if isinstance(value, str) else json.dumps(value)

@@ -11,10 +11,8 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-# Private helpers of `loom catalog check-input`, reused so `--set`/`--file` parse the same
-# way everywhere (not copied; cli/catalog.py belongs to another area).
-from loom.cli.catalog import _assign, _plural, _read_input, _value
 from loom.cli.connect import connect
+from loom.cli.form_values import assign, read_values
 from loom.cli.output import (
     OutputFormat,
     OutputOption,
@@ -24,6 +22,8 @@ from loom.cli.output import (
     err_console,
     fail,
     info,
+    plural,
+    readable,
 )
 from loom.client import LoomClient
 from loom.client.requests import RequestDetail, RequestFilter, RequestStatus
@@ -83,8 +83,8 @@ def _inputs(values: list[str] | None, file: Path | None) -> dict[str, Any]:
     file's value; set twice on the command line, it is a list)."""
     assigned: dict[str, Any] = {}
     for assignment in values or []:
-        _assign(assigned, assignment)
-    return _merge(_read_input(file) if file else {}, assigned)
+        assign(assigned, assignment)
+    return _merge(read_values(file) if file else {}, assigned)
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +122,7 @@ def plan(
     if output is OutputFormat.json:
         emit(found.model_dump(mode="json"), output)
         return
-    info(f"{found.item} {found.version}: {_plural(len(found.tasks), 'task')}, team {found.team_id}")
+    info(f"{found.item} {found.version}: {plural(len(found.tasks), 'task')}, team {found.team_id}")
     rows = [
         {
             "position": t.position,
@@ -309,9 +309,9 @@ def show(request_id: _RequestId, output: OutputOption = OutputFormat.table) -> N
     }  # fmt: skip
     record["url"] = url
     for key, value in request.inputs.items():
-        record[f"inputs.{key}"] = _value(value)
+        record[f"inputs.{key}"] = readable(value)
     for key, value in request.outputs.items():
-        record[f"outputs.{key}"] = _value(value)
+        record[f"outputs.{key}"] = readable(value)
     if request.error:
         record["error"] = request.error
     emit_record(record, output)
