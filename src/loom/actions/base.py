@@ -5,10 +5,10 @@ An executor (`RestApi`, later `JiraTicket`, `GithubCommit`...) is a small object
 
 * `execute(ctx)` does the work once and returns an `ActionResult`, or raises
   `ActionFailed`;
-* `reconcile(ctx)` runs instead of `execute` when a task is redelivered after a worker
-  died mid-attempt: it looks for the effect of that earlier attempt (a ticket labelled
-  with the task id, a commit whose message names it) and returns its result, or None
-  when nothing was found and the action must run again.
+* `reconcile(ctx)` runs first on any attempt after the first (the task was redelivered
+  after a worker died mid-attempt, or a person retried it): it looks for the effect of
+  an earlier attempt (a ticket labelled with the task id, a commit whose message names
+  it) and returns its result, or None when nothing was found and `execute` must run.
 
 Failures are never retried automatically: an `ActionFailed` fails the task and stops the
 request until a human retries, aborts or escalates it. Its `retryable` flag only tells

@@ -1,6 +1,6 @@
 """Running the action of a task: render its config with the variable engine, validate it
 against the action type's schema, and call the type's executor (or, for a task
-redelivered after a worker died, ask the executor to reconcile first). Action types whose
+attempted before, ask the executor to reconcile first). Action types whose
 executors are not built yet fail the task with a clear message rather than pretend."""
 
 from __future__ import annotations
@@ -111,7 +111,9 @@ def executor_for_runtime(runtime: Runtime) -> Execute:
         )  # fmt: skip
         try:
             result = None
-            if run.redelivered:
+            # An earlier attempt may have taken effect unrecorded: its worker died mid-call
+            # (the task is redelivered), or it got stuck or failed and a person retried it.
+            if run.attempt > 1:
                 result = await run_reconcile(action_type.executor, ctx)
                 if result is not None:
                     notes.append("found the effect of the earlier attempt: not running again")
