@@ -238,7 +238,6 @@ async def retry(
     tasks keep their outputs. Corrected input is re-validated and its diff audited."""
     await get_request(session, principal, request_id, role=Role.OPERATOR)
     request = await lock_request(session, request_id)
-    await session.refresh(request, ["tasks"])
     state = RequestState(request.state)
     if state not in (RequestState.FAILED, RequestState.ESCALATED):
         raise IllegalTransition(
@@ -287,7 +286,6 @@ async def abort(session: AsyncSession, principal: Principal, request_id: uuid.UU
     the aborted request and skips itself); its secrets are deleted."""
     await get_request(session, principal, request_id, role=Role.OPERATOR)
     request = await lock_request(session, request_id)
-    await session.refresh(request, ["tasks"])
     await set_request_state(session, request, RequestState.ABORTED, principal, reason="aborted")
     for task in request.tasks:
         if task.state in (TaskState.PENDING, TaskState.QUEUED, TaskState.FAILED, TaskState.STUCK):

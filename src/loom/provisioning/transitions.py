@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from loom.audit import service as audit
 from loom.auth.principal import Principal
@@ -29,9 +30,14 @@ Actor = Principal | audit.Actor
 
 async def lock_request(session: AsyncSession, request_id: uuid.UUID) -> Request:
     """The request row, locked for this transaction (PostgreSQL; SQLite's write lock is
-    already held by BEGIN IMMEDIATE)."""
+    already held by BEGIN IMMEDIATE), with its tasks: both read afresh once locked, even
+    if the session held them already."""
     request = await session.scalar(
-        select(Request).where(Request.id == request_id).with_for_update()
+        select(Request)
+        .where(Request.id == request_id)
+        .options(selectinload(Request.tasks))
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if request is None:
         raise NotFound("request not found")

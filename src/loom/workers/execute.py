@@ -5,6 +5,7 @@ executors are not built yet fail the task with a clear message rather than prete
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -35,6 +36,16 @@ async def _metadata(runtime: Runtime, run: TaskRun) -> dict[str, Any]:
         if isinstance(meta, dict) and "id" in meta:
             metadata[meta["id"]] = meta
     return metadata
+
+
+def _reads_metadata(run: TaskRun) -> bool:
+    """Whether a template the task renders may read `.metadata`: its config, or for a
+    bundle's task the bundle's component inputs. A text search, since a reference to the
+    namespace always spells `.metadata`; a false hit only costs the catalog lookup."""
+    sources: list[Any] = [run.config]
+    if run.component_id:
+        sources.append(run.definition.get("entry", {}).get("spec", {}).get("components"))
+    return ".metadata" in json.dumps(sources, default=str)
 
 
 def _with_owner(entry: ServedEntry) -> dict[str, Any]:
@@ -85,7 +96,8 @@ def executor_for_runtime(runtime: Runtime) -> Execute:
                 ok=False,
                 error=f"action type '{run.action_type}' cannot run yet: no executor is installed",
             )
-        variables = variables_of(runtime, run, await _metadata(runtime, run))
+        metadata = await _metadata(runtime, run) if _reads_metadata(run) else {}
+        variables = variables_of(runtime, run, metadata)
         try:
             variables, input_warnings = _with_component_inputs(run, variables)
         except (TemplateError, ValueError) as exc:

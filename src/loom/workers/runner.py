@@ -100,7 +100,6 @@ async def _claim(
     max_receives: int, secrets_key: bytes,
 ) -> Claim:  # fmt: skip
     request = await lock_request(session, request_id)
-    await session.refresh(request, ["tasks"])
     task = next((t for t in request.tasks if t.id == task_id), None)
     if task is None:
         return Claim(Outcome.DUPLICATE)
@@ -132,7 +131,11 @@ async def _claim(
     for earlier in request.tasks:
         if earlier.position < task.position and earlier.state == TaskState.COMPLETED:
             outputs.update(earlier.outputs)
-    revealed = await secrets.reveal(session, secrets_key, owner_type="request", owner_id=request.id)
+    revealed: dict[str, str] = {}
+    if request.secret_fields:  # the submission stored secrets exactly when it had some
+        revealed = await secrets.reveal(
+            session, secrets_key, owner_type="request", owner_id=request.id
+        )
     requester = await _requester(session, request)
     return Claim(
         None,
@@ -158,17 +161,20 @@ async def _claim(
 
 
 async def _requester(session: AsyncSession, request: Request) -> dict[str, Any]:
-    user = await session.get(User, request.requester_id)
-    teams = await session.scalars(
-        select(Team.slug)
-        .join(Membership, Membership.team_id == Team.id)
-        .where(Membership.user_id == request.requester_id)
-        .order_by(Team.slug)
-    )
+    # One query: the user once per team of theirs (once, with no team, if they have none).
+    rows = (
+        await session.execute(
+            select(User.email, User.name, Team.slug)
+            .outerjoin(Membership, Membership.user_id == User.id)
+            .outerjoin(Team, Team.id == Membership.team_id)
+            .where(User.id == request.requester_id)
+            .order_by(Team.slug)
+        )
+    ).all()
     return {
-        "email": user.email if user else "",
-        "name": user.name if user else "",
-        "teams": list(teams),
+        "email": rows[0].email if rows else "",
+        "name": rows[0].name if rows else "",
+        "teams": [row.slug for row in rows if row.slug is not None],
     }
 
 
@@ -176,7 +182,6 @@ async def _finish(
     session: AsyncSession, run: TaskRun, result: ActionOutcome, enqueue: Enqueue
 ) -> Outcome:
     request = await lock_request(session, run.request_id)
-    await session.refresh(request, ["tasks"])
     task = next(t for t in request.tasks if t.id == run.task_id)
     for line in result.log:
         log_line(session, request.id, line, task_id=task.id)
