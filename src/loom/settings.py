@@ -31,6 +31,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from loom.integrations.settings import IntegrationSettings
+
 DEFAULT_SECRET_KEY = "loom-dev-secret-change-me"  # noqa: S105 - refused outside dev/test
 
 
@@ -203,6 +205,7 @@ class Settings(BaseSettings):
     catalog: CatalogSettings = CatalogSettings()
     http: HttpSettings = HttpSettings()
     queue: QueueSettings = QueueSettings()
+    integrations: IntegrationSettings = IntegrationSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -36,6 +36,9 @@ from loom.audit.masking import MASK
 from loom.platform.http import CircuitOpen, HttpClients, OutboundRefused
 from loom.platform.logging import get_logger
 from loom.settings import Settings
+
+if TYPE_CHECKING:
+    from loom.actions.waits import Wait
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
@@ -78,6 +81,8 @@ class ActionResult:
     outputs: dict[str, Any] = field(default_factory=dict)
     external_refs: dict[str, str] = field(default_factory=dict)
     logs: list[LogLine] = field(default_factory=list)
+    #: Set when the work finishes later (see loom.actions.waits): the task waits.
+    wait: Wait | None = None
 
 
 @dataclass
