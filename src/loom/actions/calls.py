@@ -10,7 +10,7 @@ import asyncio
 import json
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -34,6 +34,8 @@ class CallResult:
     headers: httpx.Headers
     body: Any
     elapsed_ms: int
+    #: The body as received (a zip archive, say, which `body` would garble as text).
+    content: bytes = field(default=b"", repr=False)
 
     def view(self) -> ResponseView:
         return ResponseView(self.status, self.headers, self.body)
@@ -102,6 +104,7 @@ async def send(
         response.headers,
         _parse(response, raw),
         elapsed,
+        raw,
     )
     ctx.log(f"{shown} → {result.status} in {elapsed} ms")
     if expect_status is not None and result.status not in expect_status:
