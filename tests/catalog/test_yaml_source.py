@@ -326,6 +326,28 @@ def test_typed_scalars_resolve_as_yaml_1_1_every_time() -> None:
         assert values == yaml.load(text, Loader=yaml.SafeLoader)["a"]
 
 
+def test_the_text_shortcut_knows_every_word_yaml_1_1_types() -> None:
+    """Plain scalars that start with a letter are taken as text without the resolver
+    unless they are one of a few words: those must be exactly the words the resolver's
+    letter-keyed patterns (booleans and null) accept."""
+    import re
+
+    from loom.catalog import yaml_source
+
+    words = set()
+    for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items():
+        if first and first.isalpha():
+            for _tag, pattern in resolvers:
+                body = re.sub(r"\s", "", pattern.pattern).removeprefix("^(?:").removesuffix(")$")
+                words.update(w for w in body.split("|") if w[:1] == first)
+    assert words == yaml_source._TYPED_WORDS
+    for word in words:
+        assert one(f"a: {word}\n").data["a"] in (True, False, None)
+    assert one("a: [yess, Nope, nulls, tRUE, onward]\n").data["a"] == [
+        "yess", "Nope", "nulls", "tRUE", "onward",
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "text",
     ["base: &b {x: 1}\nother: *b\n", "a: !!str 12\n", "<<: {x: 1}\ny: 2\n", "a: &x 1\n"],

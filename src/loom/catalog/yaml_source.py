@@ -44,7 +44,7 @@ class YamlProblem(Exception):
 class SourceDocument:
     """One YAML document of a file: its data and the 1-based line of each path in it."""
 
-    __slots__ = ("_file", "_lines", "data", "start_line")
+    __slots__ = ("_file", "_index", "_lines", "data", "start_line")
 
     def __init__(
         self,
@@ -52,16 +52,20 @@ class SourceDocument:
         start_line: int,
         lines: dict[Path, int] | None = None,
         file: _FileLines | None = None,
+        index: int = 0,
     ) -> None:
         self.data = data
         self.start_line = start_line
         self._lines = lines
-        self._file = file  # where to work the lines out from, when they are not given
+        # Where to work the lines out from when they are not given: the file's text and
+        # which of its documents this is.
+        self._file = file
+        self._index = index
 
     @property
     def lines(self) -> dict[Path, int]:
         if self._lines is None:
-            self._lines = self._file.lines_of(self) if self._file else {}
+            self._lines = self._file.lines(self._index) if self._file else {}
         return self._lines
 
     def line_of(self, path: Path) -> int:
@@ -83,13 +87,11 @@ class _FileLines:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.documents: list[SourceDocument] = []
         self._maps: list[dict[Path, int]] | None = None
 
-    def lines_of(self, document: SourceDocument) -> dict[Path, int]:
+    def lines(self, index: int) -> dict[Path, int]:
         if self._maps is None:
             self._maps = [d.lines for d in _event_documents(self.text, _LineBuilder)]
-        index = next(i for i, d in enumerate(self.documents) if d is document)
         return self._maps[index]
 
 
@@ -99,9 +101,7 @@ def load_documents(text: str) -> list[SourceDocument]:
     Raises YamlProblem with the line of the first syntax error or duplicate key.
     """
     try:
-        file = _FileLines(text)
-        file.documents = _event_documents(text, _DataBuilder, file)
-        return file.documents
+        return _event_documents(text, _DataBuilder, _FileLines(text))
     except _NeedsNodes:
         return _node_documents(text)
     except yaml.MarkedYAMLError as exc:
@@ -136,8 +136,18 @@ class _NeedsNodes(Exception):
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-#: Plain scalars starting with anything else can only resolve to strings.
-_MAYBE_TYPED = frozenset("0123456789+-.~yYnNtTfFoO<=")
+#: YAML 1.1 (as PyYAML resolves it) types a plain scalar by its first character: one of
+#: these may make it a number, a date, null...
+_MAYBE_TYPED = frozenset(
+    c for c in yaml.resolver.Resolver.yaml_implicit_resolvers if c and not c.isalpha()
+)
+#: ... while one starting with a letter is text unless it is one of these words.
+_TYPED_WORDS = frozenset(
+    {
+        "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False",
+        "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL",
+    }
+)  # fmt: skip
 _RESOLVER = _LOADER("")
 _SCALARS = SafeConstructor()
 #: Plain scalars that may be typed (`42`, `true`, `1.2.3`...), resolved as YAML 1.1 says,
@@ -150,7 +160,9 @@ def _scalar(event: Any) -> Any:
     if event.anchor is not None or event.tag not in (None, "!"):
         raise _NeedsNodes
     value = event.value
-    if not event.implicit[0] or (value and value[0] not in _MAYBE_TYPED):
+    if not event.implicit[0] or (
+        value and value[0] not in _MAYBE_TYPED and value not in _TYPED_WORDS
+    ):
         return value  # quoted, or plain text that cannot be anything else
     try:
         return _typed[value]
@@ -174,7 +186,7 @@ def _plain(event: Any) -> bool:
     """A plain, untagged, unanchored scalar that can only be text (the common case)."""
     text = event.value
     return bool(
-        text and text[0] not in _MAYBE_TYPED and event.implicit[0]
+        text and text[0] not in _MAYBE_TYPED and text not in _TYPED_WORDS and event.implicit[0]
         and event.tag is None and event.anchor is None
     )  # fmt: skip
 
@@ -206,11 +218,11 @@ class _DataBuilder:
 
     def _mapping(self, depth: int) -> dict[Any, Any]:
         mapping: dict[Any, Any] = {}
-        next_event, typed = self.next_event, _MAYBE_TYPED
+        next_event, typed, words = self.next_event, _MAYBE_TYPED, _TYPED_WORDS
         while (key_event := next_event()).__class__ is not MappingEndEvent:
             text = key_event.value if key_event.__class__ is ScalarEvent else None
             if (
-                text and text[0] not in typed and key_event.implicit[0]
+                text and text[0] not in typed and text not in words and key_event.implicit[0]
                 and key_event.tag is None and key_event.anchor is None
             ):  # fmt: skip
                 key: Any = text
@@ -223,7 +235,7 @@ class _DataBuilder:
                 self.count += 1
                 text = event.value
                 if (
-                    text and text[0] not in typed and event.implicit[0]
+                    text and text[0] not in typed and text not in words and event.implicit[0]
                     and event.tag is None and event.anchor is None
                 ):  # fmt: skip
                     mapping[key] = text
@@ -304,7 +316,8 @@ def _event_documents(
             if first.__class__ is ScalarEvent and first.value == "" and first.implicit[0]:
                 continue  # `---` with nothing after it
             data, lines = builder(next_event).document(first)
-            documents.append(SourceDocument(data, first.start_mark.line + 1, lines, file))
+            start = first.start_mark.line + 1
+            documents.append(SourceDocument(data, start, lines, file, len(documents)))
     finally:
         parser.dispose()
     return documents
