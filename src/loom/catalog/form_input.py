@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 import regex
@@ -53,7 +54,9 @@ class _Invalid(Exception):
         self.issue = issue
 
 
+@lru_cache(maxsize=1024)
 def compile_pattern(pattern: str) -> regex.Pattern[str]:
+    # Cached here: regex's own cache lookup costs more than a catalog load can spare.
     return regex.compile(pattern)
 
 

@@ -101,13 +101,23 @@ def check_template(template: str, scope: TemplateScope) -> list[str]:
 
 def strings_in(
     value: Any, path: tuple[str | int, ...] = ()
-) -> Iterator[tuple[tuple[str | int, ...], str]]:
+) -> list[tuple[tuple[str | int, ...], str]]:
     """Every string inside a config value with its path (templates can be anywhere)."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    _collect_strings(value, path, found)
+    return found
+
+
+def _collect_strings(
+    value: Any, path: tuple[str | int, ...], found: list[tuple[tuple[str | int, ...], str]]
+) -> None:
+    # Into one list rather than through nested generators: every catalog load walks
+    # thousands of configs, and each level of `yield from` passes each string on again.
     if isinstance(value, str):
-        yield path, value
+        found.append((path, value))
     elif isinstance(value, Mapping):
         for key, child in value.items():
-            yield from strings_in(child, (*path, str(key)))
+            _collect_strings(child, (*path, str(key)), found)
     elif isinstance(value, list):
         for i, child in enumerate(value):
-            yield from strings_in(child, (*path, i))
+            _collect_strings(child, (*path, i), found)

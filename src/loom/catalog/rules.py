@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from loom.actions.registry import action_types
 from loom.catalog.conditions import referenced_fields, shape_problems
 from loom.catalog.documents import CatalogBundle, CatalogItem, Condition, Form, FormField
-from loom.catalog.form_input import check_value
+from loom.catalog.form_input import check_value, compile_pattern
 from loom.catalog.forms import field_paths, walk
 from loom.catalog.references import TemplateScope, check_template, strings_in
 
@@ -98,7 +98,7 @@ def _field_findings(f: FormField, at: Path) -> Iterator[Finding]:
         if f.type not in _TEXT_TYPES:
             yield (*at, "pattern"), f"a pattern applies to text fields, not {f.type}"
         try:
-            regex.compile(f.pattern)
+            compile_pattern(f.pattern)
         except regex.error as exc:
             yield (*at, "pattern"), f"not a valid regular expression ({exc})"
             return
@@ -139,22 +139,30 @@ def _visibility_cycle(fields: list[FormField], at: Path) -> Iterator[Finding]:
     a) have no meaning: which one is hidden would depend on the evaluation order."""
     graph: dict[str, list[str]] = {}
     where: dict[str, Path] = {}  # the visibleIf of each field that has one
-
-    def visit(level: list[FormField], at: Path, parent: str | None) -> None:
-        for i, f in enumerate(level):
-            path = f"{parent}.{f.id}" if parent else f.id
-            refs = list(referenced_fields(f.visible_if)) if f.visible_if else []
-            graph[path] = [r for r in refs if r != path] + ([parent] if parent else [])
-            if f.visible_if is not None:
-                where[path] = (*at, i, "visibleIf")
-            if f.type == "group" and f.fields:
-                visit(f.fields, (*at, i, "fields"), path)
-
-    visit(fields, at, None)
+    _visibility_graph(fields, at, None, graph, where)
     cycle = find_cycle(graph)
     if cycle:
         first = next(p for p in cycle if p in where)  # a cycle needs at least one condition
         yield where[first], f"visibleIf conditions depend on each other: {' → '.join(cycle)}"
+
+
+def _visibility_graph(
+    level: list[FormField],
+    at: Path,
+    parent: str | None,
+    graph: dict[str, list[str]],
+    where: dict[str, Path],
+) -> None:
+    # A module-level function, not a closure calling itself: that would be a reference
+    # cycle left for the garbage collector on every document.
+    for i, f in enumerate(level):
+        path = f"{parent}.{f.id}" if parent else f.id
+        refs = list(referenced_fields(f.visible_if)) if f.visible_if else []
+        graph[path] = [r for r in refs if r != path] + ([parent] if parent else [])
+        if f.visible_if is not None:
+            where[path] = (*at, i, "visibleIf")
+        if f.type == "group" and f.fields:
+            _visibility_graph(f.fields, (*at, i, "fields"), path, graph, where)
 
 
 def _form_level(
@@ -315,28 +323,31 @@ def find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
     """One cycle of the dependency graph as a path (a → b → a), or None."""
     state: dict[str, int] = {}
     stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for dep in graph.get(node, []):
-            if dep not in graph:
-                continue
-            if state.get(dep) == 1:
-                return [*stack[stack.index(dep) :], dep]
-            if state.get(dep) is None:
-                found = visit(dep)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return None
-
     for node in graph:
         if state.get(node) is None:
-            found = visit(node)
+            found = _cycle_from(node, graph, state, stack)
             if found:
                 return found
+    return None
+
+
+def _cycle_from(
+    node: str, graph: Mapping[str, list[str]], state: dict[str, int], stack: list[str]
+) -> list[str] | None:
+    """Depth-first from `node` (state: 1 on the stack, 2 done)."""
+    state[node] = 1
+    stack.append(node)
+    for dep in graph.get(node, []):
+        if dep not in graph:
+            continue
+        if state.get(dep) == 1:
+            return [*stack[stack.index(dep) :], dep]
+        if state.get(dep) is None:
+            found = _cycle_from(dep, graph, state, stack)
+            if found:
+                return found
+    stack.pop()
+    state[node] = 2
     return None
 
 
