@@ -50,6 +50,10 @@ class GithubInstance(_Group):
     app_id: str = ""
     app_private_key: SecretStr = SecretStr("")
     installation_id: str = ""
+    download_hosts: list[str] = Field(
+        default_factory=lambda: ["*.actions.githubusercontent.com", "*.blob.core.windows.net"],
+        description="Hosts artifact downloads redirect to (GHES: its storage host)",
+    )
 
     @model_validator(mode="after")
     def _one_credential(self) -> GithubInstance:
