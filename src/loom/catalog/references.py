@@ -115,7 +115,7 @@ def _collect_strings(
     # thousands of configs, and each level of `yield from` passes each string on again.
     if isinstance(value, str):
         found.append((path, value))
-    elif isinstance(value, Mapping):
+    elif type(value) is dict or isinstance(value, Mapping):  # the ABC check is slow
         for key, child in value.items():
             _collect_strings(child, (*path, str(key)), found)
     elif isinstance(value, list):

@@ -6,6 +6,7 @@ configs, and templates that refer only to values that will exist. Each rule yiel
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import regex
@@ -76,6 +77,18 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+@lru_cache(maxsize=1024)
+def _pattern_problem(pattern: str) -> str | None:
+    # Kept apart from the generator below (an exception held across its `yield` would tie
+    # the generator's frame and the traceback in a reference cycle) and cached (regex
+    # leaves such a cycle itself when it refuses a pattern).
+    try:
+        compile_pattern(pattern)
+    except regex.error as exc:
+        return f"not a valid regular expression ({exc})"
+    return None
+
+
 def _field_findings(f: FormField, at: Path) -> Iterator[Finding]:
     if f.type == "group":
         if not f.fields:
@@ -97,10 +110,9 @@ def _field_findings(f: FormField, at: Path) -> Iterator[Finding]:
     if f.pattern is not None:
         if f.type not in _TEXT_TYPES:
             yield (*at, "pattern"), f"a pattern applies to text fields, not {f.type}"
-        try:
-            compile_pattern(f.pattern)
-        except regex.error as exc:
-            yield (*at, "pattern"), f"not a valid regular expression ({exc})"
+        problem = _pattern_problem(f.pattern)
+        if problem:
+            yield (*at, "pattern"), problem
             return
     if (f.min is not None or f.max is not None) and f.type not in _NUMBER_TYPES:
         yield (*at, "min" if f.min is not None else "max"), "min/max apply to numbers"
