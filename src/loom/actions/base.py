@@ -23,7 +23,7 @@ import os
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
@@ -109,6 +109,12 @@ class ActionContext(Generic[ConfigT]):
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
     on_log: Callable[[LogLine], None] | None = None
     clock: Callable[[], float] = time.monotonic
+    #: The task's form values (its `.current`; secret fields are not among them), who
+    #: asked (email, name, teams), and the external references of the request's earlier
+    #: completed tasks in task order (the previous ticket to link to, say).
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    requester: Mapping[str, Any] = field(default_factory=dict)
+    earlier_refs: Sequence[Mapping[str, Any]] = ()
     lines: list[LogLine] = field(default_factory=list, init=False)
     _masked: set[str] = field(default_factory=set, init=False, repr=False)
 

@@ -120,6 +120,7 @@ def executor_for_runtime(runtime: Runtime) -> Execute:
             request_id=run.request_id, task_id=run.task_id, attempt=max(run.attempt, 1),
             config=config, http=http_clients(runtime), settings=runtime.settings,
             secrets=run.secrets, correlation_id=run.correlation_id,
+            inputs=variables.current, requester=run.requester, earlier_refs=run.earlier_refs,
         )  # fmt: skip
         try:
             result = None

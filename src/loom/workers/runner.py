@@ -73,6 +73,8 @@ class TaskRun:
     #: bundle's form values (`.current` of the component inputs rendered at run time).
     component_id: str = ""
     request_inputs: dict[str, Any] = field(default_factory=dict)
+    #: External references of the earlier completed tasks, in task order.
+    earlier_refs: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -128,9 +130,11 @@ async def _claim(
     else:
         await set_task_state(session, request, task, TaskState.PROCESSING)
     outputs: dict[str, Any] = {}
+    earlier_refs: list[dict[str, Any]] = []
     for earlier in request.tasks:
         if earlier.position < task.position and earlier.state == TaskState.COMPLETED:
             outputs.update(earlier.outputs)
+            earlier_refs.append(earlier.external_refs)
     revealed: dict[str, str] = {}
     if request.secret_fields:  # the submission stored secrets exactly when it had some
         revealed = await secrets.reveal(
@@ -156,6 +160,7 @@ async def _claim(
             requested_at=request.created_at,
             component_id=task.component_id,
             request_inputs=request.inputs,
+            earlier_refs=earlier_refs,
         ),
     )
 
