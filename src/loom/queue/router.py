@@ -13,13 +13,10 @@ from fastapi.responses import JSONResponse
 from loom.api.deps import OrgAdmin, RuntimeDep, SessionDep
 from loom.api.errors import envelope
 from loom.api.pagination import Page, PageDep, page_body
-from loom.audit import service as audit
-from loom.errors import NotFound
-from loom.platform.runtime import Runtime
+from loom.queue import service
 from loom.queue.errors import UnsupportedOperation
-from loom.queue.factory import queue_for
-from loom.queue.protocol import Queue
 from loom.queue.schemas import DeadLetterOut, QueueMessageOut, QueueStatsOut, RedriveResult
+from loom.queue.service import named_queue
 
 router = APIRouter(prefix="/queue", tags=["queue"])
 
@@ -29,19 +26,13 @@ _UNSUPPORTED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _queue(runtime: Runtime, name: str) -> Queue:
-    if name not in runtime.settings.queue.names:
-        raise NotFound(f"no queue named {name!r}")
-    return queue_for(runtime, name)
-
-
 def _unsupported(exc: UnsupportedOperation) -> JSONResponse:
     return envelope(501, exc.code, exc.message)
 
 
 @router.get("/stats", response_model=QueueStatsOut)
 async def stats(_admin: OrgAdmin, runtime: RuntimeDep, queue: QueueName = "tasks") -> Any:
-    return QueueStatsOut.of(queue, await _queue(runtime, queue).stats())
+    return QueueStatsOut.of(queue, await named_queue(runtime, queue).stats())
 
 
 @router.get("/messages", responses={200: {"model": Page[QueueMessageOut]}, **_UNSUPPORTED})
@@ -50,7 +41,7 @@ async def list_messages(
 ) -> Any:
     """Waiting and in-flight messages in delivery order."""
     try:
-        found = await _queue(runtime, queue).list(limit=page.limit, cursor=page.cursor)
+        found = await named_queue(runtime, queue).list(limit=page.limit, cursor=page.cursor)
     except UnsupportedOperation as exc:
         return _unsupported(exc)
     return page_body([QueueMessageOut.of(m) for m in found.items], found.next_cursor, page)
@@ -68,7 +59,9 @@ async def list_group(
 ) -> Any:
     """One group's messages in delivery order (the head first)."""
     try:
-        found = await _queue(runtime, queue).list(group_id, limit=page.limit, cursor=page.cursor)
+        found = await named_queue(runtime, queue).list(
+            group_id, limit=page.limit, cursor=page.cursor
+        )
     except UnsupportedOperation as exc:
         return _unsupported(exc)
     return page_body([QueueMessageOut.of(m) for m in found.items], found.next_cursor, page)
@@ -80,7 +73,7 @@ async def list_dead_letters(
 ) -> Any:
     """The dead-letter queue, oldest first."""
     try:
-        found = await _queue(runtime, queue).dlq_list(limit=page.limit, cursor=page.cursor)
+        found = await named_queue(runtime, queue).dlq_list(limit=page.limit, cursor=page.cursor)
     except UnsupportedOperation as exc:
         return _unsupported(exc)
     return page_body([DeadLetterOut.of(m) for m in found.items], found.next_cursor, page)
@@ -95,15 +88,6 @@ async def redrive(
     queue: QueueName = "tasks",
 ) -> Any:
     """Put a dead letter back at the tail of its group, its receive count reset."""
-    await _queue(runtime, queue).redrive(message_id)
     async with session.begin():
-        await audit.record(
-            session,
-            org_id=admin.org_id,
-            actor=admin,
-            action="queue.redrive",
-            target_type="queue_message",
-            target_id=message_id,
-            after={"queue": queue},
-        )
+        await service.redrive(session, runtime, admin, queue, message_id)
     return RedriveResult(id=message_id, queue=queue)
