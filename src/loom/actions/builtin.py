@@ -119,26 +119,68 @@ class RestApiConfig(_Config):
         return self
 
 
+_GITHUB_REPO = r"^[^/\s]+/[^/\s]+$|\{\{"
+_GITHUB_INSTANCE = "integrations.github.<name>; default: 'default', else the only one"
+
+
 class GithubFile(_Config):
-    path: str
+    path: str = Field(min_length=1)
     content: str
 
 
 class GithubCommitConfig(_Config):
-    repo: str = Field(pattern=r"^[^/\s]+/[^/\s]+$|\{\{")
+    """Files committed to a branch, optionally with a pull request (loom.actions.github_commit)."""
+
+    instance: str | None = Field(default=None, description=_GITHUB_INSTANCE)
+    repo: str = Field(pattern=_GITHUB_REPO)
     branch: str = "main"
-    message: str
+    base_branch: str | None = Field(
+        default=None,
+        description="Where a missing branch is created from, and the pull request's base "
+        "(default: the repository's default branch)",
+    )
+    message: str = Field(min_length=1)
     files: list[GithubFile] = Field(min_length=1)
     pull_request: bool = False
     pull_request_title: str | None = None
+    pull_request_body: str = ""
+    wait_for_merge: bool = Field(
+        default=False, description="The task waits until the pull request is merged"
+    )
+    wait_timeout_minutes: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _merge_needs_pull_request(self) -> GithubCommitConfig:
+        if self.wait_for_merge and not self.pull_request:
+            raise ValueError("waitForMerge needs pullRequest: true")
+        return self
+
+
+class GithubArtifactOutputs(_Config):
+    """Outputs read from a JSON object in a file of a run's artifact."""
+
+    artifact: str = Field(min_length=1, description="The artifact's name")
+    file: str = Field(default="outputs.json", min_length=1, description="A JSON object in its zip")
+    keys: list[str] = Field(default_factory=list, description="Keys to take (default: all)")
 
 
 class GithubWorkflowConfig(_Config):
-    repo: str
-    workflow: str = Field(description="Workflow file name or id")
+    """A workflow_dispatch run, followed until it ends (loom.actions.github_workflow)."""
+
+    instance: str | None = Field(default=None, description=_GITHUB_INSTANCE)
+    repo: str = Field(pattern=_GITHUB_REPO)
+    workflow: str = Field(min_length=1, description="Workflow file name or id")
     ref: str = "main"
     inputs: dict[str, Any] = Field(default_factory=dict)
     wait: bool = True
+    wait_timeout_minutes: float = Field(default=360, gt=0, le=50400)
+    outputs_from: GithubArtifactOutputs | None = None
+
+    @model_validator(mode="after")
+    def _outputs_need_wait(self) -> GithubWorkflowConfig:
+        if self.outputs_from is not None and not self.wait:
+            raise ValueError("outputsFrom needs wait: true (artifacts exist once the run ends)")
+        return self
 
 
 class TerraformConfig(_Config):
@@ -152,10 +194,26 @@ def register_builtin() -> None:
     """Register the built-in types, each with its executor where one exists yet (called
     once, by registry.action_types()). Executors import their config model from this
     module, hence the import here rather than at the top."""
+    from loom.actions.github_commit import GithubCommit
+    from loom.actions.github_workflow import GithubWorkflow
     from loom.actions.rest_api import RestApi
 
     register(ActionType("jira-ticket", "Open a JIRA ticket for a manual step", JiraTicketConfig))
     register(ActionType("rest-api", "Call a REST API", RestApiConfig, executor=RestApi()))
-    register(ActionType("github-commit", "Commit files to a GitHub repository", GithubCommitConfig))
-    register(ActionType("github-workflow", "Run a GitHub Actions workflow", GithubWorkflowConfig))
+    register(
+        ActionType(
+            "github-commit",
+            "Commit files to a GitHub repository",
+            GithubCommitConfig,
+            executor=GithubCommit(),
+        )
+    )
+    register(
+        ActionType(
+            "github-workflow",
+            "Run a GitHub Actions workflow",
+            GithubWorkflowConfig,
+            executor=GithubWorkflow(),
+        )
+    )
     register(ActionType("terraform", "Run Terraform", TerraformConfig))
