@@ -1,7 +1,7 @@
 """The catalog in the portal: the catalog page (search, filters, cards, sync status), an
 item's or a bundle's page (metadata, the form with every field type and its conditions),
 the server's check of a posted form (errors next to fields, values kept, secrets never
-echoed, the ready panel), and every sample of examples/catalog rendered."""
+echoed, the preview panel), and every sample of examples/catalog rendered."""
 
 from __future__ import annotations
 
@@ -302,7 +302,9 @@ async def post_form(
     client: httpx.AsyncClient, entry_id: str, values: dict[str, Any]
 ) -> httpx.Response:
     token = csrf_of(await client.get(f"/ui/catalog/{entry_id}"))
-    return await client.post(f"/ui/catalog/{entry_id}", data={"csrf_token": token, **values})
+    return await client.post(
+        f"/ui/catalog/{entry_id}/preview", data={"csrf_token": token, **values}
+    )
 
 
 def condition(node: Node, attr: str) -> dict[str, Any]:
@@ -507,7 +509,8 @@ async def test_item_page_renders_every_field_type(portal: httpx.AsyncClient) -> 
     page = await portal.get("/ui/catalog/kitchen-sink")
     doc = parse(page.text)
     form = doc.by_id("catalog-form")
-    assert form.get("method") == "post" and form.get("action") == "/ui/catalog/kitchen-sink"
+    assert form.get("method") == "post"
+    assert form.get("action") == "/ui/catalog/kitchen-sink/request"
     assert form.has("novalidate")
     assert csrf_of(page)
 
@@ -617,7 +620,7 @@ async def test_bundle_page_shows_components_and_its_shared_form(
     assert rows[0].find_all("a")[0].get("href") == "/ui/catalog/postgres"
     assert "PostgreSQL database" in rows[0].text and "ns" in rows[0].text
     assert doc.by_id("in-name").has("required")
-    assert doc.by_id("catalog-form").get("action") == "/ui/catalog/web-service"
+    assert doc.by_id("catalog-form").get("action") == "/ui/catalog/web-service/request"
     item = parse((await portal.get("/ui/catalog/postgres")).text)
     assert "New web service" in item.by_id("entry-bundles").text
 
@@ -669,7 +672,7 @@ async def test_bad_input_shows_each_error_next_to_its_field(portal: httpx.AsyncC
     ]
     assert "App name: must match the pattern" in summary.text
     assert "Database / Justification: is required" in summary.text
-    assert "ready-panel" not in response.text
+    assert 'data-ok="true"' not in response.text
 
 
 async def test_posted_choices_are_kept(portal: httpx.AsyncClient) -> None:
@@ -712,7 +715,7 @@ async def test_secret_values_are_never_echoed(portal: httpx.AsyncClient) -> None
     good = await post_form(portal, "kitchen-sink", {**GOOD, "input.api_key": secret})
     assert good.status_code == 200
     assert secret not in good.text
-    panel = parse(good.text).by_id("ready-panel")
+    panel = parse(good.text).by_id("plan-panel")
     row = panel.find_all("tr", **{"data-path": "api_key"})[0]
     assert [c.text for c in row.children] == ["API key", "••••"]
 
@@ -721,10 +724,13 @@ async def test_valid_input_shows_the_ready_panel(portal: httpx.AsyncClient) -> N
     response = await post_form(portal, "kitchen-sink", GOOD)
     assert response.status_code == 200, response.text
     doc = parse(response.text)
-    panel = doc.by_id("ready-panel")
-    assert "Ready to request" in panel.text
-    assert "provisioning engine" in panel.text and "nothing has been stored" in panel.text
-    rows = {r.get("data-path"): r.find_all("td")[0].text for r in panel.find_all("tr")}
+    panel = doc.by_id("plan-panel")
+    assert "Every value passed the checks" in panel.text
+    assert "nothing has been stored or sent yet" in panel.text
+    rows = {
+        r.get("data-path"): r.find_all("td")[0].text
+        for r in doc.by_id("plan-values").find_all("tr")
+    }
     assert rows == {
         "app_name": "my-app",
         "notes": "hello",
@@ -748,14 +754,14 @@ async def test_values_of_hidden_fields_are_dropped(portal: httpx.AsyncClient) ->
     values = {**GOOD, "input.tier": "bronze", "input.hostname": "ignored.example.com"}
     response = await post_form(portal, "kitchen-sink", values)
     assert response.status_code == 200
-    panel = parse(response.text).by_id("ready-panel")
+    panel = parse(response.text).by_id("plan-panel")
     paths = {r.get("data-path") for r in panel.find_all("tr")}
     assert "hostname" not in paths and "database.size" not in paths
     assert parse(response.text).by_id("field-in-database").has("hidden")
 
 
 async def test_the_form_needs_its_csrf_token(portal: httpx.AsyncClient) -> None:
-    response = await portal.post("/ui/catalog/kitchen-sink", data=GOOD)
+    response = await portal.post("/ui/catalog/kitchen-sink/preview", data=GOOD)
     assert response.status_code == 403
     assert "This form has expired" in response.text
 
@@ -766,7 +772,7 @@ async def test_bundle_form_is_checked_too(portal: httpx.AsyncClient) -> None:
     assert parse(bad.text).by_id("in-name-error").text == "is required"
     good = await post_form(portal, "web-service", {"input.name": "shop"})
     assert good.status_code == 200
-    assert "Ready to request" in good.text
+    assert 'data-ok="true"' in good.text
 
 
 async def test_conditions_beyond_equals_hold_on_served_documents(
@@ -780,7 +786,7 @@ async def test_conditions_beyond_equals_hold_on_served_documents(
     values = {"input.env": "prod", "input.ha": "true", "input.size": "l", "input.reason": "r"}
     response = await post_form(portal, "conditions", {**values, "input.note": "n"})
     assert response.status_code == 200
-    rows = {r.get("data-path") for r in parse(response.text).by_id("ready-panel").find_all("tr")}
+    rows = {r.get("data-path") for r in parse(response.text).by_id("plan-panel").find_all("tr")}
     assert rows == {"env", "ha", "size", "reason", "note"}
 
 
@@ -791,7 +797,7 @@ async def test_unknown_entry_is_a_404_page(portal: httpx.AsyncClient) -> None:
     token = csrf_of(await portal.get("/ui/catalog"))
     for response in (
         await portal.get("/ui/catalog/no-such-item"),
-        await portal.post("/ui/catalog/no-such-item", data={"csrf_token": token}),
+        await portal.post("/ui/catalog/no-such-item/preview", data={"csrf_token": token}),
     ):
         assert response.status_code == 404, response.request.method
         assert response.headers["content-type"].startswith("text/html")
@@ -812,7 +818,7 @@ async def test_anonymous_visitors_go_to_login(
 
 async def test_anonymous_post_goes_to_login(synced: FastAPI, client: httpx.AsyncClient) -> None:
     token = csrf_of(await client.get("/ui/login"))
-    response = await client.post("/ui/catalog/kitchen-sink", data={"csrf_token": token})
+    response = await client.post("/ui/catalog/kitchen-sink/preview", data={"csrf_token": token})
     assert response.status_code == 303
     assert response.headers["location"].startswith("/ui/login")
 
@@ -861,7 +867,7 @@ async def test_every_sample_entry_renders_with_its_form(database_url: str, tmp_p
                 assert page.status_code == 200, entry_id
                 doc = parse(page.text)
                 form = doc.by_id("catalog-form")
-                assert form.get("action") == f"/ui/catalog/{entry_id}"
+                assert form.get("action") == f"/ui/catalog/{entry_id}/request"
                 fields = [n for n in form.all() if n.has("data-field")]
                 assert fields, f"{entry_id}: no field rendered"
                 # Every condition in the page is JSON the script can read.
@@ -870,6 +876,8 @@ async def test_every_sample_entry_renders_with_its_form(database_url: str, tmp_p
                         if node.has(attr):
                             json.loads(node.get(attr) or "")
                 # An empty post: the server answers with the form (errors or ready).
-                empty = await c.post(f"/ui/catalog/{entry_id}", data={"csrf_token": csrf_of(page)})
+                empty = await c.post(
+                    f"/ui/catalog/{entry_id}/preview", data={"csrf_token": csrf_of(page)}
+                )
                 assert empty.status_code in (200, 422), entry_id
                 assert re.search(r'id="catalog-form"', empty.text), entry_id

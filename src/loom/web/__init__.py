@@ -10,7 +10,19 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from loom.web import auth, catalog, docs, errors, home, placeholders
+from loom.web import (
+    auth,
+    catalog,
+    docs,
+    entry,
+    errors,
+    home,
+    ordering,
+    placeholders,
+    queue,
+    request_page,
+    requests,
+)
 from loom.web.headers import SecurityHeadersMiddleware
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -19,7 +31,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 def install_portal(app: FastAPI) -> None:
     """Mount static files and the portal's pages on the app."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (home, auth, docs, catalog, placeholders):
+    pages = (home, auth, docs, catalog, entry, ordering, requests, request_page, queue)
+    for module in (*pages, placeholders):
         app.include_router(module.router)
     # Last: answers every /ui path nothing else did with the portal's 404 page.
     app.include_router(errors.router)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from loom.auth.principal import Principal
+from loom.auth.roles import Role
+
 
 @dataclass(frozen=True)
 class NavItem:
@@ -12,11 +15,16 @@ class NavItem:
     href: str
     #: One line shown on the domain's "coming soon" page until its pages exist.
     summary: str
+    #: Only organisation admins see the entry (its pages refuse everyone else).
+    admin_only: bool = False
 
-    def is_current(self, path: str) -> bool:
+    def matches(self, path: str) -> bool:
         if self.href == "/ui":
             return path in ("/ui", "/ui/")
         return path == self.href or path.startswith(self.href + "/")
+
+    def visible_to(self, principal: Principal | None) -> bool:
+        return not self.admin_only or (principal is not None and principal.org_role >= Role.ADMIN)
 
 
 NAV: tuple[NavItem, ...] = (
@@ -62,8 +70,22 @@ NAV: tuple[NavItem, ...] = (
     NavItem(
         "admin", "Admin", "/ui/admin", "Users, teams, tokens and settings of the organisation."
     ),
+    NavItem(
+        "queue",
+        "Queue",
+        "/ui/admin/queue",
+        "The work queue: depth, messages in flight, dead letters and redrive.",
+        admin_only=True,
+    ),
 )
 
 
 def nav_item(slug: str) -> NavItem:
     return next(item for item in NAV if item.slug == slug)
+
+
+def current_slug(path: str) -> str | None:
+    """The entry a page belongs to: the longest matching href (/ui/admin/queue is the
+    queue's, not the admin's)."""
+    found = [item for item in NAV if item.matches(path)]
+    return max(found, key=lambda item: len(item.href)).slug if found else None

@@ -14,7 +14,7 @@ from starlette.templating import Jinja2Templates
 from loom import __version__
 from loom.auth.principal import Principal
 from loom.web.csrf import FORM_FIELD, HEADER, csrf_token
-from loom.web.navigation import NAV
+from loom.web.navigation import NAV, current_slug
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -38,9 +38,11 @@ def page_principal(request: Request) -> Principal | None:
 
 
 def _frame(request: Request) -> dict[str, Any]:
+    principal = page_principal(request)
     return {
-        "principal": page_principal(request),
-        "nav": NAV,
+        "principal": principal,
+        "nav": [item for item in NAV if item.visible_to(principal)],
+        "nav_current": current_slug(request.url.path),
         "path": request.url.path,
         "csrf_token": csrf_token(request),
         "csrf_field": FORM_FIELD,

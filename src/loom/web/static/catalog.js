@@ -242,7 +242,26 @@
     describedBy(control, id, true);
   }
 
+  // A preview that passed: the messages of an earlier refusal no longer hold.
+  function clearMessages(form) {
+    form.querySelectorAll(".field-error").forEach(function (message) { message.remove(); });
+    form.querySelectorAll("[aria-invalid=true]").forEach(function (control) {
+      control.setAttribute("aria-invalid", "false");
+      describedBy(control, control.id + "-error", false);
+    });
+    var summary = document.getElementById("form-errors");
+    if (summary) summary.remove();
+  }
+
   function setUp(form) {
+    if (form.dataset.loomReady) return;
+    form.dataset.loomReady = "true";
+    form.addEventListener("submit", function (event) {
+      // Pico shows a busy button; the server ignores a second post of the same form.
+      if (event.submitter && event.submitter.id === "submit-button") {
+        event.submitter.setAttribute("aria-busy", "true");
+      }
+    });
     setUpPatterns(form);
     applyConditions(form);
     form.addEventListener("input", function () { applyConditions(form); });
@@ -255,6 +274,19 @@
   function start() {
     document.querySelectorAll("form.catalog-form").forEach(setUp);
   }
+
+  // Content htmx swapped in: a form sent back with the server's messages is set up like
+  // the first one; a plan that passed clears those messages.
+  document.addEventListener("htmx:load", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (!(elt instanceof Element)) return;
+    if (elt.matches("form.catalog-form")) setUp(elt);
+    elt.querySelectorAll("form.catalog-form").forEach(setUp);
+    if (elt.id === "plan-panel" && elt.hasAttribute("data-ok")) {
+      var form = document.getElementById("catalog-form");
+      if (form) clearMessages(form);
+    }
+  });
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
