@@ -167,7 +167,14 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(settings: Settings) -> Iterator[LiveServer]:
+def live_background() -> bool:
+    """Whether the live server runs its background work (workers); a test module that
+    needs requests carried out overrides this with True."""
+    return False
+
+
+@pytest.fixture
+def live_server(settings: Settings, live_background: bool) -> Iterator[LiveServer]:
     """The app served by a real uvicorn on a free local port, in a background thread
     (for the CLI and browser tests, which talk real HTTP)."""
     import socket
@@ -179,7 +186,7 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    application = create_app(settings, background=False)
+    application = create_app(settings, background=live_background)
     server = uvicorn.Server(
         uvicorn.Config(application, host="127.0.0.1", port=port, log_config=None, access_log=False)
     )

@@ -1,6 +1,6 @@
 """In a real browser: find an item in the catalog, open it, send its form with a bad value
 and see the server's message next to that field; conditions show and hide fields as the
-controlling field changes; a valid form shows what would be requested."""
+controlling field changes; a valid form's preview shows what would be requested."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def test_catalog_search_and_a_bad_value_shows_the_fields_error(
     name = page.locator("#in-app_name")
     name.fill("Not A Valid Name!")
     page.get_by_label("Contact").fill("dev@example.com")
-    page.get_by_role("button", name="Check the form").click()
+    page.get_by_role("button", name="Preview").click()
 
     expect(page).to_have_url(f"{base}/ui/catalog/kitchen-sink")
     error = page.locator("#field-in-app_name .field-error")
@@ -109,19 +109,23 @@ def test_catalog_search_and_a_bad_value_shows_the_fields_error(
     expect(name).to_have_attribute("aria-invalid", "true")
     expect(name).to_have_value("Not A Valid Name!")
     expect(page.locator("#form-errors")).to_contain_text("App name: must match the pattern")
-    expect(page.locator("#ready-panel")).to_have_count(0)
+    expect(page.locator("#plan-panel[data-ok]")).to_have_count(0)
     page.screenshot(path=shots(tmp_path) / "item-errors.png", full_page=True)
 
-    # Fixed: the server is content, and shows what would be requested.
+    # Fixed: the server is content, and shows what would be requested; the messages of
+    # the refusal are gone, and the typed secret stays in the form (only the panel changed).
     page.locator("#in-app_name").fill("my-app")
     page.get_by_label("API key").fill("a-long-enough-secret")
-    page.get_by_role("button", name="Check the form").click()
-    panel = page.locator("#ready-panel")
-    expect(panel).to_contain_text("Ready to request")
+    page.get_by_role("button", name="Preview").click()
+    panel = page.locator("#plan-panel[data-ok]")
+    expect(panel).to_contain_text("Every value passed the checks")
     expect(panel.locator('tr[data-path="api_key"] td')).to_have_text("••••")
-    expect(page.locator("#in-api_key")).to_have_value("")
+    expect(panel.locator("li[data-task]")).to_have_count(1)
+    expect(page.locator("#in-api_key")).to_have_value("a-long-enough-secret")
+    expect(page.locator("#form-errors")).to_have_count(0)
+    expect(page.locator("#catalog-form .field-error")).to_have_count(0)
     page.screenshot(path=shots(tmp_path) / "item-ready.png", full_page=True)
-    # Only the 422 of the page with errors may complain.
+    # Only the 422 of the refused preview may complain.
     assert all("422" in e for e in console.errors), console.errors
 
 

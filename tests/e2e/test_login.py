@@ -35,7 +35,7 @@ def test_sign_in_shows_home_with_passing_health(
     database = page.locator('tr[data-check="database"]')
     expect(database.locator(".badge")).to_have_text("ok")
     expect(page.locator("#health-status")).to_have_text("all checks pass")
-    expect(page.get_by_role("navigation", name="Domains").get_by_role("link")).to_have_count(10)
+    expect(page.get_by_role("navigation", name="Domains").get_by_role("link")).to_have_count(11)
     page.screenshot(path=tmp_path / "home.png", full_page=True)
     assert console.errors == []
 
