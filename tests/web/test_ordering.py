@@ -148,6 +148,20 @@ async def test_submit_creates_the_request_and_goes_to_its_page(
     assert "DNS record" in page.text and SECRET not in page.text
 
 
+async def test_a_bundle_is_submitted_the_same_way(portal: httpx.AsyncClient, app: FastAPI) -> None:
+    hidden = await _form(portal, "web-service")
+    response = await portal.post(
+        "/ui/catalog/web-service/request", data={**hidden, "input.name": "shop"}
+    )
+    assert response.status_code == 303
+    page = parse((await portal.get(response.headers["location"])).text)
+    steps = [
+        (t.get("data-task"), t.get("data-state")) for t in page.by_id("timeline").find_all("li")
+    ]
+    assert steps == [("1", "queued"), ("2", "pending")]  # its components, in dependency order
+    assert await _count(app, Request) == 1
+
+
 async def test_bad_input_comes_back_next_to_each_field_and_stores_nothing(
     portal: httpx.AsyncClient, app: FastAPI
 ) -> None:
