@@ -156,9 +156,8 @@ def _item(i: int, rng: random.Random) -> tuple[str, dict[str, Any]]:
     actions: list[dict[str, Any]] = [
         {
             "id": "provision",
-            "type": "terraform",
+            "type": "terraform-run",
             "config": {
-                "workingDir": f"stacks/{category}",
                 "workspace": "{{ .current.environment }}-{{ .current.name }}",
                 "variables": {
                     "name": "{{ .current.name }}",

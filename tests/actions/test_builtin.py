@@ -44,11 +44,16 @@ VALID: dict[str, dict[str, Any]] = {
         "inputs": {"name": "{{ .current.name }}", "count": 2},
         "wait": False,
     },
-    "terraform": {
-        "workingDir": "stacks/s3",
+    "terraform-run": {
+        "instance": "tfe",
+        "organization": "acme",
         "workspace": "{{ .current.env }}",
-        "variables": {"bucket": "{{ .current.name }}"},
-        "operation": "plan",
+        "variables": {"bucket": "{{ .current.name }}", "tags": {"team": "x"}},
+        "message": "Bucket {{ .current.name }}",
+        "operation": "destroy",
+        "autoApply": True,
+        "outputs": ["bucket_arn"],
+        "timeoutMinutes": 60,
     },
 }
 
@@ -57,7 +62,7 @@ REQUIRED = {
     "rest-api": {"url"},
     "github-commit": {"repo", "message", "files"},
     "github-workflow": {"repo", "workflow"},
-    "terraform": {"workingDir"},
+    "terraform-run": {"workspace"},
 }
 
 
@@ -110,7 +115,7 @@ def test_defaults() -> None:
         [200, 201, 202, 204],
         30,
     )
-    assert validate("terraform", {"workingDir": "d"}).operation == "apply"
+    assert validate("terraform-run", {"workspace": "w"}).operation == "apply"
 
 
 @pytest.mark.parametrize(
@@ -124,7 +129,7 @@ def test_defaults() -> None:
         ("github-commit", {"repo": "just-a-name"}, "string_pattern_mismatch"),
         ("github-commit", {"files": []}, "too_short"),
         ("github-commit", {"files": [{"path": "a"}]}, "missing"),
-        ("terraform", {"operation": "import"}, "literal_error"),
+        ("terraform-run", {"operation": "import"}, "literal_error"),
     ],
 )
 def test_invalid_values_are_refused(action_type: str, change: dict[str, Any], error: str) -> None:

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from loom.actions import registry
 from loom.actions.registry import ActionType, action_types, register
 
-BUILT_IN = {"jira-ticket", "rest-api", "github-commit", "github-workflow", "terraform"}
+BUILT_IN = {"jira-ticket", "rest-api", "github-commit", "github-workflow", "terraform-run"}
 
 
 class _Config(BaseModel):

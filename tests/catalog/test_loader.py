@@ -247,7 +247,7 @@ def test_unknown_action_type_is_reported_with_the_known_ones() -> None:
     assert only_problem(text) == (
         f"{FILE}:{at(text, 'type: slack-message')} spec.fulfillment.actions[0].type: "
         "unknown action type 'slack-message' "
-        "(known: github-commit, github-workflow, jira-ticket, rest-api, terraform)"
+        "(known: github-commit, github-workflow, jira-ticket, rest-api, terraform-run)"
     )
 
 

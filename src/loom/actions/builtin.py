@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import (
@@ -183,11 +184,52 @@ class GithubWorkflowConfig(_Config):
         return self
 
 
-class TerraformConfig(_Config):
-    working_dir: str
-    workspace: str | None = None
-    variables: dict[str, Any] = Field(default_factory=dict)
-    operation: Literal["plan", "apply", "destroy"] = "apply"
+_TERRAFORM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+class TerraformRunConfig(_Config):
+    """A run in a Terraform Cloud / Enterprise workspace (see loom.actions.terraform)."""
+
+    instance: str | None = Field(
+        default=None,
+        description="integrations.terraform.<name>; default: 'default', else the only one",
+    )
+    organization: str | None = Field(default=None, description="Default: the instance's")
+    workspace: str = Field(min_length=1)
+    variables: dict[str, Any] = Field(
+        default_factory=dict, description="Terraform input variables: name → any value"
+    )
+    message: str = Field(default="", description="Shown with the run, after 'Loom task <id>'")
+    operation: Literal["apply", "plan", "destroy"] = "apply"
+    auto_apply: bool | None = Field(
+        default=None, description="Apply without confirmation; default: yes for apply only"
+    )
+    outputs: list[str] | Literal["all"] = Field(
+        default="all", description="State outputs that become task outputs"
+    )
+    timeout_minutes: int = Field(default=1440, ge=1, le=10080)
+
+    @field_validator("variables")
+    @classmethod
+    def _variable_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not _TERRAFORM_NAME.match(name):
+                raise ValueError(f"{name!r} is not a Terraform variable name")
+        return value
+
+    @field_validator("outputs")
+    @classmethod
+    def _output_names(cls, value: list[str] | str) -> list[str] | str:
+        for name in value if isinstance(value, list) else []:
+            if not _TERRAFORM_NAME.match(name):
+                raise ValueError(f"{name!r} is not a Terraform output name")
+        return value
+
+    @model_validator(mode="after")
+    def _apply_only_when_applying(self) -> TerraformRunConfig:
+        if self.operation == "plan" and self.auto_apply:
+            raise ValueError("autoApply needs operation apply or destroy (a plan is never applied)")
+        return self
 
 
 def register_builtin() -> None:
@@ -197,6 +239,7 @@ def register_builtin() -> None:
     from loom.actions.github_commit import GithubCommit
     from loom.actions.github_workflow import GithubWorkflow
     from loom.actions.rest_api import RestApi
+    from loom.actions.terraform import TerraformRun
 
     register(ActionType("jira-ticket", "Open a JIRA ticket for a manual step", JiraTicketConfig))
     register(ActionType("rest-api", "Call a REST API", RestApiConfig, executor=RestApi()))
@@ -216,4 +259,11 @@ def register_builtin() -> None:
             executor=GithubWorkflow(),
         )
     )
-    register(ActionType("terraform", "Run Terraform", TerraformConfig))
+    register(
+        ActionType(
+            "terraform-run",
+            "Run Terraform in a Terraform Cloud / Enterprise workspace",
+            TerraformRunConfig,
+            executor=TerraformRun(),
+        )
+    )
