@@ -105,6 +105,7 @@ async def test_files_are_committed_to_the_branch_with_the_task_trailer(
     }
     assert result.wait is None
     assert github.api_calls("POST", rf"/repos/{REPO}/pulls") == []
+    assert TOKEN not in log_text(ctx)
 
 
 async def test_an_existing_file_is_updated_and_an_identical_one_left_alone(

@@ -274,6 +274,21 @@ async def test_a_5xx_on_the_dispatch_fails_retryable_and_is_not_repeated(
     assert len(github.api_calls("POST", r".*/dispatches")) == 1 and runs(github) == []
 
 
+async def test_a_silent_github_times_out_and_then_the_breaker_stops_calling(
+    github: FakeGithub, make_ctx: Any, settings: Settings
+) -> None:
+    settings.http.timeout_seconds = 0.2
+    github.delay(1.0)
+    with pytest.raises(ActionFailed, match=r"no answer within 0.2 s") as caught:
+        await run_action(GithubWorkflow(), make_ctx())
+    assert caught.value.retryable
+    reached = len(github.calls)
+    assert reached == 3  # the read of the workflow, retried twice: three failures open it
+    with pytest.raises(ActionFailed, match="circuit") as refused:
+        await run_action(GithubWorkflow(), make_ctx())
+    assert refused.value.retryable and len(github.calls) == reached and runs(github) == []
+
+
 # --- crash, then reconcile ---------------------------------------------------------------
 
 

@@ -70,7 +70,7 @@ class FakeGithub(ReposApi, ActionsApi):
         self._lock = threading.RLock()
         self._routes()
 
-    # --- lifecycle and recorded calls------------------------------------------------
+    # --- lifecycle and recorded calls ----------------------------------------------
 
     def __enter__(self) -> FakeGithub:
         self.server.start()

@@ -85,7 +85,12 @@ async def send(
                 raw = await _read_limited(response, ctx.http.settings.max_response_bytes, shown)
             finally:
                 await response.aclose()
-    except (TimeoutError, httpx.TimeoutException):
+    except TimeoutError:
+        # The bound above cancelled the call inside the transport, which counts nothing on
+        # a cancellation: the host's breaker must still count the timeout as a failure.
+        ctx.http.breaker(integration, target.netloc.decode("ascii")).record_failure()
+        raise ActionFailed(f"{shown}: no answer within {limit:g} s", retryable=True) from None
+    except httpx.TimeoutException:  # the transport's own timeout: already counted
         raise ActionFailed(f"{shown}: no answer within {limit:g} s", retryable=True) from None
     except HostNotAllowed as exc:
         raise ActionFailed(f"{shown}: {exc}", retryable=False) from None
