@@ -13,12 +13,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import String, Text, delete, select
+from sqlalchemy import String, Text, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.responses import Response
@@ -31,6 +32,8 @@ from loom.platform.runtime import Runtime
 
 HEADER = "idempotency-key"
 RETENTION = timedelta(hours=24)
+#: Expired keys are deleted by a claim at most this often (per process), not by every one.
+_PURGE_EVERY_SECONDS = 60.0
 _MAX_BODY = 1024 * 1024
 
 
@@ -58,6 +61,7 @@ class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
         self.runtime = runtime
+        self._next_purge = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -134,11 +138,13 @@ class IdempotencyMiddleware:
         async with self.runtime.sessions() as session:
             try:
                 async with session.begin():
-                    await session.execute(
-                        delete(IdempotencyRecord).where(
-                            IdempotencyRecord.created_at < utcnow() - RETENTION
+                    if time.monotonic() >= self._next_purge:
+                        self._next_purge = time.monotonic() + _PURGE_EVERY_SECONDS
+                        await session.execute(
+                            delete(IdempotencyRecord).where(
+                                IdempotencyRecord.created_at < utcnow() - RETENTION
+                            )
                         )
-                    )
                     session.add(IdempotencyRecord(scope_hash=scope_hash, request_hash=request_hash))
                 return None
             except IntegrityError:
@@ -179,17 +185,21 @@ class IdempotencyMiddleware:
         await response(scope, receive, send)
 
     async def _finish(self, scope_hash: str, body_key: bytes, captured: dict[str, Any]) -> None:
+        this_key = IdempotencyRecord.scope_hash == scope_hash
+        status = captured.get("status")
         async with self.runtime.sessions() as session, session.begin():
-            record = await session.get(IdempotencyRecord, scope_hash)
-            if record is None:
-                return
-            status = captured.get("status")
             if status is None or status >= 500:
-                await session.delete(record)  # let the client retry
+                await session.execute(delete(IdempotencyRecord).where(this_key))  # may retry
                 return
-            record.status_code = status
-            record.response_headers = captured.get("headers", {})
-            record.response_body = _seal(body_key, captured["body"])
+            await session.execute(
+                update(IdempotencyRecord)
+                .where(this_key)
+                .values(
+                    status_code=status,
+                    response_headers=captured.get("headers", {}),
+                    response_body=_seal(body_key, captured["body"]),
+                )
+            )
 
 
 async def _read_body(receive: Receive) -> bytes | None:
