@@ -187,7 +187,7 @@ class GithubClient:
         branch does not exist."""
         result = await self.request(
             "GET", f"{self.repo_path(repo)}/commits",
-            params={"sha": branch, "per_page": str(count)}, also=[404, 409],
+            params={"sha": branch, "per_page": str(count)}, also=[404, 409, 422],
         )  # fmt: skip
         return result.body if result.status == 200 and isinstance(result.body, list) else []
 
