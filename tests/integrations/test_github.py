@@ -101,7 +101,9 @@ async def test_calls_carry_the_standard_headers_and_the_token(
 async def test_an_unknown_instance_is_refused_naming_the_configured_ones(
     github: FakeGithub, contexts: Any
 ) -> None:
-    with pytest.raises(ActionFailed, match=r"no GitHub instance named 'other' \(configured: main\)"):
+    with pytest.raises(
+        ActionFailed, match=r"no GitHub instance named 'other' \(configured: main\)"
+    ):
         GithubClient(contexts(github_settings(github)), "other")
 
 
@@ -221,9 +223,8 @@ async def test_a_write_is_never_retried(github: FakeGithub, contexts: Any) -> No
     with pytest.raises(ActionFailed, match="answered 500"):
         await client.put_file("acme/infra", "a.txt", "YQ==", "add a", "main", None)
     assert len(github.api_calls("PUT", "/repos/acme/infra/contents/a.txt")) == 1
-    assert "a.txt" not in github.repo("acme/infra").commits[
-        github.repo("acme/infra").branches["main"]
-    ].tree
+    repo = github.repo("acme/infra")
+    assert "a.txt" not in repo.commits[repo.branches["main"]].tree
 
 
 async def test_a_slow_answer_times_out_retryable(github: FakeGithub, contexts: Any) -> None:
