@@ -481,6 +481,8 @@ async def test_a_crash_after_the_run_was_queued_is_reconciled_without_a_second_r
     assert found.outputs["run_id"] == queued.id
     assert found.wait.state["run_id"] == queued.id
     assert f"found run {queued.id} of an earlier attempt (pending)" in log_text(found.logs)
+    [search] = [c for c in tfc.calls if c.path.endswith("/runs") and c.method == "GET"]
+    assert search.query["search[basic]"] == [TASK_ID]
     assert len(tfc.runs) == 1
     assert [c.method for c in tfc.calls].count("POST") == 1
 

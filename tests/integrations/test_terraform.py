@@ -185,6 +185,9 @@ async def test_find_run_matches_the_marker_in_the_message(
     found = await client.find_run(ws_id, "Loom task abc")
     assert found is not None and found.id == ours.id
     assert tfc.calls[-1].query["search[basic]"] == ["Loom task abc"]
+    found = await client.find_run(ws_id, "Loom task abc", "abc")
+    assert found is not None and found.id == ours.id
+    assert tfc.calls[-1].query["search[basic]"] == ["abc"]
     assert await client.find_run(ws_id, "Loom task zzz") is None
 
 

@@ -84,7 +84,7 @@ class TerraformRun:
         workspace = await client.workspace(
             client.organization(config.organization), config.workspace
         )
-        run = await client.find_run(workspace.id, run_marker(ctx.task_id))
+        run = await client.find_run(workspace.id, run_marker(ctx.task_id), str(ctx.task_id))
         if run is None:
             ctx.log("no run of an earlier attempt: starting one")
             return None

@@ -213,11 +213,15 @@ class TerraformClient:
         body = await self._document("GET", f"/runs/{run_id}", "reading the run")
         return Run.from_json(body["data"])
 
-    async def find_run(self, workspace_id: str, marker: str) -> Run | None:
-        """The newest run of the workspace whose message contains `marker`."""
+    async def find_run(
+        self, workspace_id: str, marker: str, search: str | None = None
+    ) -> Run | None:
+        """The newest run of the workspace whose message contains `marker`, among those
+        Terraform's search finds for `search` (default: the marker; one distinctive word
+        is safest, since how the search matches phrases is not documented)."""
         for page in range(1, SEARCH_PAGES + 1):
             params = {
-                "search[basic]": marker,
+                "search[basic]": search or marker,
                 "page[number]": str(page),
                 "page[size]": str(_PAGE_SIZE),
             }
