@@ -76,8 +76,12 @@ async def load_principal(
     scopes: frozenset[str] = frozenset(TOKEN_SCOPES),
     via: Literal["token", "session", "system"] = "session",
     token_id: uuid.UUID | None = None,
+    user: User | None = None,
 ) -> Principal:
-    user = await session.get(User, user_id)
+    """The principal of `user_id` (`user`: that user's row, when the caller read it
+    already)."""
+    if user is None:
+        user = await session.get(User, user_id)
     if user is None or not user.is_active:
         raise NotAuthenticated("the account behind these credentials is missing or disabled")
     rows = await session.execute(

@@ -12,7 +12,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.audit import service as audit
-from loom.auth.models import ApiToken
+from loom.auth.models import ApiToken, User
 from loom.auth.principal import Principal, load_principal
 from loom.auth.roles import TOKEN_SCOPES, Role
 from loom.db.types import utcnow
@@ -110,14 +110,20 @@ def is_usable(token: ApiToken, now: datetime) -> bool:
 
 
 async def authenticate_token(session: AsyncSession, plaintext: str) -> Principal:
-    token = await session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext))
-    )
+    found = (
+        await session.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == hash_token(plaintext))
+        )
+    ).first()
     now = utcnow()
-    if token is None or not is_usable(token, now):
+    if found is None or not is_usable(found.ApiToken, now):
         raise NotAuthenticated("invalid, expired or revoked API token")
+    token, user = found.ApiToken, found.User
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
         token.last_used_at = now
     return await load_principal(
-        session, token.user_id, scopes=frozenset(token.scopes), via="token", token_id=token.id
-    )
+        session, token.user_id, scopes=frozenset(token.scopes), via="token", token_id=token.id,
+        user=user,
+    )  # fmt: skip
