@@ -174,6 +174,31 @@ def test_only_yaml_files_under_catalog_and_bundles_are_read(tmp_path: Path) -> N
     ]
 
 
+def test_files_are_read_in_path_order_through_linked_files_not_linked_folders(
+    tmp_path: Path,
+) -> None:
+    write_catalog(
+        tmp_path,
+        {
+            "catalog/a-b/x.yaml": "x: 1\n",
+            "catalog/a/x.yaml": "x: 1\n",
+            "catalog/a/y.YAML": "not: read\n",
+            "catalog/a.yaml/z.yaml": "z: 1\n",
+            "outside/linked.yaml": "l: 1\n",
+            "outside/folder/w.yaml": "w: 1\n",
+        },
+    )
+    (tmp_path / "catalog" / "link.yaml").symlink_to(tmp_path / "outside" / "linked.yaml")
+    (tmp_path / "catalog" / "dir").symlink_to(tmp_path / "outside" / "folder")
+    (tmp_path / "catalog" / "loop").symlink_to(tmp_path / "catalog")
+    assert read_files(tmp_path) == [
+        ("catalog/a/x.yaml", b"x: 1\n"),  # "a" before "a-b", as pathlib sorts parts
+        ("catalog/a-b/x.yaml", b"x: 1\n"),
+        ("catalog/a.yaml/z.yaml", b"z: 1\n"),
+        ("catalog/link.yaml", b"l: 1\n"),
+    ]
+
+
 def test_codeowners_is_read_from_the_github_locations(tmp_path: Path) -> None:
     write_catalog(
         tmp_path,

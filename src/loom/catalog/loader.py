@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,10 +97,30 @@ def read_files(root: Path) -> list[tuple[str, bytes]]:
         base = root / folder
         if not base.is_dir():
             continue
-        for path in sorted(base.rglob("*")):
-            if path.suffix in SUFFIXES and path.is_file():
-                files.append((path.relative_to(root).as_posix(), path.read_bytes()))
+        found: list[tuple[tuple[str, ...], str]] = []
+        _find_documents(str(base), (folder,), found)
+        for parts, path in sorted(found):  # by path parts, as pathlib orders paths
+            with open(path, "rb") as file:
+                files.append(("/".join(parts), file.read()))
     return files
+
+
+def _find_documents(
+    directory: str, parts: tuple[str, ...], found: list[tuple[tuple[str, ...], str]]
+) -> None:
+    """Document files under `directory` with their path parts from the root (os.scandir:
+    pathlib's rglob took half of reading a large catalog). Linked directories are not
+    followed, as rglob does not follow them; linked files are read."""
+    try:
+        with os.scandir(directory) as scan:
+            entries = list(scan)
+    except PermissionError:
+        return
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            _find_documents(entry.path, (*parts, entry.name), found)
+        elif os.path.splitext(entry.name)[1] in SUFFIXES and entry.is_file():
+            found.append(((*parts, entry.name), entry.path))
 
 
 def read_codeowners(root: Path) -> CodeOwners:

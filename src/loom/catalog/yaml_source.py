@@ -72,7 +72,7 @@ class SourceDocument:
         """The line of the deepest part of `path` that exists in the source."""
         lines = self.lines
         for end in range(len(path), -1, -1):
-            line = lines.get(path[:end])
+            line = lines.get(tuple(path[:end]))
             if line is not None:
                 return line
         return self.start_line
