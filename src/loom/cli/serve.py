@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -119,4 +120,15 @@ def worker(
         await stop_workers(runtime)
         await runtime.close()
 
-    asyncio.run(run())
+    with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+        runner.run(run())
+
+
+def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop, which `loom serve` runs on too (uvicorn picks it when installed):
+    a worker spends much of its time on database round trips, cheaper there."""
+    try:
+        import uvloop
+    except ImportError:  # not installed where uvicorn[standard] leaves it out (Windows)
+        return None
+    return uvloop.new_event_loop
