@@ -16,8 +16,11 @@ VALID: dict[str, dict[str, Any]] = {
         "issueType": "Story",
         "summary": "Create {{ .current.name }}",
         "labels": ["catalog"],
-        "fields": {"customfield_1": 3},
-        "waitFor": "created",
+        "components": ["Databases"],
+        "priority": "High",
+        "customFields": {"customfield_1": 3},
+        "waitFor": "done",
+        "linkToPrevious": False,
     },
     "rest-api": {
         "method": "PUT",
@@ -58,7 +61,7 @@ VALID: dict[str, dict[str, Any]] = {
 }
 
 REQUIRED = {
-    "jira-ticket": {"project", "summary"},
+    "jira-ticket": {"summary"},
     "rest-api": {"url"},
     "github-commit": {"repo", "message", "files"},
     "github-workflow": {"repo", "workflow"},
@@ -108,7 +111,7 @@ def test_required_keys(action_type: str) -> None:
 
 def test_defaults() -> None:
     jira = validate("jira-ticket", {"project": "P", "summary": "s"})
-    assert (jira.issue_type, jira.wait_for, jira.labels) == ("Task", "resolved", [])
+    assert (jira.issue_type, jira.wait_for, jira.labels) == ("Task", "created", [])
     rest = validate("rest-api", {"url": "https://x"})
     assert (rest.method, rest.expect_status, rest.timeout_seconds) == (
         "POST",

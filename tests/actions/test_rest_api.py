@@ -629,7 +629,6 @@ def test_rest_api_is_registered_with_its_executor() -> None:
     action_type = action_types()["rest-api"]
     assert isinstance(action_type.executor, RestApi)
     assert action_type.executor.config_model is action_type.config_model is RestApiConfig
-    assert action_types()["jira-ticket"].executor is None
 
 
 @pytest.mark.parametrize(

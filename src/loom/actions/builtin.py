@@ -25,15 +25,46 @@ class _Config(BaseModel):
 
 
 class JiraTicketConfig(_Config):
-    project: str
-    issue_type: str = "Task"
-    summary: str
-    description: str = ""
-    labels: list[str] = Field(default_factory=list)
-    fields: dict[str, Any] = Field(default_factory=dict, description="Extra JIRA fields by id")
-    wait_for: Literal["created", "resolved"] = Field(
-        default="resolved", description="Complete the task when the ticket is created or resolved"
+    """A JIRA ticket for a manual step (see loom.actions.jira)."""
+
+    instance: str = Field(
+        default="", description="integrations.jira.<name>; default: 'default', else the only one"
     )
+    project: str = Field(default="", description="Project key; default: the instance's")
+    issue_type: str = "Task"
+    summary: str = Field(min_length=1)
+    description: str = Field(
+        default="", description="Default: the form values, the requester, a link to the request"
+    )
+    labels: list[str] = Field(default_factory=list)
+    components: list[str] = Field(default_factory=list, description="Component names")
+    priority: str = Field(default="", description="Priority name; default: the project's")
+    custom_fields: dict[str, Any] = Field(
+        default_factory=dict, description="Custom fields by id: customfield_10010: value"
+    )
+    wait_for: Literal["created", "done"] = Field(
+        default="created", description="Complete the task when the ticket is created, or done"
+    )
+    link_to_previous: bool = Field(
+        default=True, description="The request's previous ticket blocks this one"
+    )
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_have_no_spaces(cls, value: list[str]) -> list[str]:
+        for label in value:
+            if "{{" not in label and (not label or any(c.isspace() for c in label)):
+                raise ValueError(f"label {label!r}: JIRA labels are single words")
+        return value
+
+    @field_validator("custom_fields")
+    @classmethod
+    def _custom_field_ids(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            number = key.removeprefix("customfield_")
+            if number == key or not number.isdigit():
+                raise ValueError(f"{key!r} is not a custom field id (customfield_<number>)")
+        return value
 
 
 def _check_output_paths(value: dict[str, str]) -> dict[str, str]:
@@ -238,10 +269,18 @@ def register_builtin() -> None:
     module, hence the import here rather than at the top."""
     from loom.actions.github_commit import GithubCommit
     from loom.actions.github_workflow import GithubWorkflow
+    from loom.actions.jira import JiraTicket
     from loom.actions.rest_api import RestApi
     from loom.actions.terraform import TerraformRun
 
-    register(ActionType("jira-ticket", "Open a JIRA ticket for a manual step", JiraTicketConfig))
+    register(
+        ActionType(
+            "jira-ticket",
+            "Open a JIRA ticket for a manual step",
+            JiraTicketConfig,
+            executor=JiraTicket(),
+        )
+    )
     register(ActionType("rest-api", "Call a REST API", RestApiConfig, executor=RestApi()))
     register(
         ActionType(

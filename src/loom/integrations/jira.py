@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import httpx
 
-from loom.actions.base import ActionContext, ActionFailed
+from loom.actions.base import DEADLINE_MARGIN_SECONDS, ActionContext, ActionFailed
 from loom.actions.calls import CallResult, body_excerpt, send
 from loom.integrations.instances import choose
 from loom.integrations.settings import JiraInstance
@@ -224,21 +224,30 @@ class JiraClient:
         )  # fmt: skip
 
     async def _get(self, url: str, params: Mapping[str, str]) -> CallResult:
-        """A GET retried on a 5xx or a transport error, while the circuit stays closed."""
-        for attempt in range(self.retries + 1):
-            last = attempt == self.retries
+        """A GET retried on a 5xx or a transport error while the circuit stays closed
+        and the deadline leaves room; otherwise the last answer (or failure) stands."""
+        attempt = 0
+        while True:
             try:
                 result = await self._send("GET", url, params=params)
             except ActionFailed as failure:
-                if last or not failure.retryable or self._circuit_open():
+                if not failure.retryable or not self._may_retry(attempt):
                     raise
             else:
-                if result.status < 500 or last or self._circuit_open():
+                if result.status < 500 or not self._may_retry(attempt):
                     return result
-            pause = self.backoff[min(attempt, len(self.backoff) - 1)] if self.backoff else 0
+            pause = self._pause(attempt)
             self.ctx.log(f"JIRA {self.name}: trying again in {pause:g} s", "warning")
             await asyncio.sleep(pause)
-        raise AssertionError("unreachable")  # pragma: no cover
+            attempt += 1
+
+    def _pause(self, attempt: int) -> float:
+        return self.backoff[min(attempt, len(self.backoff) - 1)] if self.backoff else 0.0
+
+    def _may_retry(self, attempt: int) -> bool:
+        left = self.ctx.time_left()
+        room = left is None or left > self._pause(attempt) + 2 * DEADLINE_MARGIN_SECONDS
+        return attempt < self.retries and room and not self._circuit_open()
 
     def _circuit_open(self) -> bool:
         return self.ctx.http.breaker(self.integration, self._netloc).state == "open"
