@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, status
 from pydantic import AwareDatetime
@@ -11,8 +12,10 @@ from pydantic import AwareDatetime
 from loom.api.deps import CurrentPrincipal, RuntimeDep, SessionDep
 from loom.api.pagination import Page, PageDep, page_body, paginate
 from loom.catalog import service as catalog
+from loom.platform.http import http_clients
 from loom.provisioning import schemas, service
 from loom.provisioning.dispatch import enqueue_for
+from loom.provisioning.external_status import external_statuses
 from loom.provisioning.models import Request
 from loom.provisioning.states import RequestState
 from loom.secrets.crypto import derive_key
@@ -85,11 +88,25 @@ async def list_requests(
 
 @router.get("/{request_id}", response_model=schemas.RequestDetail)
 async def get_request(
-    request_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+    request_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    include: Annotated[
+        list[Literal["external_status"]],
+        Query(description="external_status: each task's ticket status, read now from JIRA"),
+    ] = [],  # noqa: B006 - FastAPI copies defaults
 ) -> schemas.RequestDetail:
     async with session.begin():
         request = await service.get_request(session, principal, request_id)
-        return schemas.RequestDetail.of(request)
+        detail = schemas.RequestDetail.of(request)
+    if "external_status" in include:  # outside the transaction: JIRA may be slow
+        refs = {task.id: task.external_refs for task in detail.tasks}
+        found = await external_statuses(request_id, refs, http_clients(runtime), runtime.settings)
+        for task in detail.tasks:
+            if task.id in found:
+                task.external_status = schemas.ExternalStatus(**asdict(found[task.id]))
+    return detail
 
 
 @router.get("/{request_id}/status")

@@ -31,6 +31,17 @@ class RetryBody(BaseModel):
     )
 
 
+class ExternalStatus(BaseModel):
+    """A task's ticket as its system sees it now (`?include=external_status`)."""
+
+    system: str = Field(description='"jira"')
+    key: str
+    url: str
+    status: str | None = Field(description="open, in_progress or done; null with an error")
+    raw_status: str | None = Field(description="The status as the system names it")
+    error: str | None = Field(default=None, description="Why the status could not be read")
+
+
 class TaskOut(BaseModel):
     id: uuid.UUID
     position: int
@@ -46,6 +57,9 @@ class TaskOut(BaseModel):
     queued_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
+    external_status: ExternalStatus | None = Field(
+        default=None, description="Only with ?include=external_status, for tasks with a ticket"
+    )
 
     @classmethod
     def of(cls, task: FulfillmentTask) -> TaskOut:
