@@ -20,7 +20,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_USER_KEY = "uid"
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async, like every dependency here: FastAPI runs a plain `def` one in a worker thread
     runtime: Runtime = request.app.state.runtime
     return runtime
 

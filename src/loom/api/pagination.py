@@ -39,7 +39,7 @@ class PageParams:
     fields: frozenset[str] | None = None
 
 
-def page_params(
+async def page_params(  # async: FastAPI would run a plain `def` in a worker thread
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     fields: Annotated[
