@@ -4,6 +4,7 @@ job outcomes, and the process's own figures (memory, CPU, open files)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from prometheus_client import (
@@ -15,6 +16,8 @@ from prometheus_client import (
     Gauge,
     Histogram,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 JOB_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -88,3 +91,26 @@ class JobMetrics:
                 registry=registry,
             ),
         )
+
+
+class BreakerCollector(Collector):
+    """`loom_http_circuit_state{integration, host, state}`: 1 for the state each circuit
+    breaker of outgoing calls is in (closed, open, half-open), 0 for the others; read at
+    scrape time from `states()` ("integration host" → state)."""
+
+    STATES = ("closed", "open", "half-open")
+
+    def __init__(self, states: Callable[[], Mapping[str, str]]) -> None:
+        self._states = states
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "loom_http_circuit_state",
+            "Circuit breaker of outgoing calls per integration and host: 1 for its state",
+            labels=["integration", "host", "state"],
+        )
+        for key, current in sorted(self._states().items()):
+            integration, _, host = key.partition(" ")
+            for state in self.STATES:
+                family.add_metric([integration, host, state], 1.0 if state == current else 0.0)
+        yield family

@@ -32,13 +32,17 @@ async def health() -> dict[str, str]:
 async def ready(runtime: RuntimeDep) -> JSONResponse:
     """Readiness: database reachable, migrations current, background components alive.
 
-    The same body either way, 200 or 503: every check with `ok` and a `detail` line.
+    The same body either way, 200 or 503: every check with `ok` and a `detail` line, and
+    `breakers`, the state of each circuit breaker of outgoing calls ("jira:main
+    acme.atlassian.net": "open"). An open circuit is shown, not counted: a remote system
+    being down does not stop Loom from serving.
     """
     checks = await readiness(runtime)
     ok = all(c.ok for c in checks)
     body: dict[str, Any] = {
         "status": "ok" if ok else "fail",
         "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks},
+        "breakers": runtime.breaker_states(),
     }
     return JSONResponse(body, status_code=200 if ok else 503)
 

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from loom.db.engine import create_engine, create_sessionmaker
-from loom.platform.metrics import JobMetrics, build_registry
+from loom.platform.metrics import BreakerCollector, JobMetrics, build_registry
 from loom.platform.tracing import build_tracer_provider
 from loom.settings import Settings
 
@@ -35,6 +35,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.job_metrics = JobMetrics.register(self.registry)
+        self.registry.register(BreakerCollector(self.breaker_states))
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -46,6 +47,11 @@ class Runtime:
             sessions=create_sessionmaker(engine),
             tracer_provider=build_tracer_provider(settings.telemetry),
         )
+
+    def breaker_states(self) -> dict[str, str]:
+        """The circuit breakers of outgoing calls made so far: "integration host" → state."""
+        clients = self.extras.get("http_clients")
+        return dict(clients.breaker_states()) if clients is not None else {}
 
     def beat(self, component: str) -> None:
         """Record that `component` is alive (see loom.platform.health.check_components)."""
