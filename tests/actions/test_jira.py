@@ -19,7 +19,8 @@ from loom.actions.registry import action_types
 from loom.audit.masking import MASK
 from loom.catalog.loader import load_files
 from loom.platform.http import HttpClients
-from tests.fakes.jira import FakeJira, adf_texts
+from tests.fakes.jira import FakeJira
+from tests.fakes.jira_model import adf_texts
 from tests.integrations import jira_fixtures
 from tests.integrations.jira_fixtures import FakeClock, context, jira_settings
 

@@ -19,8 +19,10 @@ REST v2 and v3 closely enough that recorded real request/response pairs pass:
   POST answers 204);
 * basic auth (email:API token) and bearer (personal access token), else 401.
 
-`fail()` and `slow()` inject faults: a status instead of the answer (optionally after the
-operation took effect, like a proxy losing the answer), or a delay before it.
+Its data and JSON shapes are in `tests.fakes.jira_model`, its JQL in
+`tests.fakes.jira_jql`. `fail()` and `slow()` inject faults: a status instead of the
+answer (optionally after the operation took effect, like a proxy losing the answer), or
+a delay before it.
 
     with FakeJira() as jira:
         ... JIRA at jira.url, credentials jira.email / jira.token ...
@@ -33,60 +35,33 @@ import base64
 import itertools
 import re
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes.jira_jql import JqlError, parse, sort_key
+from tests.fakes.jira_model import (
+    LINK_TYPES,
+    NOT_FOUND,
+    RESOLUTIONS,
+    SET_BY_CREATE,
+    TRANSITIONS,
+    Issue,
+    Project,
+    create_problems,
+    errors,
+    issue_json,
+    status_json,
+    wanted_fields,
+)
 from tests.fakes.server import FakeServer, RecordedCall, Reply
 
 API = r"/rest/api/(?P<v>[23])"
-NOT_FOUND = "Issue does not exist or you do not have permission to see it."
 SEARCH_REMOVED = (
     "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
     "A full migration guideline is available at "
     "https://developer.atlassian.com/changelog/#CHANGE-2046"
 )
-#: status name → (id, category id, category key, category name, colour)
-STATUSES = {
-    "To Do": ("10000", 2, "new", "To Do", "blue-gray"),
-    "In Progress": ("3", 4, "indeterminate", "In Progress", "yellow"),
-    "Done": ("10001", 3, "done", "Done", "green"),
-}
-TRANSITIONS = {"11": "To Do", "21": "In Progress", "31": "Done"}
-RESOLUTIONS = {"Done": "10000", "Won't Do": "10001", "Duplicate": "10002"}
-PRIORITIES = {"Highest": "1", "High": "2", "Medium": "3", "Low": "4", "Lowest": "5"}
-LINK_TYPES = {"Blocks": "10000", "Cloners": "10001", "Duplicate": "10002", "Relates": "10003"}
-_SET_BY_CREATE = {
-    "project", "issuetype", "summary", "description", "labels", "components", "priority"
-}  # fmt: skip
-
-
-@dataclass
-class Project:
-    key: str
-    id: str
-    name: str
-    issue_types: tuple[str, ...] = ("Task", "Story", "Bug", "Review")
-    components: tuple[str, ...] = ()
-
-
-@dataclass
-class Issue:
-    id: str
-    key: str
-    project: str
-    issue_type: str
-    summary: str
-    description: Any
-    labels: list[str]
-    components: list[str]
-    priority: str
-    custom: dict[str, Any]
-    status: str = "To Do"
-    resolution: str | None = None
-    created: str = field(default_factory=lambda: _now())
 
 
 @dataclass
@@ -175,7 +150,7 @@ class FakeJira:
 
     def set_status(self, key: str, status: str, resolution: str | None = None) -> None:
         with self._lock:
-            self._move(self.issues[key], status, resolution)
+            self.issues[key].move(status, resolution)
 
     def blockers_of(self, key: str) -> list[str]:
         """Keys of the issues that block `key` (JIRA shows "is blocked by" on it)."""
@@ -249,7 +224,7 @@ class FakeJira:
     def _fault_reply(fault: Fault, reply: Reply | None) -> Reply:
         if fault.status is None and reply is not None:
             return Reply(reply.status, reply.json, reply.body, reply.headers, fault.delay)
-        body = fault.body if fault.body is not None else _errors([f"fake fault {fault.status}"])
+        body = fault.body if fault.body is not None else errors([f"fake fault {fault.status}"])
         if isinstance(body, str):
             return Reply(fault.status or 500, body=body, delay=fault.delay)
         return Reply(fault.status or 500, json=body, delay=fault.delay)
@@ -271,71 +246,47 @@ class FakeJira:
     def _create(self, call: RecordedCall) -> Reply:
         body = _json(call)
         if not isinstance(body, dict) or not isinstance(body.get("fields"), dict):
-            return Reply(400, json=_errors(["Can not deserialize the issue: 'fields' is missing"]))
+            return Reply(400, json=errors(["Can not deserialize the issue: 'fields' is missing"]))
         fields, version = body["fields"], call.params["v"]
-        errors: dict[str, str] = {}
         project = self._project(fields.get("project"))
         if project is None:
-            return Reply(400, json=_errors([], {"project": "Specify a valid project ID or key"}))
-        issue_type = (fields.get("issuetype") or {}).get("name")
-        if not fields.get("issuetype"):
-            errors["issuetype"] = "Specify an issue type"
-        elif issue_type not in project.issue_types:
-            errors["issuetype"] = "Specify a valid issue type"
-        summary = fields.get("summary")
-        if not isinstance(summary, str) or not summary.strip():
-            errors["summary"] = "You must specify a summary of the issue."
-        elif len(summary) > 255:
-            errors["summary"] = "Summary must be less than 255 characters."
-        elif "\n" in summary or "\r" in summary:
-            errors["summary"] = "The summary is invalid because it contains newline characters."
-        description = fields.get("description")
-        if description is not None and version == "3" and not _is_adf(description):
-            errors["description"] = (
-                "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
-            )
-        if description is not None and version == "2" and not isinstance(description, str):
-            errors["description"] = "Operation value must be a string"
-        labels = fields.get("labels") or []
-        for label in labels:
-            if not isinstance(label, str) or re.search(r"\s", label):
-                errors["labels"] = f"The label '{label}' contains spaces which is invalid."
-        components = [c.get("name") for c in fields.get("components") or []]
-        for name in components:
-            if name not in project.components:
-                errors["components"] = f"Component name '{name}' is not valid"
+            return Reply(400, json=errors([], {"project": "Specify a valid project ID or key"}))
+        problems = create_problems(fields, version, project, self.custom_fields)
+        if problems:
+            return Reply(400, json=errors([], problems))
+        custom = {k: v for k, v in fields.items() if k not in SET_BY_CREATE}
+        components = [c["name"] for c in fields.get("components") or []]
         priority = (fields.get("priority") or {}).get("name", "Medium")
-        if priority not in PRIORITIES:
-            errors["priority"] = f"Priority name '{priority}' is not valid"
-        custom = {k: v for k, v in fields.items() if k not in _SET_BY_CREATE}
-        for name in custom:
-            if name not in self.custom_fields:
-                errors[name] = (
-                    f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
-                )
-        if errors:
-            return Reply(400, json=_errors([], errors))
+        issue_type, summary = fields["issuetype"]["name"], fields["summary"]
+        labels, description = fields.get("labels") or [], fields.get("description")
         issue_id = str(next(self._ids))
         key = f"{project.key}-{next(self._numbers[project.key])}"
         self.issues[key] = Issue(
             issue_id, key, project.key, str(issue_type), str(summary), description,
             list(labels), components, priority, custom,
         )  # fmt: skip
-        return Reply(201, json={"id": issue_id, "key": key, "self": self._self(version, issue_id)})
+        return Reply(
+            201,
+            json={
+                "id": issue_id,
+                "key": key,
+                "self": f"{self.url}/rest/api/{version}/issue/{issue_id}",
+            },
+        )
 
     def _get(self, call: RecordedCall) -> Reply:
         issue = self._find(call.params["key"])
         if issue is None:
-            return Reply(404, json=_errors([NOT_FOUND]))
-        wanted = _wanted_fields(call.query.get("fields", ["*all"])[0].split(","))
+            return Reply(404, json=errors([NOT_FOUND]))
+        wanted = wanted_fields(call.query.get("fields", ["*all"])[0].split(","))
         return Reply(json=self._issue_json(issue, call.params["v"], wanted))
 
     def _transitions(self, call: RecordedCall) -> Reply:
         issue = self._find(call.params["key"])
         if issue is None:
-            return Reply(404, json=_errors([NOT_FOUND]))
+            return Reply(404, json=errors([NOT_FOUND]))
         available = [
-            {"id": tid, "name": name, "to": self._status_json(name), "hasScreen": False,
+            {"id": tid, "name": name, "to": status_json(self.url, name), "hasScreen": False,
              "isGlobal": True, "isInitial": False, "isAvailable": True,
              "isConditional": False, "isLooped": False}
             for tid, name in TRANSITIONS.items() if name != issue.status
@@ -345,38 +296,33 @@ class FakeJira:
     def _transition(self, call: RecordedCall) -> Reply:
         issue = self._find(call.params["key"])
         if issue is None:
-            return Reply(404, json=_errors([NOT_FOUND]))
+            return Reply(404, json=errors([NOT_FOUND]))
         body = _json(call)
         transition = (body.get("transition") or {}) if isinstance(body, dict) else {}
         if "id" not in transition:
-            return Reply(400, json=_errors(["Missing 'transition' identifier"]))
+            return Reply(400, json=errors(["Missing 'transition' identifier"]))
         target = TRANSITIONS.get(str(transition["id"]))
         if target is None or target == issue.status:
             message = f"Transition id '{transition['id']}' is not valid for this issue."
-            return Reply(400, json=_errors([message]))
+            return Reply(400, json=errors([message]))
         resolution = ((body.get("fields") or {}).get("resolution") or {}).get("name")
         if resolution is not None and resolution not in RESOLUTIONS:
-            return Reply(400, json=_errors([], {"resolution": f"Resolution '{resolution}' is "
+            return Reply(400, json=errors([], {"resolution": f"Resolution '{resolution}' is "
                                                 "not valid"}))  # fmt: skip
-        self._move(issue, target, resolution)
+        issue.move(target, resolution)
         return Reply(204)
-
-    def _move(self, issue: Issue, status: str, resolution: str | None) -> None:
-        issue.status = status
-        done = STATUSES[status][2] == "done"
-        issue.resolution = (resolution or "Done") if done else None
 
     def _link(self, call: RecordedCall) -> Reply:
         body = _json(call)
         if not isinstance(body, dict):
-            return Reply(400, json=_errors(["Can not deserialize the issue link"]))
+            return Reply(400, json=errors(["Can not deserialize the issue link"]))
         kind = (body.get("type") or {}).get("name")
         if kind not in LINK_TYPES:
-            return Reply(404, json=_errors([f"No issue link type with name '{kind}' found."]))
+            return Reply(404, json=errors([f"No issue link type with name '{kind}' found."]))
         inward = self._find((body.get("inwardIssue") or {}).get("key", ""))
         outward = self._find((body.get("outwardIssue") or {}).get("key", ""))
         if inward is None or outward is None:
-            return Reply(404, json=_errors(["Issue Does Not Exist"]))
+            return Reply(404, json=errors(["Issue Does Not Exist"]))
         link = (kind, inward.key, outward.key)
         if link not in self.links:
             self.links.append(link)
@@ -386,14 +332,14 @@ class FakeJira:
 
     def _legacy_search(self, call: RecordedCall) -> Reply:
         if not self.legacy_search:
-            return Reply(410, json=_errors([SEARCH_REMOVED]))
+            return Reply(410, json=errors([SEARCH_REMOVED]))
         params = _search_params(call)
         found = self._run_jql(str(params.get("jql") or ""), unbounded_ok=True)
         if isinstance(found, Reply):
             return found
         start = int(params.get("startAt") or 0)
         size = min(int(params.get("maxResults") or 50), self.max_page)
-        wanted = _wanted_fields(_field_list(params.get("fields"), "*navigable"))
+        wanted = wanted_fields(_field_list(params.get("fields"), "*navigable"))
         version = call.params["v"]
         return Reply(
             json={
@@ -419,7 +365,7 @@ class FakeJira:
         try:
             start = int(base64.urlsafe_b64decode(str(token)).decode()) if token else 0
         except ValueError:
-            return Reply(400, json=_errors(["The provided next page token is invalid or expired."]))
+            return Reply(400, json=errors(["The provided next page token is invalid or expired."]))
         size = min(int(params.get("maxResults") or 50), self.max_page)
         fields = _field_list(params.get("fields"), "id")
         page = found[start : start + size]
@@ -427,7 +373,7 @@ class FakeJira:
         if fields == ["id"]:
             issues = [{"id": issue.id} for issue in page]
         else:
-            issues = [self._issue_json(i, version, _wanted_fields(fields)) for i in page]
+            issues = [self._issue_json(i, version, wanted_fields(fields)) for i in page]
         body: dict[str, Any] = {"issues": issues, "isLast": start + size >= len(found)}
         if not body["isLast"]:
             body["nextPageToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
@@ -437,19 +383,19 @@ class FakeJira:
         try:
             query = parse(jql)
         except JqlError as exc:
-            return Reply(400, json={**_errors([str(exc)]), "warningMessages": []})
+            return Reply(400, json={**errors([str(exc)]), "warningMessages": []})
         if not query.clauses and not unbounded_ok:
             message = (
                 "Unbounded JQL queries are not allowed here. "
                 "Please add a search restriction to your query."
             )
-            return Reply(400, json=_errors([message]))
+            return Reply(400, json=errors([message]))
         for clause in query.clauses:
             for value in clause.values:
                 problem = self._unknown_value(clause.field, value)
                 if problem:
-                    return Reply(400, json={**_errors([problem]), "warningMessages": []})
-        found = [i for i in self.issues.values() if query.matches(_values(i))]
+                    return Reply(400, json={**errors([problem]), "warningMessages": []})
+        found = [i for i in self.issues.values() if query.matches(i.values())]
         return sorted(found, key=sort_key(query.order_by), reverse=query.descending)
 
     def _unknown_value(self, field_name: str, value: str) -> str | None:
@@ -469,82 +415,15 @@ class FakeJira:
                 return project
         return None
 
-    def _find(self, key_or_id: str) -> Issue | None:
-        found = self.issues.get(key_or_id.upper())
-        return found or next((i for i in self.issues.values() if i.id == key_or_id), None)
-
-    def _self(self, version: str, issue_id: str) -> str:
-        return f"{self.url}/rest/api/{version}/issue/{issue_id}"
-
-    def _status_json(self, name: str) -> dict[str, Any]:
-        status_id, cat_id, cat_key, cat_name, colour = STATUSES[name]
-        return {
-            "self": f"{self.url}/rest/api/2/status/{status_id}",
-            "description": "",
-            "iconUrl": f"{self.url}/images/icons/statuses/generic.png",
-            "name": name,
-            "id": status_id,
-            "statusCategory": {
-                "self": f"{self.url}/rest/api/2/statuscategory/{cat_id}",
-                "id": cat_id,
-                "key": cat_key,
-                "colorName": colour,
-                "name": cat_name,
-            },
-        }
-
     def _issue_json(
         self, issue: Issue, version: str, wanted: Callable[[str], bool]
     ) -> dict[str, Any]:
         project = self.projects[issue.project]
-        description = issue.description
-        if version == "2" and _is_adf(description):
-            description = _adf_text(description)
-        elif version == "3" and isinstance(description, str):
-            description = _text_adf(description)
-        resolution = issue.resolution
-        every: dict[str, Any] = {
-            "summary": issue.summary,
-            "description": description,
-            "labels": list(issue.labels),
-            "status": self._status_json(issue.status),
-            "resolution": None if resolution is None else {
-                "self": f"{self.url}/rest/api/2/resolution/{RESOLUTIONS[resolution]}",
-                "id": RESOLUTIONS[resolution], "description": "", "name": resolution,
-            },
-            "issuetype": {"id": "10001", "name": issue.issue_type, "subtask": False},
-            "project": {"self": f"{self.url}/rest/api/2/project/{project.id}",
-                        "id": project.id, "key": project.key, "name": project.name},
-            "components": [{"name": name} for name in issue.components],
-            "priority": {"id": PRIORITIES[issue.priority], "name": issue.priority},
-            "issuelinks": self._links_json(issue),
-            "created": issue.created,
-            **issue.custom,
-        }  # fmt: skip
-        return {
-            "expand": "renderedFields,names,schema,operations,editmeta,changelog",
-            "id": issue.id,
-            "self": self._self(version, issue.id),
-            "key": issue.key,
-            "fields": {name: value for name, value in every.items() if wanted(name)},
-        }
+        return issue_json(self.url, version, issue, project, self.links, wanted)
 
-    def _links_json(self, issue: Issue) -> list[dict[str, Any]]:
-        links = []
-        for n, (kind, inward, outward) in enumerate(self.links):
-            kind_json = {"id": LINK_TYPES[kind], "name": kind, "inward": "is blocked by",
-                         "outward": "blocks"} if kind == "Blocks" else {"name": kind}  # fmt: skip
-            if inward == issue.key:  # this issue blocks the other one
-                links.append({"id": str(20000 + n), "type": kind_json,
-                              "outwardIssue": {"key": outward}})  # fmt: skip
-            elif outward == issue.key:
-                links.append({"id": str(20000 + n), "type": kind_json,
-                              "inwardIssue": {"key": inward}})  # fmt: skip
-        return links
-
-
-def _errors(messages: list[str], errors: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"errorMessages": messages, "errors": errors or {}}
+    def _find(self, key_or_id: str) -> Issue | None:
+        found = self.issues.get(key_or_id.upper())
+        return found or next((i for i in self.issues.values() if i.id == key_or_id), None)
 
 
 def _json(call: RecordedCall) -> Any:
@@ -552,10 +431,6 @@ def _json(call: RecordedCall) -> Any:
         return call.json()
     except ValueError:
         return None
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
 def _search_params(call: RecordedCall) -> dict[str, Any]:
@@ -570,57 +445,3 @@ def _field_list(value: Any, default: str) -> list[str]:
         return [default]
     items = value if isinstance(value, list) else str(value).split(",")
     return [str(item).strip() for item in items if str(item).strip()]
-
-
-def _wanted_fields(names: list[str]) -> Callable[[str], bool]:
-    chosen = {name for name in names if not name.startswith("-")}
-    dropped = {name[1:] for name in names if name.startswith("-")}
-    if chosen & {"*all", "*navigable"}:
-        return lambda name: name not in dropped
-    return lambda name: name in chosen and name not in dropped
-
-
-def _values(issue: Issue) -> dict[str, list[str]]:
-    return {
-        "labels": issue.labels,
-        "project": [issue.project],
-        "key": [issue.key],
-        "status": [issue.status],
-        "statuscategory": [STATUSES[issue.status][3]],
-    }
-
-
-def _is_adf(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and value.get("type") == "doc"
-        and value.get("version") == 1
-        and isinstance(value.get("content"), list)
-    )
-
-
-def _adf_text(node: Any) -> str:
-    """Plain text of an ADF document (what v2 shows of a v3 description, roughly)."""
-    if isinstance(node, dict):
-        if node.get("type") == "text":
-            return str(node.get("text", ""))
-        if node.get("type") == "hardBreak":
-            return "\n"
-        inner = "".join(_adf_text(child) for child in node.get("content", []))
-        return inner + "\n" if node.get("type") in ("paragraph", "tableRow") else inner
-    return ""
-
-
-def _text_adf(text: str) -> dict[str, Any]:
-    paragraphs = [{"type": "paragraph", "content": [{"type": "text", "text": line}]}
-                  for line in text.splitlines() if line]  # fmt: skip
-    return {"type": "doc", "version": 1, "content": paragraphs}
-
-
-def adf_texts(document: Any) -> Iterator[str]:
-    """Every text node of an ADF document, for tests reading a v3 description."""
-    if isinstance(document, dict):
-        if document.get("type") == "text":
-            yield str(document.get("text", ""))
-        for child in document.get("content", []):
-            yield from adf_texts(child)
