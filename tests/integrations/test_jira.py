@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import httpx
 import pytest
 
 from loom.actions.base import ActionFailed
@@ -283,3 +284,23 @@ async def test_an_instance_without_token_or_with_a_bad_url_fails_clearly(
             client_of(context(http, settings))
         assert message in caught.value.message
         await http.aclose()
+
+
+async def test_a_ticket_moved_to_done_through_transitions_reads_as_done(
+    jira: FakeJira, make_ctx: MakeCtx
+) -> None:
+    client = client_of(make_ctx())
+    await client.create_issue(FIELDS)
+    auth = (jira.email, jira.token)
+    async with httpx.AsyncClient(base_url=f"{jira.url}/rest/api/3", auth=auth) as raw:
+        offered = (await raw.get("/issue/OPS-1/transitions")).json()["transitions"]
+        assert [(t["id"], t["to"]["statusCategory"]["key"]) for t in offered] == [
+            ("21", "indeterminate"),
+            ("31", "done"),
+        ]
+        moved = await raw.post("/issue/OPS-1/transitions", json={"transition": {"id": "31"}})
+        assert (moved.status_code, moved.content) == (204, b"")
+        again = await raw.post("/issue/OPS-1/transitions", json={"transition": {"id": "31"}})
+        assert again.json()["errorMessages"] == ["Transition id '31' is not valid for this issue."]
+    status = await client.status("OPS-1")
+    assert (status.status, status.raw_status, status.resolution) == ("done", "Done", "Done")
