@@ -58,6 +58,13 @@ class Conflict(LoomError):
 
 
 @dataclass
+class Gone(LoomError):
+    """Something that existed is no longer usable (an expired or used one-time link)."""
+
+    code: str = "GONE"
+
+
+@dataclass
 class RateLimited(LoomError):
     code: str = "RATE_LIMITED"
 

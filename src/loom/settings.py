@@ -94,6 +94,8 @@ class WorkerSettings(_Group):
     visibility_timeout_seconds: float = Field(default=60, gt=0)
     task_timeout_seconds: float = Field(default=300, gt=0)
     poll_interval_seconds: float = Field(default=0.5, gt=0)
+    #: How often the leased periodic check looks at waiting tasks that are due.
+    wait_check_seconds: float = Field(default=10, gt=0)
 
 
 class DatabaseSettings(_Group):

@@ -38,7 +38,7 @@ from loom.platform.logging import get_logger
 from loom.settings import Settings
 
 if TYPE_CHECKING:
-    from loom.actions.waits import Wait
+    from loom.actions.waits import Checker, CheckResult, Wait
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
@@ -189,6 +189,15 @@ async def run_action(action: Action[Any], ctx: ActionContext[Any]) -> ActionResu
 async def run_reconcile(action: Action[Any], ctx: ActionContext[Any]) -> ActionResult | None:
     """`action.reconcile(ctx)` with the same treatment as `run_action`."""
     result: ActionResult | None = await _guarded(action.reconcile(ctx), ctx)
+    return result
+
+
+async def run_check(
+    checker: Checker[Any], ctx: ActionContext[Any], state: Mapping[str, Any]
+) -> CheckResult:
+    """`checker.check(ctx, state)` (a waiting task's periodic look) with the same
+    treatment as `run_action`."""
+    result: CheckResult = await _guarded(checker.check(ctx, state), ctx)
     return result
 
 

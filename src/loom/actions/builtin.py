@@ -263,10 +263,71 @@ class TerraformRunConfig(_Config):
         return self
 
 
+class ApproverTeam(_Config):
+    team: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$|\{\{", description="Team slug")
+    min_role: Literal["viewer", "operator", "admin", "owner"] = Field(
+        default="operator", description="The least role in the team that may decide"
+    )
+
+
+class ApprovalConfig(_Config):
+    """People approve before the next task runs (see loom.actions.approval)."""
+
+    teams: list[ApproverTeam] = Field(default_factory=list)
+    users: list[str] = Field(default_factory=list, description="Approvers by email")
+    required: int = Field(default=1, ge=1, le=20, description="Approvals needed")
+    timeout_hours: float | None = Field(
+        default=None, gt=0, le=8760, description='Then the request fails: "approval expired"'
+    )
+    auto_approve_if: bool | str | None = Field(
+        default=None, description="A templated condition: approved at once when it is true"
+    )
+
+    @field_validator("users")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        for user in value:
+            if "{{" not in user and not re.fullmatch(r"[^@\s]+@[^@\s]+", user.strip()):
+                raise ValueError(f"{user!r} is not an email address")
+        return value
+
+    @field_validator("auto_approve_if")
+    @classmethod
+    def _a_condition(cls, value: bool | str | None) -> bool | str | None:
+        if isinstance(value, str) and "{{" not in value:
+            raise ValueError("write a template, e.g. \"{{ .current.size == 'small' }}\"")
+        return value
+
+    @model_validator(mode="after")
+    def _someone_can_approve(self) -> ApprovalConfig:
+        if not self.teams and not self.users:
+            raise ValueError("name the approvers: teams, users or both")
+        if not self.teams and self.required > len(self.users):
+            raise ValueError(
+                f"required is {self.required} but only {len(self.users)} user(s) may approve"
+            )
+        return self
+
+
+class CallbackConfig(_Config):
+    """The task waits until an outside system POSTs to `.system.callbackUrl` (see
+    loom.actions.callback)."""
+
+    notify: RestApiConfig | None = Field(
+        default=None, description="A rest-api call that hands the outside system the URL"
+    )
+    reason: str = Field(default="waiting for a callback", description="Shown while it waits")
+    timeout_hours: float = Field(
+        default=24, gt=0, le=720, description="The URL expires and the task fails after this"
+    )
+
+
 def register_builtin() -> None:
     """Register the built-in types, each with its executor where one exists yet (called
     once, by registry.action_types()). Executors import their config model from this
     module, hence the import here rather than at the top."""
+    from loom.actions.approval import Approval
+    from loom.actions.callback import Callback
     from loom.actions.github_commit import GithubCommit
     from loom.actions.github_workflow import GithubWorkflow
     from loom.actions.jira import JiraTicket
@@ -304,5 +365,16 @@ def register_builtin() -> None:
             "Run Terraform in a Terraform Cloud / Enterprise workspace",
             TerraformRunConfig,
             executor=TerraformRun(),
+        )
+    )
+    register(
+        ActionType("approval", "Wait for people to approve", ApprovalConfig, executor=Approval())
+    )
+    register(
+        ActionType(
+            "callback",
+            "Wait for an outside system to call back",
+            CallbackConfig,
+            executor=Callback(),
         )
     )

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
@@ -63,24 +63,7 @@ class RestApi:
     config_model: ClassVar[type[BaseModel]] = RestApiConfig
 
     async def execute(self, ctx: ActionContext[RestApiConfig]) -> ActionResult:
-        config = ctx.config
-        headers, sensitive = resolve_headers(config.headers, ctx)
-        if not any(name.lower() == IDEMPOTENCY_HEADER.lower() for name in headers):
-            headers[IDEMPOTENCY_HEADER] = str(ctx.task_id)
-        result = await send(
-            ctx,
-            INTEGRATION,
-            config.method,
-            config.url,
-            headers=headers,
-            params=config.query,
-            json_body=config.json_body,
-            form=config.form,
-            timeout_seconds=config.timeout_seconds,
-            expect_status=config.expect_status,
-            sensitive_headers=sensitive,
-        )
-        return _result(ctx, config.output_map, result)
+        return await call(ctx, ctx.config)
 
     async def reconcile(self, ctx: ActionContext[RestApiConfig]) -> ActionResult | None:
         """The effect found by the config's `reconcile` lookup; None when the lookup says
@@ -114,6 +97,28 @@ class RestApi:
             )
         ctx.log("found the effect of an earlier attempt: not calling again")
         return _result(ctx, lookup_call.output_map, result)
+
+
+async def call(ctx: ActionContext[Any], config: RestApiConfig) -> ActionResult:
+    """Make the call `config` describes for the task of `ctx` (also how other actions
+    make a rest-api style call, such as a callback's notify)."""
+    headers, sensitive = resolve_headers(config.headers, ctx)
+    if not any(name.lower() == IDEMPOTENCY_HEADER.lower() for name in headers):
+        headers[IDEMPOTENCY_HEADER] = str(ctx.task_id)
+    result = await send(
+        ctx,
+        INTEGRATION,
+        config.method,
+        config.url,
+        headers=headers,
+        params=config.query,
+        json_body=config.json_body,
+        form=config.form,
+        timeout_seconds=config.timeout_seconds,
+        expect_status=config.expect_status,
+        sensitive_headers=sensitive,
+    )
+    return _result(ctx, config.output_map, result)
 
 
 def _result(

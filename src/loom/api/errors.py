@@ -25,6 +25,7 @@ STATUS_OF: dict[type[errors.LoomError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.IllegalTransition: 409,
+    errors.Gone: 410,
     errors.RateLimited: 429,
     errors.RejectedInput: 400,
 }
@@ -37,6 +38,7 @@ _HTTP_CODES = {
     405: "METHOD_NOT_ALLOWED",
     406: "NOT_ACCEPTABLE",
     409: "CONFLICT",
+    410: "GONE",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
     422: "VALIDATION_ERROR",

@@ -120,6 +120,11 @@ class Fulfillment(_Doc):
 
 class ItemSpec(_Doc):
     form: Form = Field(default_factory=Form)
+    approval: dict[str, Any] | None = Field(
+        default=None,
+        description="People approve before the actions run: the config of an `approval` "
+        "action (teams, users, required, timeoutHours, autoApproveIf)",
+    )
     fulfillment: Fulfillment
 
 

@@ -18,11 +18,14 @@ SYSTEM_KEYS = frozenset(
     {
         "requestId", "taskId", "correlationId", "timestamp", "user", "user.email",
         "user.name", "user.teams", "platform", "platform.region", "platform.environment",
+        "callbackUrl",
     }
 )  # fmt: skip
 METADATA_FIELDS = frozenset(
     {"id", "name", "description", "category", "version", "owner", "tags", "links", "custom"}
 )
+#: System values only some action types have (value → the type).
+SYSTEM_KEYS_OF_TYPE = {"callbackUrl": "callback"}
 _EXPRESSION = re.compile(r"\{\{(.*?)\}\}|\{%(.*?)%\}", re.S)
 #: String literals inside an expression (`printf "%s.x"`): text, not references.
 _LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`|\'(?:[^\'\\]|\\.)*\'', re.S)

@@ -17,11 +17,19 @@ from loom.catalog.conditions import referenced_fields, shape_problems
 from loom.catalog.documents import CatalogBundle, CatalogItem, Condition, Form, FormField
 from loom.catalog.form_input import check_value, compile_pattern
 from loom.catalog.forms import field_paths, walk
-from loom.catalog.references import TemplateScope, check_template, strings_in
+from loom.catalog.references import (
+    SYSTEM_KEYS_OF_TYPE,
+    TemplateScope,
+    check_template,
+    references,
+    strings_in,
+)
 
 Path = tuple[str | int, ...]
 Finding = tuple[Path, str]
 
+#: spec.approval becomes a task of this type and id before the item's actions.
+APPROVAL_ACTION_TYPE = APPROVAL_ACTION_ID = "approval"
 _TEXT_TYPES = {"string", "text", "email", "url", "secret"}
 _NUMBER_TYPES = {"integer", "number"}
 _CHOICE_TYPES = {"enum", "multi-enum"}
@@ -195,7 +203,11 @@ def _form_level(
             yield from _form_level(f.fields, (*here, "fields"), known, f"{path}.")
 
 
-def _config_findings(action_type: str, config: dict[str, Any], at: Path) -> Iterator[Finding]:
+def _config_findings(
+    action_type: str, config: dict[str, Any], at: Path, config_at: Path | None = None
+) -> Iterator[Finding]:
+    """Problems of an action's config (at `config_at`, default `at`.config)."""
+    config_at = (*at, "config") if config_at is None else config_at
     registered = action_types().get(action_type)
     if registered is None:
         known = ", ".join(sorted(action_types()))
@@ -205,7 +217,18 @@ def _config_findings(action_type: str, config: dict[str, Any], at: Path) -> Iter
         registered.config_model.model_validate(config)
     except ValidationError as exc:
         for err in exc.errors():
-            yield (*at, "config", *err["loc"]), validation_message(err)
+            yield (*config_at, *err["loc"]), validation_message(err)
+
+
+def _type_bound(text: str, action_type: str) -> Iterator[str]:
+    """System values this action type does not have (`.system.callbackUrl` outside a
+    callback action)."""
+    if not any(key in text for key in SYSTEM_KEYS_OF_TYPE):  # cheap: nearly always
+        return
+    for namespace, path in references(text):
+        wanted = SYSTEM_KEYS_OF_TYPE.get(path) if namespace == "system" else None
+        if wanted is not None and wanted != action_type:
+            yield f".system.{path}: only a {wanted} action has one"
 
 
 def item_findings(
@@ -215,15 +238,20 @@ def item_findings(
     current = set(field_paths(item.spec.form))
     produced: dict[str, str] = {}
     seen: set[str] = set()
+    if item.spec.approval is not None:
+        yield from _approval_findings(item.spec.approval, current, metadata)
+        seen.add(APPROVAL_ACTION_ID)
     for i, action in enumerate(item.spec.fulfillment.actions):
         at: Path = ("spec", "fulfillment", "actions", i)
-        if action.id in seen:
+        if action.id == APPROVAL_ACTION_ID and item.spec.approval is not None:
+            yield (*at, "id"), f"action id '{action.id}' is the task of spec.approval"
+        elif action.id in seen:
             yield (*at, "id"), f"duplicate action id '{action.id}'"
         seen.add(action.id)
         yield from _config_findings(action.type, action.config, at)
         scope = TemplateScope(current=current, outputs=set(produced), metadata=metadata)
         for sub, text in strings_in(action.config):
-            for problem in check_template(text, scope):
+            for problem in (*check_template(text, scope), *_type_bound(text, action.type)):
                 yield (*at, "config", *sub), problem
         for j, key in enumerate(action.outputs):
             if key in produced:
@@ -232,6 +260,18 @@ def item_findings(
                     f"output '{key}' is already produced by '{produced[key]}'",
                 )
             produced[key] = action.id
+
+
+def _approval_findings(
+    approval: dict[str, Any], current: set[str], metadata: Mapping[str, Mapping[str, Any]]
+) -> Iterator[Finding]:
+    """spec.approval: an `approval` action's config, before the item's actions."""
+    at: Path = ("spec", "approval")
+    yield from _config_findings(APPROVAL_ACTION_TYPE, approval, at, at)
+    scope = TemplateScope(current=current, outputs=set(), metadata=metadata)
+    for sub, text in strings_in(approval):
+        for problem in (*check_template(text, scope), *_type_bound(text, APPROVAL_ACTION_TYPE)):
+            yield (*at, *sub), problem
 
 
 def bundle_findings(

@@ -10,6 +10,9 @@ Domains register jobs at import time::
 
     @periodic("catalog.sync", every=timedelta(minutes=5))
     async def sync_catalog(runtime: Runtime) -> None: ...
+
+`every` may also be read from the settings when the scheduler starts:
+`every=lambda settings: timedelta(seconds=settings.workers.wait_check_seconds)`.
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from loom.api.correlation import set_correlation_id
 from loom.platform.leases import try_acquire
 from loom.platform.runtime import Runtime
+from loom.settings import Settings
 
 log = structlog.get_logger("loom.scheduler")
 JobFunc = Callable[[Runtime], Awaitable[None]]
+Interval = timedelta | Callable[[Settings], timedelta]
 #: The part of each interval a tick's lease lasts (a little less than one interval, so
 #: the next tick, whoever fires it, can take it).
 LEASE_FRACTION = 0.9
@@ -41,13 +46,20 @@ LEASE_FRACTION = 0.9
 class PeriodicJob:
     name: str
     func: JobFunc
-    every: timedelta
+    every: Interval
 
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("a periodic job needs a name")
-        if self.every <= timedelta(0):
+        if isinstance(self.every, timedelta) and self.every <= timedelta(0):
             raise ValueError(f"periodic job {self.name!r}: `every` must be positive")
+
+    def interval(self, settings: Settings) -> timedelta:
+        """The time between runs (read from `settings` when `every` is a function)."""
+        every = self.every if isinstance(self.every, timedelta) else self.every(settings)
+        if every <= timedelta(0):
+            raise ValueError(f"periodic job {self.name!r}: `every` must be positive")
+        return every
 
     @property
     def lease_name(self) -> str:
@@ -65,7 +77,7 @@ class JobRegistry:
             raise ValueError(f"periodic job {job.name!r} registered twice")
         self._jobs[job.name] = job
 
-    def periodic(self, name: str, every: timedelta) -> Callable[[JobFunc], JobFunc]:
+    def periodic(self, name: str, every: Interval) -> Callable[[JobFunc], JobFunc]:
         """Decorator: register `func` to run every `every` (once across replicas)."""
 
         def register(func: JobFunc) -> JobFunc:
@@ -113,7 +125,7 @@ class LeasedScheduler:
             self._scheduler.add_job(
                 self.run_once,
                 "interval",
-                seconds=job.every.total_seconds(),
+                seconds=job.interval(self.runtime.settings).total_seconds(),
                 args=[job],
                 id=job.name,
                 coalesce=True,
@@ -134,7 +146,7 @@ class LeasedScheduler:
         A failing job is logged and counted, never raised: the next tick runs as usual.
         """
         metrics = self.runtime.job_metrics
-        ttl = job.every * LEASE_FRACTION
+        ttl = job.interval(self.runtime.settings) * LEASE_FRACTION
         try:
             won = await try_acquire(self.runtime.sessions, job.lease_name, self.holder, ttl)
         except Exception:

@@ -1,5 +1,6 @@
 """Turning a catalog entry and validated input into the ordered list of fulfillment tasks
-(pure: no database). For a bundle, the components' actions in dependency order; each
+(pure: no database). An item's `spec.approval` is an approval task before its actions.
+For a bundle, the components' actions in dependency order; each
 component's input is the bundle's form values overlaid by the component's inputs,
 checked against its item's form (see loom.provisioning.component_inputs)."""
 
@@ -12,7 +13,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from loom.catalog.documents import CatalogBundle, CatalogItem, Document
-from loom.catalog.rules import dependency_order
+from loom.catalog.rules import APPROVAL_ACTION_ID, APPROVAL_ACTION_TYPE, dependency_order
 from loom.errors import FieldIssue, RejectedInput
 from loom.provisioning.component_inputs import at_submission
 
@@ -76,16 +77,19 @@ def build_tasks(
             summary = "; ".join(f"{i.field}: {i.issue}" for i in issues[:3])
             raise RejectedInput(f"invalid component input: {summary}", issues)
     for component_id, item, inputs in parts:
-        for action in item.spec.fulfillment.actions:
+        steps = [(a.id, a.type, a.config, list(a.outputs)) for a in item.spec.fulfillment.actions]
+        if item.spec.approval is not None:  # people approve before the item's actions run
+            steps.insert(0, (APPROVAL_ACTION_ID, APPROVAL_ACTION_TYPE, item.spec.approval, []))
+        for action_id, action_type, config, outputs in steps:
             specs.append(
                 TaskSpec(
                     position=len(specs),
                     component_id=component_id,
                     item_id=item.metadata.id,
-                    action_id=action.id,
-                    action_type=action.type,
-                    config=deepcopy(action.config),
-                    declared_outputs=list(action.outputs),
+                    action_id=action_id,
+                    action_type=action_type,
+                    config=deepcopy(config),
+                    declared_outputs=outputs,
                     inputs=inputs,
                 )
             )

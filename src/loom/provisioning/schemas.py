@@ -75,7 +75,13 @@ class RequestSummary(BaseModel):
     team_id: uuid.UUID
     requester_id: uuid.UUID
     state: str
-    progress: str = Field(description='"3 of 5 completed"')
+    progress: str = Field(
+        description='"3 of 5 completed", and what a waiting task waits for: "1 of 3 '
+        'completed, waiting for approval by team payments (1 of 2)"'
+    )
+    waiting_for: str | None = Field(
+        default=None, description="What the request's waiting task waits for, if one waits"
+    )
     tasks_total: int
     tasks_completed: int
     created_at: datetime
@@ -93,13 +99,23 @@ class RequestSummary(BaseModel):
             team_id=request.team_id,
             requester_id=request.requester_id,
             state=request.state,
-            progress=f"{request.tasks_completed} of {request.tasks_total} completed",
+            progress=f"{request.tasks_completed} of {request.tasks_total} completed"
+            + (f", {request.waiting_for}" if request.waiting_for else ""),
+            waiting_for=request.waiting_for,
             tasks_total=request.tasks_total,
             tasks_completed=request.tasks_completed,
             created_at=request.created_at,
             finished_at=request.finished_at,
             url=f"/ui/requests/{request.id}",
         )
+
+
+def masked_inputs(request: Request) -> dict[str, Any]:
+    # A deep copy: masking must never touch the row's own (nested) values.
+    inputs = deepcopy(request.inputs)
+    for path in request.secret_fields:
+        set_path(inputs, path, MASK)
+    return inputs
 
 
 class RequestDetail(RequestSummary):
@@ -112,10 +128,7 @@ class RequestDetail(RequestSummary):
 
     @classmethod
     def of(cls, request: Request) -> RequestDetail:
-        # A deep copy: masking must never touch the row's own (nested) values.
-        inputs = deepcopy(request.inputs)
-        for path in request.secret_fields:
-            set_path(inputs, path, MASK)
+        inputs = masked_inputs(request)
         outputs: dict[str, Any] = {}
         for task in request.tasks:
             outputs.update(task.outputs)

@@ -23,6 +23,7 @@ from loom.catalog.cache import ServedEntry
 from loom.catalog.documents import CatalogBundle, CatalogItem, Document
 from loom.catalog.form_input import validate_input
 from loom.errors import FieldIssue, IllegalTransition, InvalidInput, NotFound, RejectedInput
+from loom.provisioning import waits
 from loom.provisioning.models import FulfillmentTask, Request, TaskLog
 from loom.provisioning.plan import TaskSpec, build_tasks, pin, unpin
 from loom.provisioning.states import RequestState, TaskState
@@ -281,7 +282,8 @@ def _refresh_task_inputs(
 
 async def abort(session: AsyncSession, principal: Principal, request_id: uuid.UUID) -> Request:
     """Stop a request: every task not done is skipped (a message still queued for one sees
-    the aborted request and skips itself); its secrets are deleted."""
+    the aborted request and skips itself; a waiting one's wait is closed); its secrets
+    are deleted."""
     await get_request(session, principal, request_id, role=Role.OPERATOR)
     request = await lock_request(session, request_id)
     await set_request_state(session, request, RequestState.ABORTED, principal, reason="aborted")
@@ -290,6 +292,8 @@ async def abort(session: AsyncSession, principal: Principal, request_id: uuid.UU
             await set_task_state(
                 session, request, task, TaskState.SKIPPED, reason="request aborted"
             )
+        elif task.state == TaskState.WAITING:
+            await waits.abort_wait(session, request, task)
     await secrets.forget(session, owner_type="request", owner_id=request.id)
     return request
 
@@ -327,7 +331,7 @@ def preview_configs(
         request_id="(assigned at submission)", correlation_id=correlation_id() or "",
         timestamp=utcnow(), user_email=principal.email, user_name=principal.name,
         user_teams=[], region=region, environment=environment,
-        task_id="(assigned at submission)",
+        task_id="(assigned at submission)", callback_url="(issued when the task runs)",
     )  # fmt: skip
     pending: dict[str, int] = {}
     rendered: list[dict[str, Any]] = []

@@ -1,6 +1,10 @@
 """The lifecycles of a request and of its fulfillment tasks, as data: each state maps to
 the states it may move to. `loom.provisioning.transitions.set_state` is the only code
-that changes a state, and it refuses anything not in these tables."""
+that changes a state, and it refuses anything not in these tables.
+
+A request stays `processing` while one of its tasks is `waiting`; what it waits for is
+kept on the task's wait (loom.provisioning.waits) and shown as the request's
+`waiting_for`."""
 
 from __future__ import annotations
 
@@ -22,6 +26,9 @@ class TaskState(StrEnum):
     PENDING = "pending"
     QUEUED = "queued"
     PROCESSING = "processing"
+    #: The action did its first step and waits for the world (an approval, a ticket
+    #: reaching done, a callback): no worker or queue group is held meanwhile.
+    WAITING = "waiting"
     COMPLETED = "completed"
     FAILED = "failed"
     SKIPPED = "skipped"
@@ -47,7 +54,10 @@ TASK_TRANSITIONS = MappingProxyType(
     {
         T.PENDING: frozenset({T.QUEUED, T.SKIPPED}),
         T.QUEUED: frozenset({T.PROCESSING, T.SKIPPED, T.STUCK}),
-        T.PROCESSING: frozenset({T.COMPLETED, T.FAILED, T.STUCK}),
+        T.PROCESSING: frozenset({T.COMPLETED, T.FAILED, T.STUCK, T.WAITING}),
+        # A wait ends by its completion (an approval, a check, a callback), its failure
+        # (a rejection, a timeout) or the request's abort (skipped).
+        T.WAITING: frozenset({T.COMPLETED, T.FAILED, T.SKIPPED}),
         # Retry puts a failed or stuck task back on the queue; abort skips it.
         T.FAILED: frozenset({T.QUEUED, T.SKIPPED}),
         T.STUCK: frozenset({T.QUEUED, T.SKIPPED}),

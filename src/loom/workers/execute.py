@@ -1,23 +1,27 @@
 """Running the action of a task: render its config with the variable engine, validate it
 against the action type's schema, and call the type's executor (or, for a task
 attempted before, ask the executor to reconcile first). Action types whose
-executors are not built yet fail the task with a clear message rather than pretend."""
+executors are not built yet fail the task with a clear message rather than pretend.
+`prepare` is also how the periodic check of a waiting task renders its config again
+(loom.workers.wait_checks)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
 
-from loom.actions.base import ActionContext, ActionFailed, run_action, run_reconcile
+from loom.actions.base import Action, ActionContext, ActionFailed, run_action, run_reconcile
+from loom.actions.builtin import CallbackConfig
 from loom.actions.registry import action_types
 from loom.catalog.cache import ServedEntry
 from loom.catalog.sync import catalog_cache
 from loom.db.types import utcnow
 from loom.platform.http import http_clients
 from loom.platform.runtime import Runtime
+from loom.provisioning import callbacks
 from loom.provisioning.component_inputs import at_run_time, pinned_component
 from loom.provisioning.templating import TemplateError, Variables, render_config, system_values
 from loom.workers.runner import ActionOutcome, Execute, TaskRun
@@ -71,8 +75,19 @@ def variables_of(runtime: Runtime, run: TaskRun, metadata: dict[str, Any]) -> Va
             region=settings.region,
             environment=settings.environment,
             task_id=str(run.task_id),
+            callback_url=_callback_url(runtime, run),
         ),
     )
+
+
+def _callback_url(runtime: Runtime, run: TaskRun) -> str | None:
+    """`.system.callbackUrl`: only a callback task has one, signed afresh per render."""
+    if run.action_type != callbacks.KIND:
+        return None
+    hours = run.config.get("timeoutHours", CallbackConfig.model_fields["timeout_hours"].default)
+    if not isinstance(hours, int | float):
+        hours = CallbackConfig.model_fields["timeout_hours"].default
+    return callbacks.callback_url(runtime.settings, run.task_id, hours)
 
 
 def _with_component_inputs(run: TaskRun, variables: Variables) -> tuple[Variables, list[str]]:
@@ -88,59 +103,80 @@ def _with_component_inputs(run: TaskRun, variables: Variables) -> tuple[Variable
     return replace(variables, current=inputs), warnings
 
 
+@dataclass
+class Prepared:
+    """A task ready to run: its executor and the context with its rendered config."""
+
+    executor: Action[Any]
+    ctx: ActionContext[Any]
+    notes: list[str]
+
+
+async def prepare(runtime: Runtime, run: TaskRun) -> Prepared | ActionOutcome:
+    """Render and validate the task's config and build its context; an ActionOutcome
+    (a failure) when that is not possible."""
+    action_type = action_types().get(run.action_type)
+    if action_type is None or action_type.executor is None:
+        return ActionOutcome(
+            ok=False,
+            error=f"action type '{run.action_type}' cannot run yet: no executor is installed",
+        )
+    metadata = await _metadata(runtime, run) if _reads_metadata(run) else {}
+    variables = variables_of(runtime, run, metadata)
+    try:
+        variables, input_warnings = _with_component_inputs(run, variables)
+    except (TemplateError, ValueError) as exc:
+        message = exc.message if isinstance(exc, TemplateError) else str(exc)
+        return ActionOutcome(ok=False, error=f"component input: {message}")
+    try:
+        rendered = render_config(run.config, variables, model=action_type.config_model)
+    except TemplateError as exc:
+        return ActionOutcome(ok=False, error=f"the config could not be rendered: {exc.message}")
+    notes = [f"template: {w}" for w in (*input_warnings, *rendered.warnings)]
+    try:
+        config = action_type.config_model.model_validate(rendered.value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return ActionOutcome(
+            ok=False, log=notes, error=f"rendered config is invalid at {where}: {first['msg']}"
+        )
+    ctx: ActionContext[Any] = ActionContext(
+        request_id=run.request_id, task_id=run.task_id, attempt=max(run.attempt, 1),
+        config=config, http=http_clients(runtime), settings=runtime.settings,
+        secrets=run.secrets, correlation_id=run.correlation_id,
+        inputs=variables.current, requester=run.requester, earlier_refs=run.earlier_refs,
+    )  # fmt: skip
+    return Prepared(action_type.executor, ctx, notes)
+
+
 def executor_for_runtime(runtime: Runtime) -> Execute:
     async def execute(run: TaskRun) -> ActionOutcome:
-        action_type = action_types().get(run.action_type)
-        if action_type is None or action_type.executor is None:
-            return ActionOutcome(
-                ok=False,
-                error=f"action type '{run.action_type}' cannot run yet: no executor is installed",
-            )
-        metadata = await _metadata(runtime, run) if _reads_metadata(run) else {}
-        variables = variables_of(runtime, run, metadata)
-        try:
-            variables, input_warnings = _with_component_inputs(run, variables)
-        except (TemplateError, ValueError) as exc:
-            message = exc.message if isinstance(exc, TemplateError) else str(exc)
-            return ActionOutcome(ok=False, error=f"component input: {message}")
-        try:
-            rendered = render_config(run.config, variables, model=action_type.config_model)
-        except TemplateError as exc:
-            return ActionOutcome(ok=False, error=f"the config could not be rendered: {exc.message}")
-        notes = [f"template: {w}" for w in (*input_warnings, *rendered.warnings)]
-        try:
-            config = action_type.config_model.model_validate(rendered.value)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            return ActionOutcome(
-                ok=False, log=notes, error=f"rendered config is invalid at {where}: {first['msg']}"
-            )
-        ctx: ActionContext[Any] = ActionContext(
-            request_id=run.request_id, task_id=run.task_id, attempt=max(run.attempt, 1),
-            config=config, http=http_clients(runtime), settings=runtime.settings,
-            secrets=run.secrets, correlation_id=run.correlation_id,
-            inputs=variables.current, requester=run.requester, earlier_refs=run.earlier_refs,
-        )  # fmt: skip
+        prepared = await prepare(runtime, run)
+        if isinstance(prepared, ActionOutcome):
+            return prepared
+        executor, ctx, notes = prepared.executor, prepared.ctx, prepared.notes
         try:
             result = None
             # An earlier attempt may have taken effect unrecorded: its worker died mid-call
             # (the task is redelivered), or it got stuck or failed and a person retried it.
             if run.attempt > 1:
-                result = await run_reconcile(action_type.executor, ctx)
+                result = await run_reconcile(executor, ctx)
                 if result is not None:
                     notes.append("found the effect of the earlier attempt: not running again")
             if result is None:
-                result = await run_action(action_type.executor, ctx)
+                result = await run_action(executor, ctx)
         except ActionFailed as failure:
             return ActionOutcome(
                 ok=False, error=failure.message, log=notes + [line.message for line in ctx.lines]
             )
+        # A result with a wait (from execute or reconcile alike) leaves the task waiting.
         return ActionOutcome(
             ok=True,
             outputs=dict(result.outputs),
             external_refs=dict(result.external_refs),
             log=notes + [line.message for line in result.logs or ctx.lines],
+            wait=result.wait,
         )
 
     return execute

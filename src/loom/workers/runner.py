@@ -7,7 +7,10 @@
 2. Run (no transaction held): render the config, hand the task its secrets, execute.
 3. Finish (one transaction): store outputs and external references, queue the next task
    (in the same transaction), or complete the request; a failure fails the task and the
-   request and queues nothing: a person decides what happens next.
+   request and queues nothing: a person decides what happens next (see
+   loom.provisioning.progress). An action that answered with a wait leaves the task
+   `waiting` (loom.provisioning.waits): the message is deleted all the same, and what
+   ends the wait queues the next task.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from loom.actions.waits import Wait
 from loom.audit.service import Actor
 from loom.auth.models import Membership, Team, User
-from loom.provisioning.models import Request
+from loom.provisioning import progress, waits
+from loom.provisioning.models import FulfillmentTask, Request
 from loom.provisioning.service import Enqueue
 from loom.provisioning.states import RequestState, TaskState
 from loom.provisioning.transitions import (
@@ -47,6 +52,7 @@ class Outcome(enum.StrEnum):
     SKIPPED = "skipped"
     DUPLICATE = "duplicate"
     STUCK = "stuck"
+    WAITING = "waiting"
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,8 @@ class ActionOutcome:
     external_refs: dict[str, Any] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
     error: str | None = None
+    #: Set when the action's work finishes later: the task waits (outputs so far kept).
+    wait: Wait | None = None
 
 
 #: Runs the action of a task (rendering its config first); never raises for an action's
@@ -106,7 +114,8 @@ async def _claim(
     if task is None:
         return Claim(Outcome.DUPLICATE)
     state = TaskState(task.state)
-    if state in (TaskState.COMPLETED, TaskState.SKIPPED, TaskState.FAILED, TaskState.STUCK):
+    if state in (TaskState.COMPLETED, TaskState.SKIPPED, TaskState.FAILED, TaskState.STUCK,
+                 TaskState.WAITING):  # fmt: skip
         return Claim(Outcome.DUPLICATE)
     if request.state == RequestState.ABORTED:
         if state is TaskState.QUEUED:
@@ -129,6 +138,18 @@ async def _claim(
         task.attempts += 1
     else:
         await set_task_state(session, request, task, TaskState.PROCESSING)
+    return Claim(None, await task_run(session, request, task, secrets_key, redelivered))
+
+
+async def task_run(
+    session: AsyncSession,
+    request: Request,
+    task: FulfillmentTask,
+    secrets_key: bytes,
+    redelivered: bool = False,
+) -> TaskRun:
+    """What the action of `task` sees: its config and inputs, the outputs and external
+    references of the earlier completed tasks, its secrets, who asked."""
     outputs: dict[str, Any] = {}
     earlier_refs: list[dict[str, Any]] = []
     for earlier in request.tasks:
@@ -141,27 +162,24 @@ async def _claim(
             session, secrets_key, owner_type="request", owner_id=request.id
         )
     requester = await _requester(session, request)
-    return Claim(
-        None,
-        TaskRun(
-            request_id=request.id,
-            task_id=task.id,
-            attempt=task.attempts,
-            action_type=task.action_type,
-            config=task.config,
-            inputs=task.inputs,
-            outputs_so_far=outputs,
-            secrets=revealed,
-            correlation_id=request.correlation_id,
-            redelivered=redelivered,
-            org_id=request.org_id,
-            definition=request.definition,
-            requester=requester,
-            requested_at=request.created_at,
-            component_id=task.component_id,
-            request_inputs=request.inputs,
-            earlier_refs=earlier_refs,
-        ),
+    return TaskRun(
+        request_id=request.id,
+        task_id=task.id,
+        attempt=task.attempts,
+        action_type=task.action_type,
+        config=task.config,
+        inputs=task.inputs,
+        outputs_so_far=outputs,
+        secrets=revealed,
+        correlation_id=request.correlation_id,
+        redelivered=redelivered,
+        org_id=request.org_id,
+        definition=request.definition,
+        requester=requester,
+        requested_at=request.created_at,
+        component_id=task.component_id,
+        request_inputs=request.inputs,
+        earlier_refs=earlier_refs,
     )
 
 
@@ -191,24 +209,20 @@ async def _finish(
     for line in result.log:
         log_line(session, request.id, line, task_id=task.id)
     if not result.ok:
-        await set_task_state(session, request, task, TaskState.FAILED, reason=result.error,
-                             error=result.error)  # fmt: skip
-        if request.state != RequestState.ABORTED:
-            await set_request_state(session, request, RequestState.FAILED, WORKER,
-                                    reason=result.error, error=result.error)  # fmt: skip
+        await progress.task_failed(session, request, task, result.error or "failed", WORKER)
         return Outcome.FAILED
-    await set_task_state(session, request, task, TaskState.COMPLETED,
-                         outputs=result.outputs, external_refs=result.external_refs)  # fmt: skip
-    if request.state == RequestState.ABORTED:
-        return Outcome.COMPLETED
-    following = [t for t in request.tasks if t.position > task.position]
-    upcoming = next((t for t in following if t.state == TaskState.PENDING), None)
-    if upcoming is not None:
-        await set_task_state(session, request, upcoming, TaskState.QUEUED)
-        await enqueue(session, request, upcoming)
-    elif all(t.state == TaskState.COMPLETED for t in request.tasks):
-        await set_request_state(session, request, RequestState.COMPLETED, WORKER)
-        await secrets.forget(session, owner_type="request", owner_id=request.id)
+    if result.wait is not None:
+        await waits.start_waiting(
+            session, request, task, result.wait, enqueue,
+            outputs=result.outputs, external_refs=result.external_refs,
+        )  # fmt: skip
+        if request.state == RequestState.ABORTED and task.state == TaskState.WAITING:
+            await waits.abort_wait(session, request, task)  # aborted while it ran
+        return Outcome.WAITING
+    await progress.task_completed(
+        session, request, task, enqueue, WORKER,
+        outputs=result.outputs, external_refs=result.external_refs,
+    )  # fmt: skip
     return Outcome.COMPLETED
 
 

@@ -61,9 +61,11 @@ def system_values(
     region: str,
     environment: str,
     task_id: str = "",
+    callback_url: str | None = None,
 ) -> dict[str, Any]:
-    """The `.system` namespace of one request (`taskId`: of the task being rendered)."""
-    return {
+    """The `.system` namespace of one request (`taskId`: of the task being rendered;
+    `callbackUrl`: only for a callback task)."""
+    values = {
         "requestId": request_id,
         "taskId": task_id,
         "correlationId": correlation_id,
@@ -71,3 +73,6 @@ def system_values(
         "user": {"email": user_email, "name": user_name, "teams": list(user_teams)},
         "platform": {"region": region, "environment": environment},
     }
+    if callback_url is not None:
+        values["callbackUrl"] = callback_url
+    return values
