@@ -1,4 +1,5 @@
-"""Requests: plan and submit catalog items and bundles, then follow, retry or abort them."""
+"""Requests: plan and submit catalog items and bundles, then follow, retry or abort them;
+approve or reject those waiting for an approval."""
 
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ class RequestSummary(ApiModel):
     finished_at: datetime | None = None
     #: The portal page tracking the request, relative to the server's base URL.
     url: str
+    #: What its waiting task waits for ("waiting for approval by team payments (1 of 2)").
+    waiting_for: str | None = None
 
 
 class RequestDetail(RequestSummary):
@@ -112,6 +115,33 @@ class LogLine(ApiModel):
     level: str
     task_id: uuid.UUID | None = None
     message: str
+
+
+class Decision(ApiModel):
+    email: str
+    decision: str
+    comment: str = ""
+    at: datetime
+
+
+class Approval(ApiModel):
+    """An open approval: the request it holds, who may decide, the decisions so far."""
+
+    request_id: uuid.UUID
+    task_id: uuid.UUID
+    item: str
+    item_name: str
+    team_id: uuid.UUID
+    requester: str
+    inputs: dict[str, Any] = {}
+    waiting_for: str
+    approvers: dict[str, Any] = {}
+    required: int
+    approvals: int
+    decisions: list[Decision] = []
+    created_at: datetime
+    deadline_at: datetime | None = None
+    url: str
 
 
 class RequestFilter(BaseModel):
@@ -206,3 +236,24 @@ class RequestsApi:
     def abort(self, request_id: uuid.UUID | str) -> RequestDetail:
         """Skip every task not done yet and end the request (operators)."""
         return self._core.post(f"/requests/{request_id}/abort", RequestDetail)
+
+    def approve(self, request_id: uuid.UUID | str, comment: str = "") -> RequestDetail:
+        """Approve the approval the request waits for (eligible approvers only, never
+        the requester)."""
+        return self._decide(request_id, "approve", comment)
+
+    def reject(self, request_id: uuid.UUID | str, comment: str = "") -> RequestDetail:
+        """Reject it: the request fails with the comment."""
+        return self._decide(request_id, "reject", comment)
+
+    def _decide(self, request_id: uuid.UUID | str, decision: str, comment: str) -> RequestDetail:
+        body = {"comment": comment} if comment else None
+        return self._core.post(f"/requests/{request_id}/{decision}", RequestDetail, json=body)
+
+    def approvals(
+        self, *, mine: bool = True, limit: int | None = None, cursor: str | None = None
+    ) -> Page[Approval]:
+        """One page of open approvals, newest first: awaiting your decision, or (`mine`
+        false) every one you can see."""
+        params = {"mine": "true" if mine else "false", "limit": limit, "cursor": cursor}
+        return self._core.get("/approvals", Page[Approval], params=params)
