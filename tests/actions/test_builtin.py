@@ -58,6 +58,21 @@ VALID: dict[str, dict[str, Any]] = {
         "outputs": ["bucket_arn"],
         "timeoutMinutes": 60,
     },
+    "approval": {
+        "teams": [{"team": "payments", "minRole": "admin"}],
+        "users": ["ana@example.com"],
+        "required": 2,
+        "timeoutHours": 72,
+        "autoApproveIf": "{{ .current.size == 'small' }}",
+    },
+    "callback": {
+        "notify": {
+            "url": "https://orders.internal/v1",
+            "json": {"to": "{{ .system.callbackUrl }}"},
+        },
+        "reason": "waiting for the order system",
+        "timeoutHours": 48,
+    },
 }
 
 REQUIRED = {
@@ -66,7 +81,11 @@ REQUIRED = {
     "github-commit": {"repo", "message", "files"},
     "github-workflow": {"repo", "workflow"},
     "terraform-run": {"workspace"},
+    "approval": set(),  # teams or users: see test_an_approval_names_its_approvers
+    "callback": set(),
 }
+#: The least valid config where no single key is required.
+MINIMAL = {"approval": {"users": ["ana@example.com"]}}
 
 
 def validate(action_type: str, config: dict[str, Any]) -> Any:
@@ -102,11 +121,14 @@ def test_an_unknown_key_is_refused(action_type: str) -> None:
 
 @pytest.mark.parametrize("action_type", sorted(REQUIRED))
 def test_required_keys(action_type: str) -> None:
-    assert {loc[0] for kind, loc in error_locs(action_type, {}) if kind == "missing"} == (
-        REQUIRED[action_type]
-    )
+    try:
+        validate(action_type, {})
+        missing: set[Any] = set()
+    except ValidationError as exc:
+        missing = {e["loc"][0] for e in exc.errors() if e["type"] == "missing"}
+    assert missing == REQUIRED[action_type]
     minimal = {key: VALID[action_type][key] for key in REQUIRED[action_type]}
-    validate(action_type, minimal)
+    validate(action_type, MINIMAL.get(action_type, minimal))
 
 
 def test_defaults() -> None:
@@ -133,6 +155,13 @@ def test_defaults() -> None:
         ("github-commit", {"files": []}, "too_short"),
         ("github-commit", {"files": [{"path": "a"}]}, "missing"),
         ("terraform-run", {"operation": "import"}, "literal_error"),
+        ("approval", {"teams": [{"team": "Pay Ments"}]}, "string_pattern_mismatch"),
+        ("approval", {"teams": [{"team": "payments", "minRole": "boss"}]}, "literal_error"),
+        ("approval", {"required": 0}, "greater_than_equal"),
+        ("approval", {"users": ["not-an-email"]}, "value_error"),
+        ("approval", {"autoApproveIf": "yes"}, "value_error"),
+        ("callback", {"timeoutHours": 721}, "less_than_equal"),
+        ("callback", {"notify": {"method": "GET"}}, "missing"),
     ],
 )
 def test_invalid_values_are_refused(action_type: str, change: dict[str, Any], error: str) -> None:
@@ -143,3 +172,12 @@ def test_invalid_values_are_refused(action_type: str, change: dict[str, Any], er
 def test_a_templated_repository_is_accepted() -> None:
     config = validate("github-commit", {**VALID["github-commit"], "repo": "{{ .current.repo }}"})
     assert config.repo == "{{ .current.repo }}"
+
+
+def test_an_approval_names_its_approvers() -> None:
+    assert error_locs("approval", {}) == [("value_error", ())]
+    too_many = {"users": ["ana@example.com"], "required": 2}
+    with pytest.raises(ValidationError, match="required is 2 but only 1 user"):
+        validate("approval", too_many)
+    # With a team, any number may be required: the team's size is known at run time.
+    assert validate("approval", {"teams": [{"team": "payments"}], "required": 3}).required == 3

@@ -272,7 +272,8 @@ def test_unknown_action_type_is_reported_with_the_known_ones() -> None:
     assert only_problem(text) == (
         f"{FILE}:{at(text, 'type: slack-message')} spec.fulfillment.actions[0].type: "
         "unknown action type 'slack-message' "
-        "(known: github-commit, github-workflow, jira-ticket, rest-api, terraform-run)"
+        "(known: approval, callback, github-commit, github-workflow, jira-ticket, rest-api, "
+        "terraform-run)"
     )
 
 
@@ -490,7 +491,7 @@ def test_template_system_values() -> None:
     known = summary_item("{{ .system.user.email }} {{ .system.requestId }}")
     assert load((FILE, known)).problems == []
     assert template_problem("{{ .system.user.phone }}").startswith(
-        ".system.user.phone: unknown system value (known: correlationId, platform, "
+        ".system.user.phone: unknown system value (known: callbackUrl, correlationId, "
     )
 
 
