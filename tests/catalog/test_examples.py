@@ -135,6 +135,8 @@ def test_every_builtin_action_type_and_template_namespace_is_used(sample: Loaded
     for entry in sample.items.values():
         item = entry.document
         assert isinstance(item, CatalogItem)
+        if item.spec.approval is not None:
+            types.add("approval")
         for action in item.spec.fulfillment.actions:
             types.add(action.type)
             for _sub, text in strings_in(action.config):

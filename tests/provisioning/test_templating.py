@@ -54,6 +54,7 @@ SYSTEM = system_values(
     user_teams=["payments", "checkout"],
     region="eu-west-1",
     environment="production",
+    callback_url="https://loom.example/api/v1/callbacks/t0ken",  # a callback task's
 )
 VARIABLES = Variables(
     current={
