@@ -36,7 +36,9 @@ from loom.provisioning.transitions import lock_request, log_line
 if TYPE_CHECKING:
     from loom.provisioning.service import Enqueue
 
-__all__ = ["KIND", "Decision", "decide", "opened", "pending_query", "summaries"]
+__all__ = [
+    "KIND", "Decision", "awaits_decision", "decide", "opened", "pending_query", "summaries"
+]  # fmt: skip
 
 AUTO_APPROVE = audit.Actor.system("auto-approve")
 Decision = Literal["approve", "reject"]
@@ -190,6 +192,14 @@ def pending_query(principal: Principal, mine: bool) -> Select[Any]:
     if principal.sees_all_teams:
         return stmt
     return stmt.where(or_(Request.team_id.in_(principal.team_ids), may_decide))
+
+
+async def awaits_decision(
+    session: AsyncSession, principal: Principal, request_id: uuid.UUID
+) -> bool:
+    """Whether the request waits for `principal`'s decision (as `pending_query` lists)."""
+    stmt = pending_query(principal, mine=True).where(TaskWait.request_id == request_id)
+    return await session.scalar(stmt.with_only_columns(TaskWait.id).limit(1)) is not None
 
 
 @dataclass(frozen=True)

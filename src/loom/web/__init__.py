@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from loom.web import (
+    approvals,
     auth,
     catalog,
     docs,
@@ -31,7 +32,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 def install_portal(app: FastAPI) -> None:
     """Mount static files and the portal's pages on the app."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    pages = (home, auth, docs, catalog, entry, ordering, requests, request_page, queue)
+    pages = (home, auth, docs, catalog, entry, ordering, requests, request_page, approvals, queue)
     for module in (*pages, placeholders):
         app.include_router(module.router)
     # Last: answers every /ui path nothing else did with the portal's 404 page.

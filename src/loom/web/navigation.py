@@ -42,6 +42,12 @@ NAV: tuple[NavItem, ...] = (
         "Follow what you ordered, task by task, until it is fulfilled.",
     ),
     NavItem(
+        "approvals",
+        "Approvals",
+        "/ui/approvals",
+        "Requests that wait for your approval.",
+    ),
+    NavItem(
         "services",
         "Services",
         "/ui/services",

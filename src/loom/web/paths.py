@@ -1,4 +1,4 @@
-"""Where the portal's request and queue pages live (one place, so modules that link to
+"""Where the portal's request, approval and queue pages live (one place, so modules that link to
 them need not import each other)."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 REQUESTS = "/ui/requests"
+APPROVALS = "/ui/approvals"
 QUEUE = "/ui/admin/queue"
 
 

@@ -1,5 +1,6 @@
 """A request's page: its state and progress, the task timeline, the execution logs, and
-Retry / Abort for those allowed to (the request service decides, as for the API).
+Retry / Abort for those allowed to (the request service decides, as for the API), and
+Approve / Reject for an approver it waits for (posted to loom.web.approvals).
 
 While the request is not final, the live part (header, timeline, logs) polls its
 fragment every POLL_SECONDS through htmx and stops once the request is final. The
@@ -23,7 +24,7 @@ from loom.auth import service as auth_service
 from loom.auth.principal import Principal
 from loom.catalog.documents import Document
 from loom.errors import Conflict, InvalidInput, NotFound
-from loom.provisioning import schemas, service
+from loom.provisioning import approvals, schemas, service
 from loom.provisioning.dispatch import enqueue_for
 from loom.provisioning.plan import unpin
 from loom.web import request_view as view
@@ -61,6 +62,8 @@ class Loaded:
     team: str
     inputs: dict[str, Any]
     secret_fields: list[str]
+    #: The request waits for the viewer's approval.
+    awaits_me: bool = False
 
 
 def _request_id(raw: str) -> uuid.UUID:
@@ -78,6 +81,9 @@ async def _load(session: AsyncSession, principal: Principal, raw_id: str) -> Loa
         lines = await service.logs(session, principal, request_id)
         team = await auth_service.get_team(session, principal, row.team_id)
         document, _items = unpin(row.definition)
+        awaits_me = row.waiting_for is not None and await approvals.awaits_decision(
+            session, principal, request_id
+        )
     return Loaded(
         detail,
         document,
@@ -85,6 +91,7 @@ async def _load(session: AsyncSession, principal: Principal, raw_id: str) -> Loa
         team.name,
         deepcopy(row.inputs),
         list(row.secret_fields),
+        awaits_me,
     )
 
 
@@ -108,12 +115,14 @@ def _actions(
     notice: str | None = None,
 ) -> dict[str, Any]:
     detail, form = loaded.detail, loaded.document.spec.form
-    allowed = view.permissions(principal, detail.team_id, detail.state)
+    allowed = {**view.permissions(principal, detail.team_id, detail.state),
+               "decide": loaded.awaits_me}  # fmt: skip
     correctable = allowed["retry"] and bool(form.fields) and not has_secrets(form)
     state = retry_state or typed_state(loaded.document, loaded.inputs)
     summary = error_summary([*state.errors.items(), *(retry_issues or [])], titles(form))
     return {
         "url": request_path(detail.id),
+        "request_id": str(detail.id),
         "state": detail.state,
         "can": allowed,
         "correctable": correctable,
