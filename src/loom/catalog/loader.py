@@ -85,7 +85,10 @@ class _Candidate:
 
 def digest(data: Any) -> str:
     """Identity of a definition: its data as written (comments and key order aside)."""
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    # YAML data is a tree (aliases are copied, loops refused): no need to watch for cycles.
+    canonical = json.dumps(
+        data, sort_keys=True, separators=(",", ":"), default=str, check_circular=False
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

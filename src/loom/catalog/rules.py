@@ -148,8 +148,11 @@ def _condition_findings(
             yield at, "a field's condition cannot refer to the field itself"
 
 
-def form_findings(form: Form, at: Path) -> Iterator[Finding]:
-    known = field_paths(form)
+def form_findings(
+    form: Form, at: Path, known: Mapping[str, FormField] | None = None
+) -> Iterator[Finding]:
+    """Problems of a form; `known` is its `field_paths`, when the caller has them."""
+    known = field_paths(form) if known is None else known
     yield from _form_level(form.fields, (*at, "fields"), known, "")
     yield from _visibility_cycle(form.fields, (*at, "fields"))
 
@@ -234,8 +237,9 @@ def _type_bound(text: str, action_type: str) -> Iterator[str]:
 def item_findings(
     item: CatalogItem, metadata: Mapping[str, Mapping[str, Any]]
 ) -> Iterator[Finding]:
-    yield from form_findings(item.spec.form, ("spec", "form"))
-    current = set(field_paths(item.spec.form))
+    fields = field_paths(item.spec.form)
+    yield from form_findings(item.spec.form, ("spec", "form"), fields)
+    current = set(fields)
     produced: dict[str, str] = {}
     seen: set[str] = set()
     if item.spec.approval is not None:
@@ -279,8 +283,8 @@ def bundle_findings(
     items: Mapping[str, CatalogItem],
     metadata: Mapping[str, Mapping[str, Any]],
 ) -> Iterator[Finding]:
-    yield from form_findings(bundle.spec.form, ("spec", "form"))
     shared = field_paths(bundle.spec.form)
+    yield from form_findings(bundle.spec.form, ("spec", "form"), shared)
     components = bundle.spec.components
     ids = [c.id for c in components]
     for i, component in enumerate(components):

@@ -28,6 +28,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 Path = tuple[str | int, ...]
 #: libyaml's parser when the wheel has it (it does on the usual platforms): ~10x faster.
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: What the event paths need of it: the bare parser (no constructor or resolver to set up
+#: for each file).
+_PARSER: Any = getattr(getattr(yaml, "cyaml", None), "CParser", yaml.SafeLoader)
 #: Bounds on one document, so that a hostile file (posted to /tools/validate, say) cannot
 #: exhaust memory with nested aliases ("billion laughs") or the stack with deep nesting.
 MAX_NODES = 100_000
@@ -306,7 +309,7 @@ def _event_documents(
     file: _FileLines | None = None,
 ) -> list[SourceDocument]:
     documents: list[SourceDocument] = []
-    parser = _LOADER(text)
+    parser = _PARSER(text)
     try:
         next_event = parser.get_event
         while (event := next_event()).__class__ is not StreamEndEvent:
