@@ -110,10 +110,11 @@ async def test_check_errors_keep_it_waiting_and_are_logged_once_each(
         ActionFailed("JIRA answered 503"),
         ActionFailed("JIRA answered 503"),
         RuntimeError("boom"),
+        ActionFailed("JIRA answered 503"),
         CheckResult.waiting("shop-1 is In Progress", {"key": "shop-1", "looks": 3}),
     ]
     now = utcnow()
-    for turn in range(1, 6):
+    for turn in range(1, 7):
         assert await check_due(loom_api.runtime, now + LATER * turn) == {"waiting": 1}
     request = await loom_api.detail(request_id)
     assert request["state"] == "processing" and request["tasks"][0]["state"] == "waiting"

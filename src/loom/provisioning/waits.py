@@ -32,7 +32,7 @@ from loom.audit import service as audit
 from loom.db.types import utcnow
 from loom.errors import Conflict
 from loom.provisioning import progress
-from loom.provisioning.models import FulfillmentTask, Request, TaskWait
+from loom.provisioning.models import FulfillmentTask, Request, TaskLog, TaskWait
 from loom.provisioning.states import TaskState
 from loom.provisioning.transitions import Actor, lock_request, log_line, set_task_state
 
@@ -210,11 +210,10 @@ async def apply_check(
                         outcome="timed_out")  # fmt: skip
         return "timed_out"
     if problem is not None or result is None:
-        message = problem or "the check gave no answer"
-        if message != row.last_error:
-            log_line(session, request.id, f"check: {message} (still waiting)", task_id=task.id,
-                     level="warning")  # fmt: skip
-            row.last_error = message
+        line = f"check: {problem or 'the check gave no answer'} (still waiting)"
+        if line != row.last_error and not await _logged(session, task, line):
+            log_line(session, request.id, line, task_id=task.id, level="warning")
+        row.last_error = line
         row.next_check_at = next_check(now, row.every_seconds, row.deadline_at)
         return "waiting"
     if result.status == "done":
@@ -227,6 +226,14 @@ async def apply_check(
         return "failed"
     reschedule(session, request, task, row, now, reason=result.reason, state=result.state)
     return "waiting"
+
+
+async def _logged(session: AsyncSession, task: FulfillmentTask, line: str) -> bool:
+    """Whether the task's log has this line already (a problem that came back)."""
+    found = await session.scalar(
+        select(TaskLog.id).where(TaskLog.task_id == task.id, TaskLog.message == line).limit(1)
+    )
+    return found is not None
 
 
 def reschedule(
