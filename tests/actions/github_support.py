@@ -10,9 +10,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from loom.actions.base import ActionContext
+from loom.demo.fakes.github import FakeGithub
 from loom.platform.http import HttpClients
 from loom.settings import Settings
-from tests.fakes.github import FakeGithub
 
 TOKEN = "ghp_fake7Hc2Qe91xZ"
 TASK_ID = uuid.UUID("00000000-0000-0000-0000-0000000000c7")

@@ -13,9 +13,9 @@ from pydantic import BaseModel
 from loom.actions.base import ActionContext
 from loom.actions.calls import body_excerpt, send
 from loom.audit.masking import MASK
+from loom.demo.fakes import FakeServer, Reply
 from loom.platform.http import HttpClients
 from loom.settings import Settings
-from tests.fakes import FakeServer, Reply
 
 
 class Empty(BaseModel):

@@ -15,6 +15,7 @@ from loom.actions.base import ActionContext, ActionFailed, ActionResult, run_act
 from loom.actions.builtin import GithubCommitConfig
 from loom.actions.github_commit import WAIT_KIND, GithubCommit
 from loom.actions.registry import action_types
+from loom.demo.fakes.github import FakeGithub
 from loom.platform.http import HttpClients
 from loom.settings import Settings
 from tests.actions.github_support import (
@@ -25,7 +26,6 @@ from tests.actions.github_support import (
     log_text,
     make_context,
 )
-from tests.fakes.github import FakeGithub
 
 TRAILER = f"Loom-Task: {TASK_ID}"
 REPO = "acme/gitops"

@@ -16,6 +16,7 @@ from loom.actions.builtin import GithubWorkflowConfig
 from loom.actions.github_workflow import TASK_INPUT, WAIT_KIND, GithubWorkflow
 from loom.actions.registry import action_types
 from loom.actions.waits import CheckResult
+from loom.demo.fakes.github import FakeGithub
 from loom.platform.http import HttpClients
 from loom.settings import Settings
 from tests.actions.github_support import (
@@ -26,7 +27,6 @@ from tests.actions.github_support import (
     log_text,
     make_context,
 )
-from tests.fakes.github import FakeGithub
 
 REPO = "acme/repo-factory"
 INPUTS = {"name": {"required": True}, "private": {"type": "boolean"}, "teams": {}}

@@ -18,9 +18,9 @@ from loom.actions.jira import JiraTicket
 from loom.actions.registry import action_types
 from loom.audit.masking import MASK
 from loom.catalog.loader import load_files
+from loom.demo.fakes.jira import FakeJira
+from loom.demo.fakes.jira_model import adf_texts
 from loom.platform.http import HttpClients
-from tests.fakes.jira import FakeJira
-from tests.fakes.jira_model import adf_texts
 from tests.integrations import jira_fixtures
 from tests.integrations.jira_fixtures import FakeClock, context, jira_settings
 

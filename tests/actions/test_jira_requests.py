@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
+from loom.demo.fakes.jira import FakeJira
 from loom.workers.runner import Outcome
-from tests.fakes.jira import FakeJira
 from tests.integrations.jira_requests import PUBLIC_URL, api_client, jira_app, run_next, submit
 
 

@@ -20,9 +20,9 @@ from loom.actions.registry import action_types
 from loom.actions.rest_api import RestApi
 from loom.audit.masking import MASK
 from loom.catalog.loader import load_files
+from loom.demo.fakes import FakeServer, RecordedCall, Reply
 from loom.platform.http import HttpClients
 from loom.settings import Settings
-from tests.fakes import FakeServer, RecordedCall, Reply
 
 TOKEN = "tok-3f9a1c77e2"
 API_KEY = "key-8d1b55aa90"

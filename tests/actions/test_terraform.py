@@ -20,10 +20,10 @@ from loom.actions.registry import action_types
 from loom.actions.terraform import TerraformRun
 from loom.actions.waits import CheckResult
 from loom.audit.masking import MASK
+from loom.demo.fakes.terraform import TOKEN, FakeTerraform
 from loom.integrations import terraform as terraform_module
 from loom.platform.http import HttpClients
 from loom.settings import Settings
-from tests.fakes.terraform import TOKEN, FakeTerraform
 
 TASK_ID = "00000000-0000-0000-0000-0000000000f1"
 SECRET = "redis-auth-5Kq9"

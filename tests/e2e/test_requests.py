@@ -14,12 +14,12 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from loom.demo.fakes import FakeServer, Reply
 from loom.settings import Settings
 from tests.catalog.conftest import write_catalog
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, LiveServer, make_settings
 from tests.e2e.conftest import Console
 from tests.e2e.test_catalog import shots
-from tests.fakes import FakeServer, Reply
 
 pytestmark = [pytest.mark.sqlite_only, pytest.mark.e2e]
 

@@ -11,9 +11,9 @@ import pytest
 from pydantic import BaseModel
 
 from loom.actions.base import ActionContext
+from loom.demo.fakes.jira import FakeJira
 from loom.platform.http import HttpClients
 from loom.settings import Settings
-from tests.fakes.jira import FakeJira
 
 
 class FakeClock:

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from loom.app import create_app
 from loom.catalog.sync import sync
+from loom.demo.fakes.jira import FakeJira
 from loom.platform.runtime import Runtime
 from loom.provisioning.dispatch import TASK_QUEUE, enqueue_for
 from loom.queue.factory import queue_for
@@ -20,7 +21,6 @@ from loom.workers.execute import executor_for_runtime
 from loom.workers.runner import Outcome, run_task
 from tests.catalog.conftest import write_catalog
 from tests.conftest import ADMIN_EMAIL, bearer, make_settings, token_for
-from tests.fakes.jira import FakeJira
 
 PUBLIC_URL = "https://loom.acme.test"
 

@@ -17,12 +17,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import BaseModel
 
 from loom.actions.base import ActionContext, ActionFailed
+from loom.demo.fakes.github import FakeGithub
 from loom.integrations.github import API_VERSION, GithubClient
 from loom.integrations.github_app import InstallationTokens
 from loom.platform.http import HttpClients
 from loom.settings import Settings
 from tests.actions.github_support import TOKEN, FakeClock, github_settings, log_text
-from tests.fakes.github import FakeGithub
 
 APP_ID = "424242"
 INSTALLATION = "9001"

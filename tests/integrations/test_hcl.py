@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from loom.demo.fakes.hcl import decode_hcl
 from loom.integrations.hcl import encode
-from tests.fakes.hcl import decode_hcl
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,10 @@ import pytest
 
 from loom.actions.base import ActionFailed
 from loom.audit.masking import MASK
+from loom.demo.fakes.jira import FakeJira
+from loom.demo.fakes.jira_model import adf_texts
 from loom.integrations.jira import JiraClient, TicketNotFound, jira_instance, loom_status
 from loom.platform.http import HttpClients
-from tests.fakes.jira import FakeJira
-from tests.fakes.jira_model import adf_texts
 from tests.integrations import jira_fixtures
 from tests.integrations.jira_fixtures import FakeClock, MakeCtx, context, jira_settings
 

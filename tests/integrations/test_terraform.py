@@ -14,13 +14,13 @@ import pytest
 
 from loom.actions.base import ActionContext, ActionFailed
 from loom.audit.masking import MASK
+from loom.demo.fakes.server import RecordedCall, Reply
+from loom.demo.fakes.terraform import JSONAPI, TOKEN, FakeTerraform
 from loom.integrations import terraform as terraform_module
 from loom.integrations.settings import TerraformInstance
 from loom.integrations.terraform import OutputsNotReady, TerraformClient
 from loom.platform.http import HttpClients
 from loom.settings import Settings
-from tests.fakes.server import RecordedCall, Reply
-from tests.fakes.terraform import JSONAPI, TOKEN, FakeTerraform
 
 
 class FakeClock:

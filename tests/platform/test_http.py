@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from loom.api.correlation import set_correlation_id
+from loom.demo.fakes import FakeServer, RecordedCall, Reply
 from loom.platform.http import (
     SENSITIVE_HEADERS_EXTENSION,
     CircuitBreaker,
@@ -24,7 +25,6 @@ from loom.platform.http import (
     is_credential_header,
 )
 from loom.settings import HttpSettings, Settings
-from tests.fakes import FakeServer, RecordedCall, Reply
 
 
 class FakeClock:

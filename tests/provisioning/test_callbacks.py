@@ -17,9 +17,9 @@ from loom.catalog.documents import CatalogItem
 from loom.catalog.references import SYSTEM_KEYS
 from loom.catalog.rules import item_findings
 from loom.db.types import utcnow
+from loom.demo.fakes import FakeServer
 from loom.provisioning import callbacks
 from loom.workers.runner import Outcome
-from tests.fakes import FakeServer
 from tests.provisioning.waits_support import PUBLIC_URL, Api, drain
 
 _REFUSED = {401: "UNAUTHENTICATED", 410: "GONE"}

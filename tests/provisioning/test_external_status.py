@@ -13,11 +13,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from loom.demo.fakes.jira import FakeJira
 from loom.platform.http import http_clients
 from loom.provisioning import external_status
 from loom.provisioning.external_status import ExternalStatus, external_statuses
 from loom.workers.runner import Outcome
-from tests.fakes.jira import FakeJira
 from tests.integrations.jira_requests import api_client, jira_app, run_next, submit
 
 

@@ -17,11 +17,11 @@ from loom.app import create_app
 from loom.auth.models import User
 from loom.catalog.sync import sync
 from loom.db.types import utcnow
+from loom.demo.fakes.jira import FakeJira
 from loom.workers.runner import Outcome
 from loom.workers.wait_checks import check_due
 from tests.catalog.conftest import write_catalog
 from tests.conftest import ADMIN_EMAIL, bearer, make_settings, token_for
-from tests.fakes.jira import FakeJira
 from tests.provisioning.waits_support import drain
 
 ITEM = """\

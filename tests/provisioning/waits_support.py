@@ -25,6 +25,7 @@ from loom.app import create_app
 from loom.auth.models import Membership, Team, User
 from loom.auth.roles import Role
 from loom.catalog.sync import sync
+from loom.demo.fakes import FakeServer, Reply
 from loom.platform.runtime import Runtime
 from loom.provisioning.dispatch import TASK_QUEUE, enqueue_for
 from loom.queue.factory import queue_for
@@ -33,7 +34,6 @@ from loom.workers.execute import executor_for_runtime
 from loom.workers.runner import Outcome, run_task
 from tests.catalog.conftest import write_catalog
 from tests.conftest import ADMIN_EMAIL, bearer, make_settings, token_for
-from tests.fakes import FakeServer, Reply
 
 PUBLIC_URL = "https://loom.example.com"
 

@@ -40,13 +40,13 @@ from sqlalchemy import func, select
 
 from loom.app import create_app
 from loom.catalog.sync import sync
+from loom.demo.fakes import FakeServer, RecordedCall, Reply
 from loom.platform.runtime import Runtime
 from loom.provisioning.dispatch import TASK_QUEUE
 from loom.provisioning.models import FulfillmentTask, Request, TaskLog
 from loom.queue.factory import queue_for
 from tests.catalog.conftest import write_catalog
 from tests.conftest import ADMIN_EMAIL, bearer, make_settings, token_for
-from tests.fakes import FakeServer, RecordedCall, Reply
 
 REQUESTS = 200
 WORKERS = 3

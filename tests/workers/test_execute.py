@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from loom.app import create_app
 from loom.catalog.sync import sync
+from loom.demo.fakes import FakeServer, RecordedCall, Reply
 from loom.platform.runtime import Runtime
 from loom.provisioning.dispatch import TASK_QUEUE, enqueue_for
 from loom.queue.factory import queue_for
@@ -21,7 +22,6 @@ from loom.workers.execute import executor_for_runtime
 from loom.workers.runner import Outcome, run_task
 from tests.catalog.conftest import write_catalog
 from tests.conftest import ADMIN_EMAIL, bearer, make_settings, token_for
-from tests.fakes import FakeServer, RecordedCall, Reply
 
 ITEM = """\
 apiVersion: loom/v1

@@ -1,7 +1,9 @@
-"""The GitHub Actions half of the fake GitHub's API (tests/fakes/github.py): workflows,
+"""The GitHub Actions half of the fake GitHub's API (loom/demo/fakes/github.py): workflows,
 `workflow_dispatch` (inputs checked against the workflow file at the ref; 204, or 200
 with the run when `return_run_details` is sent and known), runs (filtered by event,
-branch, status and `created`) and artifacts, whose zip redirects to a second server."""
+branch, status and `created`) and artifacts, whose zip redirects to a second server.
+
+Part of a demo fake (loom.demo.fakes), not for production."""
 
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ from urllib.parse import quote, unquote
 
 import yaml
 
-from tests.fakes.github_git import Artifact, Repo, Run, Workflow, iso
-from tests.fakes.github_wire import DOCS, ApiBase, error
-from tests.fakes.server import FakeServer, RecordedCall, Reply
+from loom.demo.fakes.github_git import Artifact, Repo, Run, Workflow, iso
+from loom.demo.fakes.github_wire import DOCS, ApiBase, error
+from loom.demo.fakes.server import FakeServer, RecordedCall, Reply
 
 
 class ActionsApi(ApiBase):
@@ -85,8 +87,12 @@ class ActionsApi(ApiBase):
         run.visible = not self.hide_new_runs
         if body.get("return_run_details"):
             api, web = self._links(repo)
-            return Reply(200, json={"workflow_run_id": run.id, "run_url": f"{api}/actions/runs/{run.id}",
-                                    "html_url": f"{web}/actions/runs/{run.id}"})  # fmt: skip
+            details = {
+                "workflow_run_id": run.id,
+                "run_url": f"{api}/actions/runs/{run.id}",
+                "html_url": f"{web}/actions/runs/{run.id}",
+            }
+            return Reply(200, json=details)
         return Reply(204)
 
     def _run_json(self, repo: Repo, run: Run) -> dict[str, Any]:
@@ -132,7 +138,8 @@ class ActionsApi(ApiBase):
         api, _ = self._links(repo)
         return {
             "id": artifact.id, "node_id": f"A_{artifact.id}", "name": artifact.name,
-            "size_in_bytes": len(artifact.zip_bytes), "url": f"{api}/actions/artifacts/{artifact.id}",
+            "size_in_bytes": len(artifact.zip_bytes),
+            "url": f"{api}/actions/artifacts/{artifact.id}",
             "archive_download_url": f"{api}/actions/artifacts/{artifact.id}/zip",
             "expired": artifact.expired, "created_at": iso(artifact.created_at),
             "expires_at": iso(artifact.created_at + timedelta(days=90)),

@@ -1,6 +1,8 @@
-"""The repository half of the fake GitHub's API (tests/fakes/github.py): repositories,
+"""The repository half of the fake GitHub's API (loom/demo/fakes/github.py): repositories,
 contents (GET, PUT with blob-sha checks), git refs, commits lists and pull requests, with
-GitHub's status codes, JSON shapes and error bodies."""
+GitHub's status codes, JSON shapes and error bodies.
+
+Part of a demo fake (loom.demo.fakes), not for production."""
 
 from __future__ import annotations
 
@@ -8,9 +10,9 @@ import base64
 from typing import Any
 from urllib.parse import quote, unquote
 
-from tests.fakes.github_git import Pull, Repo, blob_sha, iso
-from tests.fakes.github_wire import DOCS, ApiBase, error
-from tests.fakes.server import RecordedCall, Reply
+from loom.demo.fakes.github_git import Pull, Repo, blob_sha, iso
+from loom.demo.fakes.github_wire import DOCS, ApiBase, error
+from loom.demo.fakes.server import RecordedCall, Reply
 
 
 class ReposApi(ApiBase):
@@ -82,7 +84,8 @@ class ReposApi(ApiBase):
         sha = repo.branches[branch]
         return {"ref": f"refs/heads/{branch}", "node_id": f"REF_{branch}",
                 "url": f"{api}/git/refs/heads/{quote(branch)}",
-                "object": {"sha": sha, "type": "commit", "url": f"{api}/git/commits/{sha}"}}  # fmt: skip
+                "object": {"sha": sha, "type": "commit",
+                           "url": f"{api}/git/commits/{sha}"}}  # fmt: skip
 
     def _get_ref(self, call: RecordedCall, repo: Repo) -> Reply:
         ref = unquote(call.params["ref"])
@@ -150,7 +153,11 @@ class ReposApi(ApiBase):
         head = str(body.get("head", "")).removeprefix(f"{repo.owner}:")
         base = str(body.get("base", ""))
         invalid = [
-            {"resource": "PullRequest", "field": name, "code": "invalid" if body.get(name) else "missing_field"}
+            {
+                "resource": "PullRequest",
+                "field": name,
+                "code": "invalid" if body.get(name) else "missing_field",
+            }
             for name, branch in (("base", base), ("head", head))
             if branch not in repo.branches
         ]  # fmt: skip

@@ -2,7 +2,9 @@
 value, for the Terraform fake: strings (with HCL's escapes, `$${`/`%%{` for a literal
 `${`/`%{`), numbers, `true`/`false`/`null`, tuples and objects (`=` or `:`). An
 unescaped template sequence in a string is refused, as Terraform would try to
-interpolate it."""
+interpolate it.
+
+Part of a demo fake (loom.demo.fakes), not for production."""
 
 from __future__ import annotations
 
@@ -66,7 +68,7 @@ def _hcl(text: str, i: int) -> tuple[Any, int]:
 
 
 def _hcl_string(text: str, i: int) -> tuple[str, int]:
-    out = []
+    out: list[str] = []
     while i < len(text):
         char = text[i]
         if char == '"':

@@ -1,6 +1,8 @@
-"""The repository model behind the fake GitHub (tests/fakes/github.py): commits holding
+"""The repository model behind the fake GitHub (loom/demo/fakes/github.py): commits holding
 whole trees, branches pointing at commits, blob shas computed as git does, pull requests,
-workflows with their runs and artifacts. Plain data; no HTTP here."""
+workflows with their runs and artifacts. Plain data; no HTTP here.
+
+Part of a demo fake (loom.demo.fakes), not for production."""
 
 from __future__ import annotations
 

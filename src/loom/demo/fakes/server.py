@@ -1,4 +1,4 @@
-"""A real HTTP/1.1 server on 127.0.0.1 in a background thread, for tests.
+"""A real HTTP/1.1 server on 127.0.0.1 in a background thread, for tests and the demo.
 
     with FakeServer() as server:
         server.route("POST", "/things", Reply(201, json={"id": 7}))
@@ -10,6 +10,10 @@ Routes match the whole path (a regular expression; named groups land in
 `call.params`); the latest route added for a path wins, so a test can change an answer
 midway. An unmatched call gets a 404. `connections` counts accepted TCP connections, so
 a test can prove that nothing reached the server at all.
+
+Demo fake, not for production: a stand-in for the tests and for the demo that `make serve`
+starts (see loom.demo). It keeps everything in memory and checks credentials only as far
+as the wire format needs.
 """
 
 from __future__ import annotations
@@ -71,6 +75,8 @@ class FakeServer:
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.calls: list[RecordedCall] = []
+        #: Keep only the latest this many calls (None: all; a long-running demo sets it).
+        self.max_calls: int | None = None
         self.connections = 0
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._lock = threading.Lock()
@@ -113,6 +119,8 @@ class FakeServer:
     def _answer(self, call: RecordedCall) -> Reply:
         with self._lock:
             self.calls.append(call)
+            if self.max_calls is not None and len(self.calls) > self.max_calls:
+                del self.calls[: len(self.calls) - self.max_calls]
             routes = list(self._routes)
         for method, pattern, handler in routes:
             match = pattern.fullmatch(call.path)

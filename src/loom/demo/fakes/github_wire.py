@@ -1,14 +1,16 @@
-"""What the fake GitHub's route handlers share (tests/fakes/github.py): GitHub's error
+"""What the fake GitHub's route handlers share (loom/demo/fakes/github.py): GitHub's error
 body, its pagination (`per_page`, `page`, a `Link` header), and the instance's API and web
-addresses."""
+addresses.
+
+Part of a demo fake (loom.demo.fakes), not for production."""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import quote
 
-from tests.fakes.github_git import Repo
-from tests.fakes.server import FakeServer, RecordedCall, Reply
+from loom.demo.fakes.github_git import Repo
+from loom.demo.fakes.server import FakeServer, RecordedCall, Reply
 
 DOCS = "https://docs.github.com/rest"
 

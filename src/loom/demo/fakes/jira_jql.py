@@ -2,7 +2,9 @@
 `field = value`, `field != value` or `field in (v1, v2)` over labels, project, key,
 status and statusCategory, and an optional `ORDER BY created|key|id [ASC|DESC]`.
 Anything else is refused the way JIRA refuses a query it cannot parse (a 400 whose
-errorMessages start with "Error in the JQL Query")."""
+errorMessages start with "Error in the JQL Query").
+
+Part of a demo fake (loom.demo.fakes), not for production."""
 
 from __future__ import annotations
 

@@ -20,6 +20,10 @@ app's public key). Test controls: `advance_run`, `merge_pull`, `close_pull`,
 
 This module holds the server, auth and test controls; the handlers are in
 github_repos.py and github_actions.py, the repository model in github_git.py.
+
+Demo fake, not for production: a stand-in for the tests and for the demo that `make serve`
+starts (see loom.demo). It keeps everything in memory and checks credentials only as far
+as the wire format needs.
 """
 
 from __future__ import annotations
@@ -36,11 +40,11 @@ from typing import Any
 import jwt
 import yaml
 
-from tests.fakes.github_actions import ActionsApi
-from tests.fakes.github_git import Artifact, Repo, Run, Workflow, iso, next_id, now
-from tests.fakes.github_repos import ReposApi
-from tests.fakes.github_wire import error
-from tests.fakes.server import FakeServer, RecordedCall, Reply
+from loom.demo.fakes.github_actions import ActionsApi
+from loom.demo.fakes.github_git import Artifact, Repo, Run, Workflow, iso, next_id, now
+from loom.demo.fakes.github_repos import ReposApi
+from loom.demo.fakes.github_wire import error
+from loom.demo.fakes.server import FakeServer, RecordedCall, Reply
 
 _R = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
 
@@ -142,6 +146,12 @@ class FakeGithub(ReposApi, ActionsApi):
         with self._lock:
             run = self._run(run_id)
             run.status, run.conclusion, run.updated_at = status, conclusion, now()
+
+    def unfinished_runs(self) -> list[tuple[Repo, Run]]:
+        """Runs not completed yet, with their repository."""
+        with self._lock:
+            return [(repo, run) for repo in self.repos.values() for run in repo.runs.values()
+                    if run.status != "completed"]  # fmt: skip
 
     def show_runs(self) -> None:
         """Make runs created while `hide_new_runs` was set appear in lists."""
@@ -283,8 +293,11 @@ class FakeGithub(ReposApi, ActionsApi):
         try:
             claims = jwt.decode(token, public_key, algorithms=["RS256"], leeway=0)
         except jwt.ExpiredSignatureError:
-            return error(401, "'Expiration time' claim ('exp') must be a numeric value "
-                              "representing the future time at which the assertion expires")  # fmt: skip
+            return error(
+                401,
+                "'Expiration time' claim ('exp') must be a numeric value "
+                "representing the future time at which the assertion expires",
+            )
         except jwt.PyJWTError:
             return error(401, "A JSON web token could not be decoded")
         if int(claims["exp"]) - int(claims["iat"]) > 600:

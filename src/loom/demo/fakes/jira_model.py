@@ -1,7 +1,9 @@
 """The fake JIRA's data (projects, issues, the workflow To Do → In Progress → Done) and the
 JSON shapes JIRA Cloud gives them: issues with their status, status category,
 resolution and links, error bodies, and descriptions as wiki text (v2) or Atlassian
-Document Format (v3)."""
+Document Format (v3).
+
+Part of a demo fake (loom.demo.fakes), not for production."""
 
 from __future__ import annotations
 

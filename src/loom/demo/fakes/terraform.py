@@ -20,6 +20,10 @@ test says so (`advance`), along pending → planning → planned → applying �
 applied). `fail` and `slow` inject errors and delays before a route answers (a slow
 answer still changes the state first: the request took effect, its answer is late).
 `run_variables` decodes a run's HCL variable values, refusing what Terraform would.
+
+Demo fake, not for production: a stand-in for the tests and for the demo that `make serve`
+starts (see loom.demo). It keeps everything in memory and checks credentials only as far
+as the wire format needs.
 """
 
 from __future__ import annotations
@@ -33,10 +37,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.fakes.hcl import decode_hcl
-from tests.fakes.server import FakeServer, RecordedCall, Reply
+from loom.demo.fakes.hcl import decode_hcl
+from loom.demo.fakes.server import FakeServer, RecordedCall, Reply
 
-TOKEN = "tfc-fake-token-9c1e"
+TOKEN = "tfc-fake-token-9c1e"  # noqa: S105 - the fake's own credential, not a secret
 JSONAPI = "application/vnd.api+json"
 _FINISHED = {"applied", "planned_and_finished", "errored", "discarded", "canceled"}
 _CONFIRMABLE = {"planned", "cost_estimated", "policy_checked", "post_plan_completed"}
@@ -102,10 +106,15 @@ class _Fault:
 class FakeTerraform:
     """See the module docstring: `with FakeTerraform() as tfc: tfc.add_workspace("db")`."""
 
-    def __init__(self, *, token: str = TOKEN, organization: str = "acme") -> None:
+    def __init__(
+        self, *, token: str = TOKEN, organization: str = "acme", workspaces_on_demand: bool = False
+    ) -> None:
         self.server = FakeServer()
         self.token = token
         self.organization = organization
+        #: The demo's convenience, not Terraform's behaviour: a workspace of the fake's
+        #: organization that is looked up by name exists from then on.
+        self.workspaces_on_demand = workspaces_on_demand
         self.workspaces: dict[str, FakeWorkspace] = {}
         self.runs: dict[str, FakeRun] = {}
         self._faults: list[_Fault] = []
@@ -169,6 +178,11 @@ class FakeTerraform:
                 FakeOutput(_id("wsout"), name, value, name in hidden)
                 for name, value in values.items()
             ]
+
+    def unfinished_runs(self) -> list[FakeRun]:
+        """Runs that have not ended (those awaiting confirmation included)."""
+        with self._lock:
+            return [run for run in self.runs.values() if run.status not in _FINISHED]
 
     def runs_of(self, workspace: str) -> list[FakeRun]:
         ws_id = self.workspace(workspace).id
@@ -252,6 +266,8 @@ class FakeTerraform:
         for workspace in self.workspaces.values():
             if workspace.organization == org and workspace.name == name:
                 return _ok(self._workspace_json(workspace))
+        if self.workspaces_on_demand and org == self.organization:
+            return _ok(self._workspace_json(self.add_workspace(name)))
         raise _NotFound
 
     def _workspace_json(self, ws: FakeWorkspace) -> dict[str, Any]:

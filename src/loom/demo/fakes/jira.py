@@ -14,19 +14,23 @@ REST v2 and v3 closely enough that recorded real request/response pairs pass:
   as on Cloud since the removal) and `GET|POST /rest/api/{2,3}/search/jql`
   (nextPageToken/isLast; only issue ids unless `fields` is given; 404 when
   `search_jql=False`, as on Data Center), at most `max_page` issues a page, with the JQL
-  of `tests.fakes.jira_jql`;
+  of `loom.demo.fakes.jira_jql`;
 * `GET|POST /rest/api/{2,3}/issue/{key}/transitions` (To Do 11, In Progress 21, Done 31;
   POST answers 204);
 * basic auth (email:API token) and bearer (personal access token), else 401.
 
-Its data and JSON shapes are in `tests.fakes.jira_model`, its JQL in
-`tests.fakes.jira_jql`. `fail()` and `slow()` inject faults: a status instead of the
+Its data and JSON shapes are in `loom.demo.fakes.jira_model`, its JQL in
+`loom.demo.fakes.jira_jql`. `fail()` and `slow()` inject faults: a status instead of the
 answer (optionally after the operation took effect, like a proxy losing the answer), or
 a delay before it.
 
     with FakeJira() as jira:
         ... JIRA at jira.url, credentials jira.email / jira.token ...
         jira.set_status("OPS-1", "Done")
+
+Demo fake, not for production: a stand-in for the tests and for the demo that `make serve`
+starts (see loom.demo). It keeps everything in memory and checks credentials only as far
+as the wire format needs.
 """
 
 from __future__ import annotations
@@ -39,8 +43,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes.jira_jql import JqlError, parse, sort_key
-from tests.fakes.jira_model import (
+from loom.demo.fakes.jira_jql import JqlError, parse, sort_key
+from loom.demo.fakes.jira_model import (
     LINK_TYPES,
     NOT_FOUND,
     RESOLUTIONS,
@@ -54,7 +58,7 @@ from tests.fakes.jira_model import (
     status_json,
     wanted_fields,
 )
-from tests.fakes.server import FakeServer, RecordedCall, Reply
+from loom.demo.fakes.server import FakeServer, RecordedCall, Reply
 
 API = r"/rest/api/(?P<v>[23])"
 SEARCH_REMOVED = (
@@ -151,6 +155,11 @@ class FakeJira:
     def set_status(self, key: str, status: str, resolution: str | None = None) -> None:
         with self._lock:
             self.issues[key].move(status, resolution)
+
+    def statuses(self) -> dict[str, str]:
+        """Each issue's key → its status now."""
+        with self._lock:
+            return {key: issue.status for key, issue in self.issues.items()}
 
     def blockers_of(self, key: str) -> list[str]:
         """Keys of the issues that block `key` (JIRA shows "is blocked by" on it)."""
