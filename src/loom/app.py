@@ -10,7 +10,7 @@ import structlog
 from fastapi import APIRouter, FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
-from loom import __version__
+from loom import __version__, demo
 from loom.api.errors import install_error_handlers
 from loom.api.idempotency import IdempotencyMiddleware
 from loom.api.middleware import RequestContextMiddleware
@@ -46,12 +46,11 @@ async def prepare_database(runtime: Runtime) -> None:
     """Migrate (when configured) and create the first organisation and admin."""
     if runtime.settings.database.auto_migrate:
         await upgrade(runtime.engine)
+    seeded: demo.DemoSeed | None = None
     async with runtime.sessions() as session, session.begin():
         created = await auth_service.bootstrap(session, runtime.settings)
         if created is not None and runtime.settings.demo_data:
-            from loom import demo
-
-            await demo.seed(session, created.org.id, created.admin.id)
+            seeded = await demo.seed(session, created.org.id, created.admin.id)
     if created is not None:
         log.info("bootstrapped organisation", org=created.org.slug, admin=created.admin.email)
         if created.generated_password:
@@ -62,6 +61,8 @@ async def prepare_database(runtime: Runtime) -> None:
                 file=sys.stderr,
                 flush=True,
             )
+    if seeded is not None:
+        print(seeded.banner(), file=sys.stderr, flush=True)  # once, like the admin's
 
 
 def create_app(settings: Settings | None = None, *, background: bool = True) -> FastAPI:
@@ -73,6 +74,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await prepare_database(runtime)
+        # Before the workers: the demo's fakes become the instances actions call.
+        await demo.start_integrations(runtime)
         if background:
             await start_background(runtime)
             catalog_jobs.start_initial_sync(runtime)
@@ -84,6 +87,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             if background:
                 await stop_workers(runtime)
                 await stop_background(runtime)
+            await demo.stop_integrations(runtime)
             for task in catalog_jobs.pending_syncs(runtime):
                 task.cancel()
             await runtime.close()

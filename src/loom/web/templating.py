@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from loom import __version__
 from loom.auth.principal import Principal
+from loom.demo import EXTRAS_KEY as DEMO_INTEGRATIONS
 from loom.web.csrf import FORM_FIELD, HEADER, csrf_token
 from loom.web.navigation import NAV, current_slug
 
@@ -48,7 +49,15 @@ def _frame(request: Request) -> dict[str, Any]:
         "csrf_field": FORM_FIELD,
         "csrf_header": HEADER,
         "version": __version__,
+        # The demo's fake JIRA/GitHub/Terraform, when they run: a banner says so, and
+        # links into them carry a "demo integration" badge (`demo.covers(url)`).
+        "demo": _demo_integrations(request),
     }
+
+
+def _demo_integrations(request: Request) -> Any:
+    runtime = getattr(request.app.state, "runtime", None)
+    return runtime.extras.get(DEMO_INTEGRATIONS) if runtime is not None else None
 
 
 def render(
