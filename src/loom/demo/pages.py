@@ -44,6 +44,7 @@ def install(
 def _page(system: str, title: str, body: str, status: int = 200) -> Reply:
     text = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<link rel='icon' href='data:,'>"  # no favicon request for the fake to refuse
         f"<title>{html.escape(title)} · demo {system}</title><style>{_STYLE}</style></head>"
         f"<body><p class='demo'><strong>Demo integration.</strong> A fake {system} running "
         f"inside Loom for the demo, not a real {system}: what it holds is gone when Loom "
