@@ -233,8 +233,9 @@ async def retry(
     enqueue: Enqueue,
     corrected: dict[str, Any] | None = None,
 ) -> Request:
-    """Re-queue the failed (or stuck) task; the tasks after it run again in turn; completed
-    tasks keep their outputs. Corrected input is re-validated and its diff audited."""
+    """Re-queue the failed (or stuck, or first escalated) task; the tasks after it run
+    again in turn; completed tasks keep their outputs. Corrected input is re-validated
+    and its diff audited."""
     await get_request(session, principal, request_id, role=Role.OPERATOR)
     request = await lock_request(session, request_id)
     state = RequestState(request.state)
@@ -260,11 +261,23 @@ async def retry(
             )
             request.inputs = values
             _refresh_task_inputs(request, document, _items, values, secret_values)
-    failed = next(t for t in request.tasks if t.state in (TaskState.FAILED, TaskState.STUCK))
+    failed = next(t for t in request.tasks if t.state in _RETRIED)
+    tickets = [str(t.external_refs.get("jira")) for t in request.tasks
+               if t.state == TaskState.ESCALATED and t.external_refs.get("jira")]  # fmt: skip
+    if tickets:
+        note = f"retry: the work goes back to Loom; escalation tickets {', '.join(tickets)} "
+        log_line(session, request.id, note + "stay open in JIRA until someone closes them")
     await set_request_state(session, request, RequestState.RETRYING, principal, error=None)
     await set_task_state(session, request, failed, TaskState.QUEUED, reason="retry", error=None)
+    for later in request.tasks:  # escalated after the failed one: their turn comes again
+        if later.position > failed.position and later.state == TaskState.ESCALATED:
+            await set_task_state(session, request, later, TaskState.PENDING, reason="retry")
     await enqueue(session, request, failed)
     return request
+
+
+#: The task a retry queues again: the failed or stuck one, or the first escalated one.
+_RETRIED = (TaskState.FAILED, TaskState.STUCK, TaskState.ESCALATED)
 
 
 def _refresh_task_inputs(
@@ -288,7 +301,8 @@ async def abort(session: AsyncSession, principal: Principal, request_id: uuid.UU
     request = await lock_request(session, request_id)
     await set_request_state(session, request, RequestState.ABORTED, principal, reason="aborted")
     for task in request.tasks:
-        if task.state in (TaskState.PENDING, TaskState.QUEUED, TaskState.FAILED, TaskState.STUCK):
+        if task.state in (TaskState.PENDING, TaskState.QUEUED, TaskState.FAILED, TaskState.STUCK,
+                          TaskState.ESCALATED):  # fmt: skip
             await set_task_state(
                 session, request, task, TaskState.SKIPPED, reason="request aborted"
             )

@@ -4,7 +4,14 @@ that changes a state, and it refuses anything not in these tables.
 
 A request stays `processing` while one of its tasks is `waiting`; what it waits for is
 kept on the task's wait (loom.provisioning.waits) and shown as the request's
-`waiting_for`."""
+`waiting_for`.
+
+An escalated request (loom.provisioning.escalation) has handed its failed task and every
+task after it to people, one JIRA ticket each: those tasks are `escalated` and hold their
+ticket. Afterwards the team completes the request once the work is done by hand (the
+escalated tasks become `completed`), retries it (the work goes back to Loom: the first
+escalated task is queued, the others wait their turn again as `pending`), or aborts it.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +40,8 @@ class TaskState(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     STUCK = "stuck"
+    #: Handed to people through a JIRA ticket (its external reference) by an escalation.
+    ESCALATED = "escalated"
 
 
 R, T = RequestState, TaskState
@@ -44,7 +53,8 @@ REQUEST_TRANSITIONS = MappingProxyType(
         # A failure waits for a person: retry, abort, or hand it to someone (escalate).
         R.FAILED: frozenset({R.RETRYING, R.ABORTED, R.ESCALATED}),
         R.RETRYING: frozenset({R.PROCESSING, R.FAILED, R.ABORTED}),
-        R.ESCALATED: frozenset({R.RETRYING, R.ABORTED}),
+        # People do the rest by hand and then complete it, or give it back (retry).
+        R.ESCALATED: frozenset({R.RETRYING, R.ABORTED, R.COMPLETED}),
         R.COMPLETED: frozenset(),
         R.ABORTED: frozenset(),
     }
@@ -52,15 +62,19 @@ REQUEST_TRANSITIONS = MappingProxyType(
 
 TASK_TRANSITIONS = MappingProxyType(
     {
-        T.PENDING: frozenset({T.QUEUED, T.SKIPPED}),
+        T.PENDING: frozenset({T.QUEUED, T.SKIPPED, T.ESCALATED}),
         T.QUEUED: frozenset({T.PROCESSING, T.SKIPPED, T.STUCK}),
         T.PROCESSING: frozenset({T.COMPLETED, T.FAILED, T.STUCK, T.WAITING}),
         # A wait ends by its completion (an approval, a check, a callback), its failure
         # (a rejection, a timeout) or the request's abort (skipped).
         T.WAITING: frozenset({T.COMPLETED, T.FAILED, T.SKIPPED}),
-        # Retry puts a failed or stuck task back on the queue; abort skips it.
-        T.FAILED: frozenset({T.QUEUED, T.SKIPPED}),
-        T.STUCK: frozenset({T.QUEUED, T.SKIPPED}),
+        # Retry puts a failed or stuck task back on the queue; abort skips it; escalation
+        # hands it (and the pending tasks after it) to people.
+        T.FAILED: frozenset({T.QUEUED, T.SKIPPED, T.ESCALATED}),
+        T.STUCK: frozenset({T.QUEUED, T.SKIPPED, T.ESCALATED}),
+        # Done by hand (the team completes the request), given back to Loom by a retry
+        # (the first one queued, the others pending again), or skipped by an abort.
+        T.ESCALATED: frozenset({T.COMPLETED, T.QUEUED, T.PENDING, T.SKIPPED}),
         T.COMPLETED: frozenset(),
         T.SKIPPED: frozenset(),
     }

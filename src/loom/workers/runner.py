@@ -115,7 +115,7 @@ async def _claim(
         return Claim(Outcome.DUPLICATE)
     state = TaskState(task.state)
     if state in (TaskState.COMPLETED, TaskState.SKIPPED, TaskState.FAILED, TaskState.STUCK,
-                 TaskState.WAITING):  # fmt: skip
+                 TaskState.WAITING, TaskState.ESCALATED):  # fmt: skip
         return Claim(Outcome.DUPLICATE)
     if request.state == RequestState.ABORTED:
         if state is TaskState.QUEUED:
