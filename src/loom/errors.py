@@ -65,6 +65,21 @@ class Gone(LoomError):
 
 
 @dataclass
+class UpstreamFailed(LoomError):
+    """An outside system Loom called (JIRA...) answered with an error: a 502 naming it."""
+
+    code: str = "UPSTREAM_ERROR"
+
+
+@dataclass
+class UpstreamUnavailable(LoomError):
+    """An outside system could not be reached in time, its circuit is open, or it is not
+    configured: a 503."""
+
+    code: str = "UPSTREAM_UNAVAILABLE"
+
+
+@dataclass
 class RateLimited(LoomError):
     code: str = "RATE_LIMITED"
 

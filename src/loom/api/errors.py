@@ -28,6 +28,8 @@ STATUS_OF: dict[type[errors.LoomError], int] = {
     errors.Gone: 410,
     errors.RateLimited: 429,
     errors.RejectedInput: 400,
+    errors.UpstreamFailed: 502,
+    errors.UpstreamUnavailable: 503,
 }
 
 _HTTP_CODES = {
