@@ -118,8 +118,20 @@ class Fulfillment(_Doc):
     actions: list[Action] = Field(min_length=1)
 
 
+class Escalation(_Doc):
+    """Where an escalated request's tasks of this item become JIRA tickets; empty keys
+    fall back to the `integrations.escalation` settings."""
+
+    instance: str = Field(default="", description="integrations.jira.<name>")
+    project: str = Field(default="", description="Project key")
+    issue_type: str = Field(default="", description="Issue type name (default: Task)")
+
+
 class ItemSpec(_Doc):
     form: Form = Field(default_factory=Form)
+    escalation: Escalation | None = Field(
+        default=None, description="Where its escalated tasks become JIRA tickets"
+    )
     approval: dict[str, Any] | None = Field(
         default=None,
         description="People approve before the actions run: the config of an `approval` "
