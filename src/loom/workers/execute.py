@@ -3,11 +3,13 @@ against the action type's schema, and call the type's executor (or, for a task
 attempted before, ask the executor to reconcile first). Action types whose
 executors are not built yet fail the task with a clear message rather than pretend.
 `prepare` is also how the periodic check of a waiting task renders its config again
-(loom.workers.wait_checks)."""
+(loom.workers.wait_checks), and `render_task` how an escalation shows a task's setup in
+its ticket (loom.provisioning.escalation)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -15,7 +17,7 @@ from pydantic import ValidationError
 
 from loom.actions.base import Action, ActionContext, ActionFailed, run_action, run_reconcile
 from loom.actions.builtin import CallbackConfig
-from loom.actions.registry import action_types
+from loom.actions.registry import ActionType, action_types
 from loom.catalog.cache import ServedEntry
 from loom.catalog.sync import catalog_cache
 from loom.db.types import utcnow
@@ -112,6 +114,42 @@ class Prepared:
     notes: list[str]
 
 
+@dataclass
+class Rendered:
+    """A task's config rendered (not validated yet), with the variables it was rendered
+    with and the template warnings."""
+
+    action_type: ActionType | None  # None: a type this Loom does not know
+    value: Any
+    variables: Variables
+    notes: list[str]
+
+
+async def render_task(
+    runtime: Runtime, run: TaskRun, pending: Mapping[str, int] | None = None
+) -> Rendered | ActionOutcome:
+    """Render the task's config as a worker does; an ActionOutcome (a failure) when that
+    is not possible. `pending`: outputs not produced yet, rendered "known after task N"
+    (an escalation shows the setup of tasks people will do after an earlier one)."""
+    action_type = action_types().get(run.action_type)
+    metadata = await _metadata(runtime, run) if _reads_metadata(run) else {}
+    variables = variables_of(runtime, run, metadata)
+    if pending:
+        variables = replace(variables, pending=dict(pending))
+    try:
+        variables, input_warnings = _with_component_inputs(run, variables)
+    except (TemplateError, ValueError) as exc:
+        message = exc.message if isinstance(exc, TemplateError) else str(exc)
+        return ActionOutcome(ok=False, error=f"component input: {message}")
+    try:
+        model = action_type.config_model if action_type is not None else None
+        rendered = render_config(run.config, variables, model=model)
+    except TemplateError as exc:
+        return ActionOutcome(ok=False, error=f"the config could not be rendered: {exc.message}")
+    notes = [f"template: {w}" for w in (*input_warnings, *rendered.warnings)]
+    return Rendered(action_type, rendered.value, variables, notes)
+
+
 async def prepare(runtime: Runtime, run: TaskRun) -> Prepared | ActionOutcome:
     """Render and validate the task's config and build its context; an ActionOutcome
     (a failure) when that is not possible."""
@@ -121,18 +159,10 @@ async def prepare(runtime: Runtime, run: TaskRun) -> Prepared | ActionOutcome:
             ok=False,
             error=f"action type '{run.action_type}' cannot run yet: no executor is installed",
         )
-    metadata = await _metadata(runtime, run) if _reads_metadata(run) else {}
-    variables = variables_of(runtime, run, metadata)
-    try:
-        variables, input_warnings = _with_component_inputs(run, variables)
-    except (TemplateError, ValueError) as exc:
-        message = exc.message if isinstance(exc, TemplateError) else str(exc)
-        return ActionOutcome(ok=False, error=f"component input: {message}")
-    try:
-        rendered = render_config(run.config, variables, model=action_type.config_model)
-    except TemplateError as exc:
-        return ActionOutcome(ok=False, error=f"the config could not be rendered: {exc.message}")
-    notes = [f"template: {w}" for w in (*input_warnings, *rendered.warnings)]
+    rendered = await render_task(runtime, run)
+    if isinstance(rendered, ActionOutcome):
+        return rendered
+    variables, notes = rendered.variables, rendered.notes
     try:
         config = action_type.config_model.model_validate(rendered.value)
     except ValidationError as exc:
