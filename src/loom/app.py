@@ -32,6 +32,7 @@ from loom.platform.runtime import Runtime
 from loom.platform.tracing import get_tracer
 from loom.provisioning.approvals_router import router as approvals_router
 from loom.provisioning.callbacks_router import router as callbacks_router
+from loom.provisioning.escalation_router import router as escalation_router
 from loom.provisioning.router import router as requests_router
 from loom.queue.router import router as queue_router
 from loom.settings import Settings, get_settings
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     api.include_router(requests_router)
     api.include_router(approvals_router)
     api.include_router(callbacks_router)
+    api.include_router(escalation_router)
     app.include_router(api)
     app.include_router(metrics_router)
     install_portal(app)
