@@ -14,14 +14,10 @@ from fastapi import FastAPI
 from loom.app import create_app
 from loom.catalog.sync import sync
 from loom.demo.fakes import FakeServer, Reply
-from loom.platform.runtime import Runtime
-from loom.provisioning.dispatch import TASK_QUEUE, enqueue_for
-from loom.queue.factory import queue_for
-from loom.secrets.crypto import derive_key
-from loom.workers.execute import executor_for_runtime
-from loom.workers.runner import Outcome, run_task
+from loom.workers.runner import Outcome
 from tests.catalog.conftest import write_catalog
 from tests.conftest import ADMIN_EMAIL, bearer, make_settings, token_for
+from tests.provisioning.waits_support import drain
 
 RECORD = """\
 apiVersion: loom/v1
@@ -117,20 +113,6 @@ async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-async def _work(runtime: Runtime) -> list[Outcome]:
-    queue, execute = queue_for(runtime, TASK_QUEUE), executor_for_runtime(runtime)
-    key = derive_key(runtime.settings.secret_key.get_secret_value())
-    outcomes = []
-    while messages := await queue.receive(1, 30.0):
-        outcomes.append(await run_task(
-            runtime.sessions, messages[0].body, receive_count=messages[0].receive_count,
-            max_receives=3, secrets_key=key, execute=execute, enqueue=enqueue_for(runtime),
-            timeout_seconds=30,
-        ))  # fmt: skip
-        await queue.delete(messages[0].receipt)
-    return outcomes
-
-
 async def test_an_input_from_an_earlier_output_is_rendered_when_its_task_runs(
     app: FastAPI, api: httpx.AsyncClient, server: FakeServer
 ) -> None:
@@ -138,7 +120,7 @@ async def test_an_input_from_an_earlier_output_is_rendered_when_its_task_runs(
     submitted = await api.post("/api/v1/requests", json=body)
     assert submitted.status_code == 201, submitted.text
 
-    assert await _work(app.state.runtime) == [Outcome.COMPLETED, Outcome.COMPLETED]
+    assert await drain(app.state.runtime) == [Outcome.COMPLETED, Outcome.COMPLETED]
     request = (await api.get(f"/api/v1/requests/{submitted.json()['id']}")).json()
     assert request["state"] == "completed"
     create, watch = server.calls
@@ -167,7 +149,7 @@ async def test_an_output_that_does_not_fit_fails_the_task_with_the_field_named(
     server.route("POST", "/records", Reply(201, json={"id": "not-a-record"}))
     body = {"item": "monitored-host", "team": "platform", "inputs": {"name": "web"}}
     submitted = await api.post("/api/v1/requests", json=body)
-    assert await _work(app.state.runtime) == [Outcome.COMPLETED, Outcome.FAILED]
+    assert await drain(app.state.runtime) == [Outcome.COMPLETED, Outcome.FAILED]
     request = (await api.get(f"/api/v1/requests/{submitted.json()['id']}")).json()
     assert request["state"] == "failed"
     failed = [t for t in request["tasks"] if t["state"] == "failed"]
