@@ -14,6 +14,7 @@ from loom.cli.config import config_app
 from loom.cli.health import health
 from loom.cli.queue import queue_app
 from loom.cli.request_approvals import approvals, approve, reject
+from loom.cli.request_escalation import complete, escalate
 from loom.cli.requests import request_app
 from loom.cli.serve import db_app, serve, worker
 from loom.cli.system import system_app
@@ -46,6 +47,8 @@ app.add_typer(catalog_app, name="catalog")
 request_app.command("approve")(approve)
 request_app.command("reject")(reject)
 request_app.command("approvals")(approvals)
+request_app.command("escalate")(escalate)
+request_app.command("complete")(complete)
 app.add_typer(request_app, name="request")
 app.add_typer(queue_app, name="queue")
 app.add_typer(system_app, name="system")

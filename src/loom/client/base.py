@@ -66,8 +66,10 @@ class HttpCore:
         json: Any = None,
         ok: Collection[int] = (200,),
         idempotency_key: str | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
-        """Send one request; return the response if its status is in `ok`, else raise."""
+        """Send one request; return the response if its status is in `ok`, else raise.
+        `timeout` replaces the client's for a call known to take longer."""
         cid = self.correlation_id or new_correlation_id()
         self.last_correlation_id = cid
         headers = {CORRELATION_HEADER: cid}
@@ -77,7 +79,10 @@ class HttpCore:
             headers["Idempotency-Key"] = idempotency_key
         clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         try:
-            response = self._http.request(method, path, params=clean, json=json, headers=headers)
+            response = self._http.request(
+                method, path, params=clean, json=json, headers=headers,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )  # fmt: skip
         except httpx.TransportError as exc:
             raise ConnectionFailed(self.base_url, _reason(exc)) from None
         if response.status_code not in ok:

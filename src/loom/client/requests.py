@@ -1,5 +1,6 @@
 """Requests: plan and submit catalog items and bundles, then follow, retry or abort them;
-approve or reject those waiting for an approval."""
+approve or reject those waiting for an approval; escalate failed ones to people and
+complete them once done by hand."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ FINAL_STATES = frozenset({"completed", "aborted"})
 #: The states `--wait` stops at: final ones, and a failure (which waits for a person,
 #: escalated or not).
 SETTLED_STATES = frozenset({"completed", "failed", "aborted", "escalated"})
+#: Escalating calls JIRA a few times per task (the server gives up after a minute).
+ESCALATE_TIMEOUT = 75.0
 
 
 class TaskDetail(ApiModel):
@@ -236,6 +239,22 @@ class RequestsApi:
     def abort(self, request_id: uuid.UUID | str) -> RequestDetail:
         """Skip every task not done yet and end the request (operators)."""
         return self._core.post(f"/requests/{request_id}/abort", RequestDetail)
+
+    def escalate(
+        self, request_id: uuid.UUID | str, *, idempotency_key: str | None = None
+    ) -> RequestDetail:
+        """Hand a failed (or stuck) request's failed task and every task after it to
+        people as chained JIRA tickets (operators); each escalated task's
+        `external_refs` names its ticket. JIRA failing is an `ApiError` (502, 503)."""
+        return self._core.post(
+            f"/requests/{request_id}/escalate", RequestDetail, idempotency_key=idempotency_key,
+            timeout=ESCALATE_TIMEOUT,
+        )  # fmt: skip
+
+    def complete(self, request_id: uuid.UUID | str, comment: str = "") -> RequestDetail:
+        """An escalated request's work was done by hand: complete it (operators)."""
+        body = {"comment": comment} if comment else None
+        return self._core.post(f"/requests/{request_id}/complete", RequestDetail, json=body)
 
     def approve(self, request_id: uuid.UUID | str, comment: str = "") -> RequestDetail:
         """Approve the approval the request waits for (eligible approvers only, never
