@@ -269,7 +269,7 @@ async def test_a_failed_request_is_retried_as_is(
     doc = parse(page.text)
     assert doc.by_id("request-error").text == "HTTP 500 from JIRA"
     assert "HTTP 500 from JIRA" in doc.by_id("timeline").text
-    assert buttons(page) == {"retry-button", "abort-button", "retry-corrected"}
+    assert buttons(page) == {"retry-button", "abort-button", "retry-corrected", "escalate-button"}
     retried = await operator.post(f"{url}/retry", data={"csrf_token": csrf_of(page)})
     assert retried.status_code == 303
     doc = parse((await operator.get(url)).text)
@@ -324,7 +324,7 @@ async def test_input_with_secrets_is_retried_as_is_only(
     await work(app.state.runtime, request_id, error="HTTP 500")
     operator = await signed_in_as("operator-a@loom.test")
     page = await operator.get(f"/ui/requests/{request_id}")
-    assert buttons(page) == {"retry-button", "abort-button"}
+    assert buttons(page) == {"retry-button", "abort-button", "escalate-button"}
     assert "cannot be corrected here" in parse(page.text).by_id("request-actions").text
 
 

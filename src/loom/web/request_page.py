@@ -1,6 +1,7 @@
 """A request's page: its state and progress, the task timeline, the execution logs, and
-Retry / Abort for those allowed to (the request service decides, as for the API), and
-Approve / Reject for an approver it waits for (posted to loom.web.approvals).
+Retry / Abort / Escalate / Complete for those allowed to (the request and escalation
+services decide, as for the API), and Approve / Reject for an approver it waits for
+(posted to loom.web.approvals).
 
 While the request is not final, the live part (header, timeline, logs) polls its
 fragment every POLL_SECONDS through htmx and stops once the request is final. The
@@ -20,11 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
 from loom.api.deps import RuntimeDep, SessionDep
+from loom.api.errors import status_of
 from loom.auth import service as auth_service
 from loom.auth.principal import Principal
 from loom.catalog.documents import Document
-from loom.errors import Conflict, InvalidInput, NotFound
-from loom.provisioning import approvals, schemas, service
+from loom.errors import Conflict, InvalidInput, NotFound, UpstreamFailed, UpstreamUnavailable
+from loom.provisioning import approvals, escalation, schemas, service
 from loom.provisioning.dispatch import enqueue_for
 from loom.provisioning.plan import unpin
 from loom.web import request_view as view
@@ -220,6 +222,41 @@ async def abort(
     try:
         async with session.begin():
             await service.abort(session, principal, loaded.detail.id)
+    except Conflict as exc:
+        loaded = await _load(session, principal, request_id)
+        return _page(request, principal, loaded, status_code=409, notice=exc.message)
+    return RedirectResponse(request_path(loaded.detail.id), status_code=303)
+
+
+@router.post(PAGE + "/escalate", dependencies=[CsrfChecked])
+async def escalate(
+    request: Request,
+    request_id: str,
+    principal: PagePrincipal,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    """Hand the failed task and those after it to people as JIRA tickets; JIRA failing
+    is shown on the page (nothing changed), with the status the API would answer."""
+    loaded = await _load(session, principal, request_id)
+    try:
+        await escalation.escalate(session, runtime, principal, loaded.detail.id)
+    except (Conflict, UpstreamFailed, UpstreamUnavailable) as exc:
+        loaded = await _load(session, principal, request_id)
+        return _page(request, principal, loaded, status_code=status_of(exc), notice=exc.message)
+    return RedirectResponse(request_path(loaded.detail.id), status_code=303)
+
+
+@router.post(PAGE + "/complete", dependencies=[CsrfChecked])
+async def complete(
+    request: Request, request_id: str, principal: PagePrincipal, session: SessionDep
+) -> Response:
+    """The escalated work was done by hand: complete the request."""
+    loaded = await _load(session, principal, request_id)
+    comment = str((await request.form()).get("comment") or "").strip()[:2000]
+    try:
+        async with session.begin():
+            await escalation.complete(session, principal, loaded.detail.id, comment)
     except Conflict as exc:
         loaded = await _load(session, principal, request_id)
         return _page(request, principal, loaded, status_code=409, notice=exc.message)

@@ -1,7 +1,8 @@
 """A request as its page shows it, built from the API's own shape (`RequestDetail`, with
 its secret inputs already masked): the header, the task timeline, the log lines, the
-form values, and which of Retry and Abort the viewer may use (the request service's
-rules: the operator role in the request's team, and a state that allows it).
+form values, and which of Retry, Abort, Escalate and Complete the viewer may use (the
+request service's rules: the operator role in the request's team, and a state that
+allows it).
 Pure functions: no database, no HTTP."""
 
 from __future__ import annotations
@@ -110,4 +111,7 @@ def permissions(principal: Principal, team_id: uuid.UUID, state: str) -> dict[st
     return {
         "retry": operator and current in RETRYABLE,
         "abort": operator and RequestState.ABORTED in REQUEST_TRANSITIONS[current],
+        # loom.provisioning.escalation: escalate a failure, complete what people did.
+        "escalate": operator and current == RequestState.FAILED,
+        "complete": operator and current == RequestState.ESCALATED,
     }
