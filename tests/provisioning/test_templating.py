@@ -904,7 +904,7 @@ def test_every_sample_item_template_validates_and_renders(sample: LoadedCatalog)
             model.model_validate(result.value)  # what the action will receive is valid
             json.dumps(result.value)  # and serialisable as a JSON body
             produced.update({key: f"{action.id}-{key}" for key in action.outputs})
-    assert rendered > 150
+    assert rendered > 100  # the samples' templates were really walked, not skipped
 
 
 def test_sample_values_land_in_the_rendered_configs(sample: LoadedCatalog) -> None:
@@ -918,8 +918,8 @@ def test_sample_values_land_in_the_rendered_configs(sample: LoadedCatalog) -> No
         key: render_config(action.config, variables).value for key, action in actions.items()
     }
     flat = json.dumps(configs, ensure_ascii=False)
-    assert '"db.internal:5432"' in flat
-    assert '"owner": "data"' in flat  # .metadata.postgres-database.owner, from CODEOWNERS
+    assert "Endpoint: db.internal:5432" in flat  # outputs of the first task, in a ticket
+    assert "Owner: data" in flat  # .metadata.postgres-database.owner, from CODEOWNERS
     assert json.dumps(current["extensions"]) in flat  # a lone list inserted as a list
 
 
@@ -945,7 +945,7 @@ def test_every_sample_bundle_input_validates_and_renders(sample: LoadedCatalog) 
 
 
 def test_a_request_plan_shows_outputs_known_after_their_task(sample: LoadedCatalog) -> None:
-    item = sample.items["dns-record"].document
+    item = sample.items["feature-flag-project"].document
     assert isinstance(item, CatalogItem)
     first, second = item.spec.fulfillment.actions
     plan = Variables(
@@ -957,7 +957,8 @@ def test_a_request_plan_shows_outputs_known_after_their_task(sample: LoadedCatal
     result = render_config(second.config, plan)
     assert result.warnings == ()
     assert result.value["url"] == (
-        "https://dns-api.internal.example/v1/records/⟨known after task 1: record_id⟩/propagation"
+        "https://flags.internal.example/api/v2/projects/⟨known after task 1: project_id⟩"
+        "/integrations/slack"
     )
 
 
