@@ -78,8 +78,8 @@ class DemoIntegrations:
                     projects=world.JIRA_PROJECTS,
                 ).start()
             if "github" in systems:
-                demo.github = FakeGithub(tokens={"ghp_" + secrets.token_urlsafe(27)})
-                demo.github.__enter__()
+                # Assigned once started: close() stops only servers that run.
+                demo.github = FakeGithub(tokens={"ghp_" + secrets.token_urlsafe(27)}).__enter__()
                 world.seed_github(demo.github)
             if "terraform" in systems:
                 demo.terraform = FakeTerraform(
