@@ -23,6 +23,7 @@ from loom.web import (
     queue,
     request_page,
     requests,
+    ticket_status,
 )
 from loom.web.headers import SecurityHeadersMiddleware
 
@@ -32,7 +33,10 @@ STATIC_DIR = Path(__file__).parent / "static"
 def install_portal(app: FastAPI) -> None:
     """Mount static files and the portal's pages on the app."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    pages = (home, auth, docs, catalog, entry, ordering, requests, request_page, approvals, queue)
+    pages = (
+        home, auth, docs, catalog, entry, ordering, requests, request_page, ticket_status,
+        approvals, queue,
+    )  # fmt: skip
     for module in (*pages, placeholders):
         app.include_router(module.router)
     # Last: answers every /ui path nothing else did with the portal's 404 page.

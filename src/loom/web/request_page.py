@@ -68,7 +68,7 @@ class Loaded:
     awaits_me: bool = False
 
 
-def _request_id(raw: str) -> uuid.UUID:
+def parse_request_id(raw: str) -> uuid.UUID:
     try:
         return uuid.UUID(raw)
     except ValueError:
@@ -76,7 +76,7 @@ def _request_id(raw: str) -> uuid.UUID:
 
 
 async def _load(session: AsyncSession, principal: Principal, raw_id: str) -> Loaded:
-    request_id = _request_id(raw_id)
+    request_id = parse_request_id(raw_id)
     async with session.begin():
         row = await service.get_request(session, principal, request_id)
         detail = schemas.RequestDetail.of(row)
@@ -150,6 +150,8 @@ def _page(
         "live": _live(loaded),
         "actions": _actions(principal, loaded, **actions),
         "oob": False,
+        # The ticket status panel: read from JIRA when asked (see loom.web.ticket_status).
+        "tickets": any(task.external_refs.get("jira") for task in detail.tasks),
     }
     return render(request, "requests/detail.html", context, status_code=status_code)
 
