@@ -34,7 +34,6 @@ import asyncio
 import cProfile
 import io
 import os
-import platform
 import pstats
 import statistics
 import sys
@@ -47,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-import psutil
+from bench_machine import load_average, machine
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
@@ -298,10 +297,6 @@ def _print_profile(profiler: cProfile.Profile) -> None:
     print(out.getvalue())
 
 
-def load_average() -> str:
-    return " ".join(f"{x:.1f}" for x in os.getloadavg())
-
-
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's, as under `loom serve` (uvicorn picks it when installed); else asyncio's."""
     try:
@@ -309,22 +304,6 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     except ImportError:
         return None
     return uvloop.new_event_loop
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = psutil.virtual_memory().total / 2**30
-    return (
-        f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), "
-        f"{memory:.0f} GiB, Python {platform.python_version()}"
-    )
 
 
 def main() -> int:
