@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from loom.cli.form_values import read_values
 from loom.cli.output import OutputFormat, OutputOption, console, emit, fail, warn
 
 
@@ -60,10 +61,18 @@ def test_variables(
     from loom.catalog.sample_render import render_sample
     from loom.errors import InvalidInput
 
-    variables = _read_mapping(variables_file, "--vars") if variables_file else {}
+    variables = (
+        read_values(variables_file, option="--vars", holds="a mapping of namespaces")
+        if variables_file
+        else {}
+    )
     for assignment in values or []:
         _assign(variables, assignment)
-    action_config = _read_mapping(config, "--config") if config else None
+    action_config = (
+        read_values(config, option="--config", holds="a mapping (an action config)")
+        if config
+        else None
+    )
     try:
         result = render_sample(
             template=template,
@@ -89,22 +98,6 @@ def test_variables(
         )
     for warning in result.warnings:
         warn(warning)
-
-
-def _read_mapping(path: Path, option: str) -> dict[str, Any]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"{option}: cannot read {path}: {exc}")
-    except yaml.YAMLError as exc:
-        fail(f"{option}: {path} is not valid YAML or JSON: {exc}")
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        fail(f"{option}: {path} must hold a mapping")
-    return data
 
 
 def _assign(variables: dict[str, Any], assignment: str) -> None:

@@ -10,20 +10,24 @@ from typing import Any
 from loom.cli.output import fail
 
 
-def read_values(path: Path) -> dict[str, Any]:
-    """The form values in a YAML or JSON file: a mapping (empty for an empty file)."""
+def read_values(
+    path: Path, *, option: str = "", holds: str = "a mapping of field ids to values"
+) -> dict[str, Any]:
+    """The mapping in a YAML or JSON file (empty for an empty file); failures name the
+    `option` that gave the file, when there is one, and what the file should hold."""
     import yaml
 
+    where = f"{option}: " if option else ""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {path}: {exc}")
+        fail(f"{where}cannot read {path}: {exc}")
     except yaml.YAMLError as exc:
-        fail(f"{path} is not valid YAML: {exc}")
+        fail(f"{where}{path} is not valid YAML: {exc}")
     if data is None:
         return {}
     if not isinstance(data, dict):
-        fail(f"{path} must hold a mapping of field ids to values")
+        fail(f"{where}{path} must hold {holds}")
     return data
 
 
