@@ -12,7 +12,7 @@ template text written in the catalog is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 from loom.catalog.documents import BundleComponent, CatalogItem
 from loom.catalog.form_input import validate_input
 from loom.catalog.forms import get_path, set_path, walk
+from loom.catalog.references import strings_in
 from loom.errors import FieldIssue
 from loom.provisioning.templating import TemplateError, Variables, has_tags, parse, render_config
 
@@ -68,11 +69,11 @@ def at_submission(
     """Render the templates that read only the bundle form, and check the result against
     the item's form; inputs rendered later are left out (and not required yet)."""
     own = own_inputs(component.inputs)
-    later = {p for p, t in templates_of(item, own).items() if reads_later_values(t)}
+    templates = templates_of(item, own)
+    later = {p for p, t in templates.items() if reads_later_values(t)}
     for path in later:
         _drop(own, path)
-    issues: list[FieldIssue] = []
-    now = {p: t for p, t in templates_of(item, own).items()}
+    now = {p: t for p, t in templates.items() if p not in later}
     if now:
         try:
             rendered = render_config(now, Variables(current=dict(bundle_values))).value
@@ -82,9 +83,11 @@ def at_submission(
             set_path(own, path, value)
     merged = _merge(item, bundle_values, bundle_secrets, own)
     result = validate_input(item, merged)
-    for error in result.errors:
-        if not any(error.field == p or p.startswith(f"{error.field}.") for p in later):
-            issues.append(FieldIssue(f"components.{component.id}.{error.field}", error.issue))
+    issues = [
+        FieldIssue(f"components.{component.id}.{error.field}", error.issue)
+        for error in result.errors
+        if not _concerns(error.field, later)
+    ]
     return ComponentInput(result.values, issues)
 
 
@@ -107,9 +110,7 @@ def at_run_time(
     for path, value in rendered.value.items():
         set_path(values, path, value)
     result = validate_input(item, values)
-    bad = [
-        e for e in result.errors if any(e.field == p or p.startswith(f"{e.field}.") for p in later)
-    ]
+    bad = [e for e in result.errors if _concerns(e.field, later)]
     if bad:
         raise ValueError(
             "; ".join(f"component input '{e.field}' is invalid: {e.issue}" for e in bad)
@@ -125,7 +126,7 @@ def pinned_component(
     entry = definition.get("entry") or {}
     spec = entry.get("spec") if isinstance(entry, Mapping) else None
     raw = next((c for c in (spec or {}).get("components", []) if c.get("id") == component_id), None)
-    if raw is None or not any(has_tags(t) for t in _strings(raw.get("inputs", {}))):
+    if raw is None or not any(has_tags(t) for _path, t in strings_in(raw.get("inputs", {}))):
         return None
     component = BundleComponent.model_validate(raw)
     item_doc = (definition.get("items") or {}).get(component.item)
@@ -136,16 +137,6 @@ def pinned_component(
     if not any(reads_later_values(t) for t in templates_of(item, own).values()):
         return None
     return component, item
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Mapping):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
 
 
 def _merge(
@@ -166,6 +157,11 @@ def _merge(
         if value is not _ABSENT and (f.type != "group" or not isinstance(value, Mapping)):
             set_path(merged, path, deepcopy(value))
     return merged
+
+
+def _concerns(field: str, paths: Iterable[str]) -> bool:
+    """Whether an error on `field` is about one of `paths` (itself, or a group of it)."""
+    return any(path == field or path.startswith(f"{field}.") for path in paths)
 
 
 def _drop(data: dict[str, Any], path: str) -> None:
