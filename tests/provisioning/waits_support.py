@@ -31,6 +31,7 @@ from loom.provisioning.dispatch import TASK_QUEUE, enqueue_for
 from loom.queue.factory import queue_for
 from loom.secrets.crypto import derive_key
 from loom.workers.execute import executor_for_runtime
+from loom.workers.fast_path import fast_path_for
 from loom.workers.runner import Outcome, run_task
 from tests.catalog.conftest import write_catalog
 from tests.conftest import ADMIN_EMAIL, bearer, make_settings, token_for
@@ -292,7 +293,7 @@ async def drain(runtime: Runtime) -> list[Outcome]:
         outcomes.append(await run_task(
             runtime.sessions, messages[0].body, receive_count=messages[0].receive_count,
             max_receives=3, secrets_key=key, execute=execute, enqueue=enqueue_for(runtime),
-            timeout_seconds=30,
+            timeout_seconds=30, fast=fast_path_for(runtime, queue, 1),
         ))  # fmt: skip
         await queue.delete(messages[0].receipt)
     return outcomes

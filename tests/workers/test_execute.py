@@ -19,6 +19,7 @@ from loom.provisioning.dispatch import TASK_QUEUE, enqueue_for
 from loom.queue.factory import queue_for
 from loom.secrets.crypto import derive_key
 from loom.workers.execute import executor_for_runtime
+from loom.workers.fast_path import fast_path_for
 from loom.workers.runner import Outcome, run_task
 from tests.catalog.conftest import write_catalog
 from tests.conftest import ADMIN_EMAIL, bearer, make_settings, token_for
@@ -87,6 +88,7 @@ async def run_next(runtime: Runtime) -> Outcome:
         runtime.sessions, message.body, receive_count=message.receive_count, max_receives=3,
         secrets_key=derive_key(runtime.settings.secret_key.get_secret_value()),
         execute=executor_for_runtime(runtime), enqueue=enqueue_for(runtime), timeout_seconds=30,
+        fast=fast_path_for(runtime, queue, 1),
     )  # fmt: skip
     await queue.delete(message.receipt)
     return outcome

@@ -14,6 +14,7 @@ from loom.platform.runtime import Runtime
 from loom.provisioning.dispatch import TASK_QUEUE, enqueue_for
 from loom.queue.factory import queue_for
 from loom.secrets.crypto import derive_key
+from loom.workers.fast_path import fast_path_for
 from loom.workers.pool import WorkerPool
 from loom.workers.runner import ActionOutcome, Outcome, TaskRun, run_task
 
@@ -49,6 +50,7 @@ async def drain(
             runtime.sessions, message.body, receive_count=message.receive_count, max_receives=3,
             secrets_key=derive_key(runtime.settings.secret_key.get_secret_value()),
             execute=actions, enqueue=enqueue_for(runtime), timeout_seconds=task_seconds,
+            fast=fast_path_for(runtime, queue, 1),
         )  # fmt: skip
         await queue.delete(message.receipt)
         outcomes.append(outcome)

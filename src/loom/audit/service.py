@@ -57,8 +57,6 @@ async def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    if isinstance(actor, Principal):
-        actor = Actor.of(actor)
     await _lock_chain(session, org_id)
     last = (
         await session.execute(
@@ -68,9 +66,36 @@ async def record(
             .limit(1)
         )
     ).first()
+    entry = chained_entry(
+        (last.seq, last.hash) if last else None, org_id=org_id, actor=actor, action=action,
+        target_type=target_type, target_id=target_id, team_id=team_id, before=before,
+        after=after,
+    )  # fmt: skip
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+def chained_entry(
+    last: tuple[int, str] | None,
+    *,
+    org_id: uuid.UUID,
+    actor: Actor | Principal,
+    action: str,
+    target_type: str,
+    target_id: Any,
+    team_id: uuid.UUID | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> AuditEntry:
+    """The next entry of the chain whose last entry is `last` (its seq and hash; None for
+    the first), hashed; not added to any session."""
+    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    if isinstance(actor, Principal):
+        actor = Actor.of(actor)
     entry = AuditEntry(
         org_id=org_id,
-        seq=(last.seq + 1) if last else 1,
+        seq=seq,
         created_at=utcnow(),
         actor_type=actor.type,
         actor_id=actor.id,
@@ -82,11 +107,9 @@ async def record(
         correlation_id=correlation_id(),
         before=mask_secrets(before) if before is not None else None,
         after=mask_secrets(after) if after is not None else None,
-        prev_hash=last.hash if last else GENESIS,
+        prev_hash=prev_hash,
     )
     entry.hash = entry_hash(entry)
-    session.add(entry)
-    await session.flush()
     return entry
 
 

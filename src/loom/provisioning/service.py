@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from loom.api.correlation import correlation_id
 from loom.audit import service as audit
+from loom.audit.raw import record_on
 from loom.auth.models import Team
 from loom.auth.principal import Principal
 from loom.auth.roles import Role
@@ -22,16 +23,21 @@ from loom.auth.scoping import get_scoped, scoped
 from loom.catalog.cache import ServedEntry
 from loom.catalog.documents import CatalogBundle, CatalogItem, Document
 from loom.catalog.form_input import validate_input
+from loom.db.raw import in_transaction
+from loom.db.types import utcnow
 from loom.errors import FieldIssue, IllegalTransition, InvalidInput, NotFound, RejectedInput
-from loom.provisioning import waits
+from loom.provisioning import pg_submit, waits
 from loom.provisioning.models import FulfillmentTask, Request, TaskLog
 from loom.provisioning.plan import TaskSpec, build_tasks, pin, unpin
+from loom.provisioning.raw_writes import Lines
 from loom.provisioning.states import RequestState, TaskState
 from loom.provisioning.transitions import (
+    check_task,
     lock_request,
     log_line,
     set_request_state,
     set_task_state,
+    task_line,
 )
 from loom.secrets import service as secrets
 
@@ -116,7 +122,11 @@ async def submit(
     enqueue: Enqueue,
 ) -> Request:
     entry = submission.entry
+    now = utcnow()
     request = Request(
+        id=uuid.uuid4(),
+        created_at=now,
+        updated_at=now,
         org_id=principal.org_id,
         team_id=submission.team_id,
         requester_id=principal.user_id,
@@ -132,9 +142,11 @@ async def submit(
         state=RequestState.SUBMITTED,
         correlation_id=correlation_id() or uuid.uuid4().hex,
         tasks_total=len(submission.tasks),
+        tasks_completed=0,
         # In position order, as the relationship orders them: no reload after the insert.
         tasks=[
             FulfillmentTask(
+                id=uuid.uuid4(),
                 org_id=principal.org_id,
                 position=spec.position,
                 component_id=spec.component_id,
@@ -145,10 +157,15 @@ async def submit(
                 declared_outputs=spec.declared_outputs,
                 inputs=spec.inputs,
                 state=TaskState.PENDING,
+                attempts=0,
+                outputs={},
+                external_refs={},
             )
             for spec in sorted(submission.tasks, key=lambda spec: spec.position)
         ],
     )
+    if raw_submission(session, submission):
+        return await _submit_raw(session, principal, request, enqueue)
     session.add(request)
     await session.flush()
     if submission.secrets:
@@ -161,18 +178,47 @@ async def submit(
             values=submission.secrets,
         )
     log_line(session, request.id, f"submitted by {principal.email}: {len(request.tasks)} task(s)")
-    await audit.record(
-        session, org_id=request.org_id, actor=principal, action="request.submit",
-        target_type="request", target_id=request.id, team_id=request.team_id,
-        after={"entry": entry.entry_id, "version": request.entry_version,
-               "commit": request.commit_sha, "inputs": request.inputs,
-               "secret_fields": request.secret_fields},
-    )  # fmt: skip
+    await audit.record(session, **_submit_audit(principal, request))
     if request.tasks:
         first = request.tasks[0]
         await set_task_state(session, request, first, TaskState.QUEUED)
         await enqueue(session, request, first)
     return request
+
+
+def raw_submission(session: AsyncSession, submission: Submission) -> bool:
+    """Whether `submit` takes the raw path: on PostgreSQL, with no secrets to store."""
+    return not submission.secrets and session.get_bind().dialect.name == "postgresql"
+
+
+async def _submit_raw(
+    session: AsyncSession, principal: Principal, request: Request, enqueue: Enqueue
+) -> Request:
+    """`submit` on PostgreSQL (no secrets to store): the same rows, written by raw
+    statements in the session's transaction (loom.provisioning.pg_submit)."""
+    lines = Lines()
+    lines.add(f"submitted by {principal.email}: {len(request.tasks)} task(s)")
+    first = request.tasks[0] if request.tasks else None
+    if first is not None:
+        check_task(first.action_id, TaskState.PENDING, TaskState.QUEUED)
+        first.state, first.queued_at = TaskState.QUEUED, request.created_at
+        lines.add(task_line(0, first.action_id, TaskState.PENDING, TaskState.QUEUED), first.id)
+    connection = await in_transaction(session)
+    await pg_submit.insert(connection, request, lines)
+    if first is not None:
+        await enqueue(session, request, first)
+    await record_on(connection, **_submit_audit(principal, request))
+    return request
+
+
+def _submit_audit(principal: Principal, request: Request) -> dict[str, Any]:
+    return {
+        "org_id": request.org_id, "actor": principal, "action": "request.submit",
+        "target_type": "request", "target_id": request.id, "team_id": request.team_id,
+        "after": {"entry": request.entry_id, "version": request.entry_version,
+                  "commit": request.commit_sha, "inputs": request.inputs,
+                  "secret_fields": request.secret_fields},
+    }  # fmt: skip
 
 
 @dataclass(frozen=True)

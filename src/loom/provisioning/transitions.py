@@ -66,6 +66,32 @@ def log_line(
     )
 
 
+def check_request(current: RequestState, to: RequestState) -> None:
+    if to not in REQUEST_TRANSITIONS[current]:
+        raise IllegalTransition(f"a request cannot go from {current} to {to}")
+
+
+def check_task(action_id: str, current: TaskState, to: TaskState) -> None:
+    if to not in TASK_TRANSITIONS[current]:
+        raise IllegalTransition(f"task {action_id} cannot go from {current} to {to}")
+
+
+def request_line(current: RequestState, to: RequestState, reason: str | None = None) -> str:
+    """The log line of a request's transition."""
+    return f"request {current} → {to}" + (f": {reason}" if reason else "")
+
+
+def task_line(
+    position: int, action_id: str, current: TaskState, to: TaskState, reason: str | None = None
+) -> str:
+    """The log line of a task's transition (`position` counts from 0)."""
+    return f"task {position + 1} ({action_id}) {current} → {to}" + (f": {reason}" if reason else "")
+
+
+def task_level(to: TaskState) -> str:
+    return "error" if to in (TaskState.FAILED, TaskState.STUCK) else "info"
+
+
 async def set_request_state(
     session: AsyncSession,
     request: Request,
@@ -76,14 +102,13 @@ async def set_request_state(
     **changes: Any,
 ) -> Request:
     current = RequestState(request.state)
-    if to not in REQUEST_TRANSITIONS[current]:
-        raise IllegalTransition(f"a request cannot go from {current} to {to}")
+    check_request(current, to)
     request.state = to
     for key, value in changes.items():
         setattr(request, key, value)
     if to in REQUEST_FINAL:
         request.finished_at = utcnow()
-    log_line(session, request.id, f"request {current} → {to}" + (f": {reason}" if reason else ""))
+    log_line(session, request.id, request_line(current, to, reason))
     await audit.record(
         session,
         org_id=request.org_id,
@@ -109,8 +134,7 @@ async def set_task_state(
     **changes: Any,
 ) -> FulfillmentTask:
     current = TaskState(task.state)
-    if to not in TASK_TRANSITIONS[current]:
-        raise IllegalTransition(f"task {task.action_id} cannot go from {current} to {to}")
+    check_task(task.action_id, current, to)
     task.state = to
     now = utcnow()
     if to is TaskState.QUEUED:
@@ -122,13 +146,12 @@ async def set_task_state(
     for key, value in changes.items():
         setattr(task, key, value)
     request.tasks_completed = sum(1 for t in request.tasks if t.state == TaskState.COMPLETED)
-    text = f"task {task.position + 1} ({task.action_id}) {current} → {to}"
     log_line(
         session,
         request.id,
-        text + (f": {reason}" if reason else ""),
+        task_line(task.position, task.action_id, current, to, reason),
         task_id=task.id,
-        level="error" if to in (TaskState.FAILED, TaskState.STUCK) else "info",
+        level=task_level(to),
     )
     # Not flushed here: the next query (autoflush) or the commit writes it, together with
     # the task's other changes in this transaction (one round trip fewer per change).

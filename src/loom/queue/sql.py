@@ -40,10 +40,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, select, text
+from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from loom.api.pagination import PageParams, paginate
+from loom.db.raw import HeldConnections, in_transaction
 from loom.db.types import utcnow
 from loom.errors import InvalidInput, NotFound
 from loom.queue import sql_postgres as pg
@@ -76,7 +77,7 @@ class SqlQueue:
     `now` is the clock (inject one to travel in time in tests); `purge_every` paces the
     removal of expired dedup ids and old deletion counts, done by `receive`. On
     PostgreSQL the queue keeps up to `keep_connections` idle connections out of the
-    engine's pool (see `sql_postgres.HeldConnections`); `close` returns them early.
+    engine's pool (see `loom.db.raw.HeldConnections`); `close` returns them early.
     """
 
     def __init__(
@@ -102,7 +103,7 @@ class SqlQueue:
         self._next_purge: float = 0.0
         self._postgres = engine.dialect.name == "postgresql"
         self._engine = engine
-        self._connections = pg.HeldConnections(engine, keep_connections) if self._postgres else None
+        self._connections = HeldConnections(engine, keep_connections) if self._postgres else None
         self._sqlite = SqliteWrites(name, max_receives)
 
     @asynccontextmanager
@@ -162,7 +163,7 @@ class SqlQueue:
         }
         if self._postgres:
             if session is not None:
-                sent = await self._pg_send(await _in_transaction(session), values)
+                sent = await self._pg_send(await in_transaction(session), values)
             else:
                 async with self._statement() as connection:
                     sent = await self._pg_send(connection, values)
@@ -172,6 +173,24 @@ class SqlQueue:
             async with self._transaction() as own:
                 sent = await self._sqlite.send(own, **values)
         return str(message_id) if sent else None
+
+    @property
+    def on_postgres(self) -> bool:
+        return self._postgres
+
+    async def send_on(
+        self, connection: Any, group_id: str, body: dict[str, Any], dedup_id: str | None = None
+    ) -> str | None:
+        """`send` inside a transaction the caller runs on a raw asyncpg `connection`
+        (PostgreSQL only; for the hot paths of loom.db.raw)."""
+        assert self._postgres, "send_on needs PostgreSQL"
+        _check_send(group_id, body, dedup_id, 0)
+        now = self._now()
+        message_id = uuid.uuid4()
+        values = {"message_id": message_id, "group_id": group_id, "body": body,
+                  "dedup_id": dedup_id, "sent_at": now, "visible_at": now,
+                  "cutoff": now - DEDUP_WINDOW}  # fmt: skip
+        return str(message_id) if await self._pg_send(connection, values) else None
 
     async def _pg_send(self, connection: Any, values: dict[str, Any]) -> bool:
         params = {
@@ -420,18 +439,6 @@ def _sqlite_lock(engine: AsyncEngine) -> asyncio.Lock:
     if lock is None:
         lock = _SQLITE_LOCKS[engine] = asyncio.Lock()
     return lock
-
-
-async def _in_transaction(session: AsyncSession) -> Any:
-    """The asyncpg connection under `session`, inside the session's transaction.
-
-    SQLAlchemy begins the driver's transaction with the first statement it runs; if the
-    caller has run none yet, run a trivial one so that ours cannot land outside it.
-    """
-    raw: Any = (await (await session.connection()).get_raw_connection()).driver_connection
-    if not raw.is_in_transaction():
-        await session.execute(text("SELECT 1"))
-    return raw
 
 
 def _check_send(

@@ -13,6 +13,7 @@ from loom.platform.runtime import Runtime
 from loom.provisioning.service import Enqueue
 from loom.queue.protocol import MAX_RECEIVES, Message, Queue
 from loom.secrets.crypto import derive_key
+from loom.workers.fast_path import fast_path_for
 from loom.workers.runner import Execute, run_task
 
 log = structlog.get_logger("loom.worker")
@@ -39,6 +40,7 @@ class WorkerPool:
         self.visibility_timeout = visibility_timeout
         self.task_timeout = task_timeout
         self.poll_interval = poll_interval
+        self.fast = fast_path_for(runtime, queue, concurrency)
         self.secrets_key = derive_key(runtime.settings.secret_key.get_secret_value())
         self._stopping = asyncio.Event()
         self._consumers: list[asyncio.Task[None]] = []
@@ -81,7 +83,7 @@ class WorkerPool:
             outcome = await run_task(
                 self.runtime.sessions, message.body, receive_count=message.receive_count,
                 max_receives=MAX_RECEIVES, secrets_key=self.secrets_key, execute=self.execute,
-                enqueue=self.enqueue, timeout_seconds=self.task_timeout,
+                enqueue=self.enqueue, timeout_seconds=self.task_timeout, fast=self.fast,
             )  # fmt: skip
         except Exception:
             # Left undeleted: it comes back after its visibility timeout (and, if this

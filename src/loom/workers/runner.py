@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import select
@@ -226,6 +226,15 @@ async def _finish(
     return Outcome.COMPLETED
 
 
+class FastPath(Protocol):
+    """The PostgreSQL hot path of claim and finish (loom.workers.fast_path): each answers
+    None / False, having written nothing, for a case it leaves to the ORM path here."""
+
+    async def claim(self, request_id: uuid.UUID, task_id: uuid.UUID) -> TaskRun | None: ...
+
+    async def finish(self, run: TaskRun, result: ActionOutcome) -> bool: ...
+
+
 async def run_task(
     sessions: async_sessionmaker[AsyncSession],
     body: dict[str, Any],
@@ -236,21 +245,29 @@ async def run_task(
     execute: Execute,
     enqueue: Enqueue,
     timeout_seconds: float,
+    fast: FastPath | None = None,
 ) -> Outcome:
     """Carry out the task a queue message names; the caller deletes the message after."""
     request_id, task_id = uuid.UUID(body["request_id"]), uuid.UUID(body["task_id"])
     structlog.contextvars.bind_contextvars(request_id=str(request_id), task_id=str(task_id))
-    async with sessions() as session, session.begin():
-        claim = await _claim(session, request_id, task_id, receive_count, max_receives, secrets_key)
-    if claim.run is None:
-        assert claim.outcome is not None
-        return claim.outcome
+    run = await fast.claim(request_id, task_id) if fast is not None else None
+    if run is None:
+        async with sessions() as session, session.begin():
+            claim = await _claim(
+                session, request_id, task_id, receive_count, max_receives, secrets_key
+            )
+        if claim.run is None:
+            assert claim.outcome is not None
+            return claim.outcome
+        run = claim.run
     try:
-        result = await asyncio.wait_for(execute(claim.run), timeout=timeout_seconds)
+        result = await asyncio.wait_for(execute(run), timeout=timeout_seconds)
     except TimeoutError:
         result = ActionOutcome(ok=False, error=f"the action took longer than {timeout_seconds:g} s")
     except Exception as exc:  # an executor bug must fail the task, not kill the worker
-        log.exception("action crashed", action_type=claim.run.action_type)
+        log.exception("action crashed", action_type=run.action_type)
         result = ActionOutcome(ok=False, error=f"the action crashed: {type(exc).__name__}")
+    if fast is not None and await fast.finish(run, result):
+        return Outcome.COMPLETED
     async with sessions() as session, session.begin():
-        return await _finish(session, claim.run, result, enqueue)
+        return await _finish(session, run, result, enqueue)
