@@ -18,8 +18,8 @@ every state change audited. The CPU time of the process per task is printed besi
 Target on the 2-core reference machine: >= 300 tasks/s on PostgreSQL (SQLite: no target).
 
     .venv/bin/python benchmarks/end_to_end.py [--requests 300] [--actions 3]
-        [--submitters 4] [--runs 3] [--backend sqlite|postgres|both] [--postgres URL]
-        [--log-level warning] [--profile]
+        [--submitters 4] [--concurrency N] [--runs 3] [--backend sqlite|postgres|both]
+        [--postgres URL] [--log-level warning] [--profile]
 
 PostgreSQL: a throwaway database is created on the server (LOOM_TEST_DATABASE_URL, else
 postgresql://postgres@127.0.0.1:5432/postgres), migrated, and dropped at the end.
@@ -31,8 +31,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import io
+import multiprocessing
+import multiprocessing.process
 import os
 import pstats
 import statistics
@@ -44,8 +47,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import psutil
 from bench_machine import load_average, machine
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select, text
@@ -168,7 +172,7 @@ async def one_run(runtime: Runtime, args: argparse.Namespace, run: int) -> RunRe
                 ids.append(request.id)
         return ids
 
-    cpu_started = time.process_time()
+    cpu_started = _cpu_seconds()
     started = time.perf_counter()
     submitted = await asyncio.gather(*(submitter(s) for s in range(args.submitters)))
     submit_seconds = time.perf_counter() - started
@@ -187,7 +191,7 @@ async def one_run(runtime: Runtime, args: argparse.Namespace, run: int) -> RunRe
         if time.monotonic() > deadline:
             raise RuntimeError(f"only {done} of {len(ids)} requests finished in {args.timeout} s")
         await asyncio.sleep(0.05)
-    cpu_seconds = time.process_time() - cpu_started
+    cpu_seconds = _cpu_seconds() - cpu_started
     wall_seconds = time.perf_counter() - started
 
     async with runtime.sessions() as session:
@@ -213,6 +217,38 @@ async def one_run(runtime: Runtime, args: argparse.Namespace, run: int) -> RunRe
     return RunResult(len(ids) * args.actions, seconds, submit_seconds, cpu_seconds, wall_seconds)
 
 
+def worker_process(url: str, catalog_dir: str, args: argparse.Namespace, stop: Any) -> None:
+    """A worker process as `loom worker` runs one (`start_workers`), plus the noop type."""
+    register_noop()
+    settings = settings_for(url, Path(catalog_dir), args)
+    configure_logging(settings.log)
+
+    async def serve() -> None:
+        runtime = Runtime.build(settings)
+        try:
+            await sync(runtime, trigger="benchmark")
+            start_workers(runtime)
+            # A multiprocessing Event, not an asyncio one: poll it without blocking the loop.
+            while not stop.is_set():  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        finally:
+            await stop_workers(runtime)
+            await runtime.close()
+
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(serve())
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its children (the worker processes, if any)."""
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for child in me.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            total += sum(child.cpu_times()[:2])
+    return total
+
+
 def settings_for(url: str, catalog_dir: Path, args: argparse.Namespace) -> Settings:
     return Settings(
         env="test",
@@ -221,6 +257,7 @@ def settings_for(url: str, catalog_dir: Path, args: argparse.Namespace) -> Setti
         scheduler={"enabled": False},
         log={"level": args.log_level},
         catalog={"source": str(catalog_dir), "cache_dir": str(catalog_dir.parent / "cache")},
+        **({"workers": {"concurrency": args.concurrency}} if args.concurrency else {}),
     )
 
 
@@ -258,8 +295,9 @@ async def bench(backend: str, args: argparse.Namespace) -> list[RunResult]:
                 record = await sync(runtime, trigger="benchmark")
                 if record.status != "ok":
                     raise RuntimeError(f"the benchmark catalog is invalid: {record.problems}")
-                pool = start_workers(runtime)
-                assert pool is not None
+                workers = start_worker_processes(url, catalog_dir, args)
+                if not workers:
+                    start_workers(runtime)
                 warm = argparse.Namespace(**{**vars(args), "requests": 20})
                 await one_run(runtime, warm, -1)
                 for run in range(args.runs):
@@ -272,14 +310,41 @@ async def bench(backend: str, args: argparse.Namespace) -> list[RunResult]:
                         f"  {backend} run {run + 1}: {result.rate:6.0f} tasks/s "
                         f"({result.tasks} tasks in {result.seconds:.2f} s; submitting alone "
                         f"{result.submit_seconds:.2f} s; CPU {result.cpu_ms_per_task:.1f} ms "
-                        f"per task, process busy {result.busy:.0%} of a core)",
+                        f"per task, Loom's processes busy {result.busy:.0%} of a core)",
                         flush=True,
                     )
-                print(f"  concurrency: {pool.concurrency} consumers (the default)")
+                consumers = settings.workers.concurrency
+                where = f"{len(workers)} worker processes" if workers else "the benchmark process"
+                print(f"  workers: {consumers} consumers in each of {where}")
             finally:
+                stop_worker_processes(workers)
                 await stop_workers(runtime)
                 await runtime.close()
     return results
+
+
+_STOP = multiprocessing.get_context("spawn").Event()
+
+
+def start_worker_processes(
+    url: str, catalog_dir: Path, args: argparse.Namespace
+) -> list[multiprocessing.process.BaseProcess]:
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=worker_process, args=(url, str(catalog_dir), args, _STOP))
+        for _ in range(args.worker_processes)
+    ]
+    for process in processes:
+        process.start()
+    return processes
+
+
+def stop_worker_processes(processes: list[multiprocessing.process.BaseProcess]) -> None:
+    _STOP.set()
+    for process in processes:
+        process.join(timeout=30)
+        if process.is_alive():
+            process.kill()
 
 
 def _start_profile() -> cProfile.Profile:
@@ -311,6 +376,15 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--actions", type=int, default=3, help="no-op actions per request")
     parser.add_argument("--submitters", type=int, default=4)
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=0,
+        help="run the workers in N processes of their own (default: in this process)",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, help="worker consumers (default: the product's default)"
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=300, help="seconds per run at most")
     parser.add_argument("--log-level", default="warning", help="the product's log level")
