@@ -19,7 +19,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import String, Text, delete, select, update
+from sqlalchemy import String, Text, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.responses import Response
@@ -55,6 +55,11 @@ def _sha(*parts: bytes | str) -> str:
         digest.update(part.encode() if isinstance(part, str) else part)
         digest.update(b"\x00")
     return digest.hexdigest()
+
+
+#: Plain statements: no session objects to keep in step (the ORM's evaluation of the
+#: WHERE clause against the identity map costs more than the statement here).
+_PLAIN = {"synchronize_session": False}
 
 
 class IdempotencyMiddleware:
@@ -145,7 +150,11 @@ class IdempotencyMiddleware:
                                 IdempotencyRecord.created_at < utcnow() - RETENTION
                             )
                         )
-                    session.add(IdempotencyRecord(scope_hash=scope_hash, request_hash=request_hash))
+                    await session.execute(
+                        insert(IdempotencyRecord).values(
+                            scope_hash=scope_hash, request_hash=request_hash
+                        )
+                    )
                 return None
             except IntegrityError:
                 pass
@@ -189,7 +198,10 @@ class IdempotencyMiddleware:
         status = captured.get("status")
         async with self.runtime.sessions() as session, session.begin():
             if status is None or status >= 500:
-                await session.execute(delete(IdempotencyRecord).where(this_key))  # may retry
+                # The app failed: forget the key, so the client may retry.
+                await session.execute(
+                    delete(IdempotencyRecord).where(this_key), execution_options=_PLAIN
+                )
                 return
             await session.execute(
                 update(IdempotencyRecord)
@@ -198,7 +210,8 @@ class IdempotencyMiddleware:
                     status_code=status,
                     response_headers=captured.get("headers", {}),
                     response_body=_seal(body_key, captured["body"]),
-                )
+                ),
+                execution_options=_PLAIN,
             )
 
 
