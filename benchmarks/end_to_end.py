@@ -133,6 +133,7 @@ class RunResult:
     submit_seconds: float  # first submission started -> last submission committed
     cpu_seconds: float  # CPU time of this (the one Loom) process over the run
     wall_seconds: float
+    machine_busy: float  # share of the machine's CPUs in use (Loom, PostgreSQL, the rest)
 
     @property
     def rate(self) -> float:
@@ -172,7 +173,7 @@ async def one_run(runtime: Runtime, args: argparse.Namespace, run: int) -> RunRe
                 ids.append(request.id)
         return ids
 
-    cpu_started = _cpu_seconds()
+    cpu_started, machine_started = _cpu_seconds(), psutil.cpu_times()
     started = time.perf_counter()
     submitted = await asyncio.gather(*(submitter(s) for s in range(args.submitters)))
     submit_seconds = time.perf_counter() - started
@@ -192,6 +193,7 @@ async def one_run(runtime: Runtime, args: argparse.Namespace, run: int) -> RunRe
             raise RuntimeError(f"only {done} of {len(ids)} requests finished in {args.timeout} s")
         await asyncio.sleep(0.05)
     cpu_seconds = _cpu_seconds() - cpu_started
+    machine_busy = _busy_since(machine_started)
     wall_seconds = time.perf_counter() - started
 
     async with runtime.sessions() as session:
@@ -214,7 +216,9 @@ async def one_run(runtime: Runtime, args: argparse.Namespace, run: int) -> RunRe
         raise RuntimeError(f"not every request completed: {states}")
     assert first_queued is not None and last_done is not None
     seconds = (last_done - first_queued).total_seconds()
-    return RunResult(len(ids) * args.actions, seconds, submit_seconds, cpu_seconds, wall_seconds)
+    return RunResult(
+        len(ids) * args.actions, seconds, submit_seconds, cpu_seconds, wall_seconds, machine_busy
+    )
 
 
 def worker_process(url: str, catalog_dir: str, args: argparse.Namespace, stop: Any) -> None:
@@ -247,6 +251,13 @@ def _cpu_seconds() -> float:
         with contextlib.suppress(psutil.Error):
             total += sum(child.cpu_times()[:2])
     return total
+
+
+def _busy_since(started: Any) -> float:
+    now = psutil.cpu_times()
+    idle = (now.idle + getattr(now, "iowait", 0)) - (started.idle + getattr(started, "iowait", 0))
+    total = sum(now) - sum(started)
+    return 1 - idle / total if total else 0.0
 
 
 def settings_for(url: str, catalog_dir: Path, args: argparse.Namespace) -> Settings:
@@ -310,7 +321,8 @@ async def bench(backend: str, args: argparse.Namespace) -> list[RunResult]:
                         f"  {backend} run {run + 1}: {result.rate:6.0f} tasks/s "
                         f"({result.tasks} tasks in {result.seconds:.2f} s; submitting alone "
                         f"{result.submit_seconds:.2f} s; CPU {result.cpu_ms_per_task:.1f} ms "
-                        f"per task, Loom's processes busy {result.busy:.0%} of a core)",
+                        f"per task, Loom's processes busy {result.busy:.0%} of a core; machine "
+                        f"{result.machine_busy:.0%} busy)",
                         flush=True,
                     )
                 consumers = settings.workers.concurrency

@@ -22,7 +22,7 @@ from loom.provisioning.models import FulfillmentTask, Request, TaskLog
 from loom.queue.factory import queue_for
 from loom.secrets.crypto import derive_key
 from loom.workers.fast_path import FastPath, fast_path_for
-from loom.workers.runner import ActionOutcome, Outcome, TaskRun, run_task
+from loom.workers.runner import ActionOutcome, Delivery, Outcome, TaskRun, run_task
 from tests.workers.test_runner import FakeActions, submit
 
 
@@ -41,8 +41,10 @@ class CountingFastPath:
             self.claimed += 1
         return run
 
-    async def finish(self, run: TaskRun, result: ActionOutcome) -> bool:
-        done = await self.inner.finish(run, result)
+    async def finish(
+        self, run: TaskRun, result: ActionOutcome, delivery: Delivery | None = None
+    ) -> bool:
+        done = await self.inner.finish(run, result, delivery)
         if done:
             self.finished += 1
         else:
@@ -187,3 +189,33 @@ async def test_an_aborted_request_is_declined_and_skipped_by_the_orm_path(
     actions = FakeActions()
     assert await drain(postgres, actions, fast) == [Outcome.DUPLICATE]
     assert actions.runs == [] and fast.declined_claims == 1 and fast.claimed == 0
+
+
+async def test_the_hot_finish_deletes_the_message_in_its_own_transaction(
+    postgres: Runtime, api: httpx.AsyncClient
+) -> None:
+    queue = queue_for(postgres, TASK_QUEUE)
+    fast = fast_path_for(postgres, queue, 1)
+    key = derive_key(postgres.settings.secret_key.get_secret_value())
+    request_id = await submit(api)
+
+    async def run(message: Any, delivery: Delivery) -> Outcome:
+        return await run_task(
+            postgres.sessions, message.body, receive_count=message.receive_count,
+            max_receives=3, secrets_key=key, execute=FakeActions(), enqueue=enqueue_for(postgres),
+            timeout_seconds=30, fast=fast, delivery=delivery,
+        )  # fmt: skip
+
+    [first] = await queue.receive(1, 30.0)
+    delivery = Delivery(first.receipt)
+    assert await run(first, delivery) == Outcome.COMPLETED and delivery.acked
+    # The first message is gone and the second task's message is the group's head now.
+    [second] = await queue.receive(1, 30.0)
+    assert second.body["task_id"] != first.body["task_id"]
+    # A receipt that is no longer current (the message came back to another consumer) is
+    # left alone; the task is completed all the same.
+    stale = Delivery(second.receipt + "-not-current")
+    assert await run(second, stale) == Outcome.COMPLETED and not stale.acked
+    assert (await api.get(f"/api/v1/requests/{request_id}")).json()["state"] == "completed"
+    await queue.delete(second.receipt)
+    assert await queue.receive(1, 30.0) == []

@@ -288,6 +288,22 @@ class SqlQueue:
             if gone[0]["live"] and not gone[0]["promoted"]:
                 await pg.FIX_HEAD.fetch(connection, queue=self.name, group_id=gone[0]["group_id"])
 
+    async def delete_on(self, connection: Any, receipt: str) -> bool:
+        """`delete` inside a transaction the caller runs on a raw asyncpg `connection`
+        (PostgreSQL only): the message is gone exactly when that transaction commits.
+        False, and nothing deleted, if the receipt is not current."""
+        assert self._postgres, "delete_on needs PostgreSQL"
+        now = self._now()
+        gone = await pg.DELETE.fetch(
+            connection, queue=self.name, seq=_receipt_seq(receipt), receipt=receipt,
+            minute=_minute(now), shard=secrets.randbelow(_COUNTER_SHARDS),
+        )  # fmt: skip
+        if not gone:
+            return False
+        if gone[0]["live"] and not gone[0]["promoted"]:
+            await pg.FIX_HEAD.fetch(connection, queue=self.name, group_id=gone[0]["group_id"])
+        return True
+
     async def extend(self, receipt: str, seconds: float) -> None:
         """Keep the message invisible until `seconds` from now (a heartbeat)."""
         if seconds < 0:

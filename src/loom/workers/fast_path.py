@@ -31,7 +31,7 @@ from loom.provisioning.transitions import (
 )
 from loom.queue.protocol import Queue
 from loom.queue.sql import SqlQueue
-from loom.workers.runner import WORKER, ActionOutcome, TaskRun
+from loom.workers.runner import WORKER, ActionOutcome, Delivery, TaskRun
 
 LOCK_REQUEST = Statement.of(
     """
@@ -148,9 +148,12 @@ class FastPath:
                 )  # fmt: skip
             return _task_run(request_id, request, task, rows, written[0]["attempts"])
 
-    async def finish(self, run: TaskRun, result: ActionOutcome) -> bool:
-        """Complete the task, queue the next one or complete the request; False (nothing
-        written) to leave it to the ORM path."""
+    async def finish(
+        self, run: TaskRun, result: ActionOutcome, delivery: Delivery | None = None
+    ) -> bool:
+        """Complete the task, queue the next one or complete the request, and delete the
+        `delivery`'s message, all in one transaction; False (nothing written) to leave
+        it to the ORM path."""
         if not result.ok or result.wait is not None:
             return False
         async with self.connections.connection() as conn, conn.transaction():
@@ -196,6 +199,9 @@ class FastPath:
                     {"request_id": str(run.request_id), "task_id": str(upcoming["id"])},
                     dedup_id=f"{upcoming['id']}:{upcoming['attempts']}",
                 )  # fmt: skip
+            # A stale receipt (the message came back to another consumer meanwhile) is
+            # left alone: that delivery finds the task completed and deletes it.
+            acked = delivery is not None and await self.queue.delete_on(conn, delivery.receipt)
             if completes:
                 await record_on(
                     conn, org_id=request["org_id"], actor=WORKER,
@@ -204,7 +210,9 @@ class FastPath:
                     before={"state": str(RequestState.PROCESSING)},
                     after={"state": str(RequestState.COMPLETED), "reason": None},
                 )  # fmt: skip
-            return True
+        if delivery is not None:
+            delivery.acked = acked
+        return True
 
 
 def _task_run(

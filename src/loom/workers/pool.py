@@ -14,7 +14,7 @@ from loom.provisioning.service import Enqueue
 from loom.queue.protocol import MAX_RECEIVES, Message, Queue
 from loom.secrets.crypto import derive_key
 from loom.workers.fast_path import fast_path_for
-from loom.workers.runner import Execute, run_task
+from loom.workers.runner import Delivery, Execute, run_task
 
 log = structlog.get_logger("loom.worker")
 
@@ -79,11 +79,13 @@ class WorkerPool:
 
     async def _process(self, message: Message) -> None:
         heartbeat = asyncio.create_task(self._keep_invisible(message))
+        delivery = Delivery(message.receipt)
         try:
             outcome = await run_task(
                 self.runtime.sessions, message.body, receive_count=message.receive_count,
                 max_receives=MAX_RECEIVES, secrets_key=self.secrets_key, execute=self.execute,
                 enqueue=self.enqueue, timeout_seconds=self.task_timeout, fast=self.fast,
+                delivery=delivery,
             )  # fmt: skip
         except Exception:
             # Left undeleted: it comes back after its visibility timeout (and, if this
@@ -92,7 +94,13 @@ class WorkerPool:
             return
         finally:
             heartbeat.cancel()
-        await self.queue.delete(message.receipt)
+        if not delivery.acked:
+            try:
+                await self.queue.delete(message.receipt)
+            except Exception:
+                # Its next delivery finds the task done and deletes it then.
+                log.warning("could not delete the task's message", message_id=message.id,
+                            exc_info=True)  # fmt: skip
         log.info("task done", outcome=outcome, message_id=message.id)
 
     async def _keep_invisible(self, message: Message) -> None:

@@ -226,13 +226,24 @@ async def _finish(
     return Outcome.COMPLETED
 
 
+@dataclass
+class Delivery:
+    """The queue delivery a task runs from; `acked` once a transaction of the run deleted
+    its message (the caller then has nothing left to delete)."""
+
+    receipt: str
+    acked: bool = False
+
+
 class FastPath(Protocol):
     """The PostgreSQL hot path of claim and finish (loom.workers.fast_path): each answers
     None / False, having written nothing, for a case it leaves to the ORM path here."""
 
     async def claim(self, request_id: uuid.UUID, task_id: uuid.UUID) -> TaskRun | None: ...
 
-    async def finish(self, run: TaskRun, result: ActionOutcome) -> bool: ...
+    async def finish(
+        self, run: TaskRun, result: ActionOutcome, delivery: Delivery | None = None
+    ) -> bool: ...
 
 
 async def run_task(
@@ -246,8 +257,11 @@ async def run_task(
     enqueue: Enqueue,
     timeout_seconds: float,
     fast: FastPath | None = None,
+    delivery: Delivery | None = None,
 ) -> Outcome:
-    """Carry out the task a queue message names; the caller deletes the message after."""
+    """Carry out the task a queue message names; the caller deletes the message after,
+    unless `delivery` says the run did (the fast path deletes it as it completes the
+    task, in the same transaction)."""
     request_id, task_id = uuid.UUID(body["request_id"]), uuid.UUID(body["task_id"])
     structlog.contextvars.bind_contextvars(request_id=str(request_id), task_id=str(task_id))
     run = await fast.claim(request_id, task_id) if fast is not None else None
@@ -267,7 +281,7 @@ async def run_task(
     except Exception as exc:  # an executor bug must fail the task, not kill the worker
         log.exception("action crashed", action_type=run.action_type)
         result = ActionOutcome(ok=False, error=f"the action crashed: {type(exc).__name__}")
-    if fast is not None and await fast.finish(run, result):
+    if fast is not None and await fast.finish(run, result, delivery):
         return Outcome.COMPLETED
     async with sessions() as session, session.begin():
         return await _finish(session, run, result, enqueue)
