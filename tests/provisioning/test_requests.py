@@ -63,7 +63,7 @@ async def test_submit_stores_request_tasks_and_queues_the_first(
     assert (task["action_id"], task["state"]) == ("ticket", "queued")
     [message] = (await queue_for(synced, "tasks").list()).items
     assert message.group_id == body["id"] and message.body == {
-        "request_id": body["id"], "task_id": task["id"]
+        "request_id": body["id"], "task_id": task["id"], "correlation_id": body["correlation_id"]
     }  # fmt: skip
     audit = await api.get("/api/v1/audit", params={"action": "request.submit"})
     assert audit.json()["items"][0]["target_id"] == body["id"]

@@ -121,7 +121,16 @@ async def snapshot(runtime: Runtime, request_id: str) -> dict[str, Any]:
         ],
         "logs": [(position.get(line.task_id), line.level, line.message) for line in logs],
         "audit": [
-            (e.action, e.actor_type, e.actor_name, e.team_id, e.before, e.after) for e in entries
+            (
+                e.action,
+                e.actor_type,
+                e.actor_name,
+                e.team_id,
+                e.before,
+                e.after,
+                e.correlation_id == request.correlation_id,
+            )
+            for e in entries
         ],
     }
 
@@ -153,6 +162,8 @@ async def test_a_request_carried_out_by_the_hot_paths_leaves_what_the_orm_paths_
     hot_rows, orm_rows = await snapshot(postgres, hot), await snapshot(postgres, orm)
     assert hot_rows["request"][0] == "completed"
     assert hot_rows == orm_rows
+    # Every entry, the worker's too, carries the request's correlation id.
+    assert [entry[-1] for entry in hot_rows["audit"]] == [True] * 3
     async with postgres.sessions() as session:
         org_id = (await session.get(Request, uuid.UUID(hot))).org_id  # type: ignore[union-attr]
         count, problems = await audit.verify(session, org_id)
@@ -201,10 +212,17 @@ async def test_the_hot_finish_deletes_the_message_in_its_own_transaction(
 
     async def run(message: Any, delivery: Delivery) -> Outcome:
         return await run_task(
-            postgres.sessions, message.body, receive_count=message.receive_count,
-            max_receives=3, secrets_key=key, execute=FakeActions(), enqueue=enqueue_for(postgres),
-            timeout_seconds=30, fast=fast, delivery=delivery,
-        )  # fmt: skip
+            postgres.sessions,
+            message.body,
+            receive_count=message.receive_count,
+            max_receives=3,
+            secrets_key=key,
+            execute=FakeActions(),
+            enqueue=enqueue_for(postgres),
+            timeout_seconds=30,
+            fast=fast,
+            delivery=delivery,
+        )
 
     [first] = await queue.receive(1, 30.0)
     delivery = Delivery(first.receipt)

@@ -9,7 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from loom.audit.models import AuditEntry
 from loom.platform.runtime import Runtime
 from loom.provisioning.dispatch import TASK_QUEUE, enqueue_for
 from loom.queue.factory import queue_for
@@ -82,6 +84,14 @@ async def test_bundle_runs_in_order_and_completes(synced: Runtime, api: httpx.As
         line["message"] for line in (await api.get(f"/api/v1/requests/{request_id}/logs")).json()
     ]
     assert "did the thing" in logs and any("completed → " not in m for m in logs)
+    # The worker carried the request's correlation id into its audit entries.
+    async with synced.sessions() as session:
+        entries = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.target_id == request_id))
+        ).all()
+    assert [e.action for e in entries] == ["request.submit", "request.processing",
+                                           "request.completed"]  # fmt: skip
+    assert {e.correlation_id for e in entries} == {request["correlation_id"]}
 
 
 async def test_failure_stops_the_request_and_retry_resumes_it(

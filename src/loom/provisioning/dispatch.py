@@ -5,6 +5,8 @@ change and its message commit together, or neither."""
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.platform.runtime import Runtime
@@ -12,6 +14,16 @@ from loom.provisioning.models import FulfillmentTask, Request
 from loom.provisioning.service import Enqueue
 
 TASK_QUEUE = "tasks"
+
+
+def task_message(request_id: uuid.UUID, task_id: uuid.UUID, correlation_id: str) -> dict[str, str]:
+    """The body of a task's message: ids, and the request's correlation id, which the
+    worker carries on into its logs, audit entries and outgoing calls."""
+    return {
+        "request_id": str(request_id),
+        "task_id": str(task_id),
+        "correlation_id": correlation_id,
+    }
 
 
 def enqueue_for(runtime: Runtime) -> Enqueue:
@@ -22,7 +34,7 @@ def enqueue_for(runtime: Runtime) -> Enqueue:
     async def enqueue(session: AsyncSession, request: Request, task: FulfillmentTask) -> None:
         await queue.send(
             str(request.id),
-            {"request_id": str(request.id), "task_id": str(task.id)},
+            task_message(request.id, task.id, request.correlation_id),
             # One message per queueing of a task: a retry (more attempts) queues anew.
             dedup_id=f"{task.id}:{task.attempts}",
             session=session,

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from loom.actions.waits import Wait
+from loom.api.correlation import set_correlation_id
 from loom.audit.service import Actor
 from loom.auth.models import Membership, Team, User
 from loom.provisioning import progress, waits
@@ -264,6 +265,9 @@ async def run_task(
     task, in the same transaction)."""
     request_id, task_id = uuid.UUID(body["request_id"]), uuid.UUID(body["task_id"])
     structlog.contextvars.bind_contextvars(request_id=str(request_id), task_id=str(task_id))
+    if isinstance(cid := body.get("correlation_id"), str):  # older messages carry none
+        set_correlation_id(cid)
+        structlog.contextvars.bind_contextvars(correlation_id=cid)
     run = await fast.claim(request_id, task_id) if fast is not None else None
     if run is None:
         async with sessions() as session, session.begin():
