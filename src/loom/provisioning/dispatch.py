@@ -6,6 +6,7 @@ change and its message commit together, or neither."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +27,12 @@ def task_message(request_id: uuid.UUID, task_id: uuid.UUID, correlation_id: str)
     }
 
 
+def dedup_id(task_id: uuid.UUID, queued_at: datetime | None) -> str:
+    """One message per queueing of a task: each queueing (a retry's too, even of a task
+    that never ran) sets a new `queued_at`, so it is never taken for a duplicate."""
+    return f"{task_id}:{queued_at.timestamp():.6f}" if queued_at else str(task_id)
+
+
 def enqueue_for(runtime: Runtime) -> Enqueue:
     from loom.queue.factory import queue_for
 
@@ -35,8 +42,7 @@ def enqueue_for(runtime: Runtime) -> Enqueue:
         await queue.send(
             str(request.id),
             task_message(request.id, task.id, request.correlation_id),
-            # One message per queueing of a task: a retry (more attempts) queues anew.
-            dedup_id=f"{task.id}:{task.attempts}",
+            dedup_id=dedup_id(task.id, task.queued_at),
             session=session,
         )
 

@@ -48,7 +48,8 @@ R, T = RequestState, TaskState
 
 REQUEST_TRANSITIONS = MappingProxyType(
     {
-        R.SUBMITTED: frozenset({R.PROCESSING, R.ABORTED}),
+        # Failed before it started: its first task's message was dead-lettered.
+        R.SUBMITTED: frozenset({R.PROCESSING, R.ABORTED, R.FAILED}),
         R.PROCESSING: frozenset({R.COMPLETED, R.FAILED, R.ABORTED}),
         # A failure waits for a person: retry, abort, or hand it to someone (escalate).
         R.FAILED: frozenset({R.RETRYING, R.ABORTED, R.ESCALATED}),

@@ -20,7 +20,7 @@ from loom.audit.raw import record_on
 from loom.db.raw import HeldConnections, Statement
 from loom.db.types import utcnow
 from loom.platform.runtime import Runtime
-from loom.provisioning.dispatch import task_message
+from loom.provisioning.dispatch import dedup_id, task_message
 from loom.provisioning.raw_writes import LOG_LINES, Lines, to_json
 from loom.provisioning.states import RequestState, TaskState
 from loom.provisioning.transitions import (
@@ -198,7 +198,7 @@ class FastPath:
                 await self.queue.send_on(
                     conn, str(run.request_id),
                     task_message(run.request_id, upcoming["id"], run.correlation_id),
-                    dedup_id=f"{upcoming['id']}:{upcoming['attempts']}",
+                    dedup_id=dedup_id(upcoming["id"], now),
                 )  # fmt: skip
             # A stale receipt (the message came back to another consumer meanwhile) is
             # left alone: that delivery finds the task completed and deletes it.

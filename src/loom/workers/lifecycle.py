@@ -5,7 +5,10 @@ from __future__ import annotations
 from loom.platform.runtime import Runtime
 from loom.provisioning.dispatch import TASK_QUEUE, enqueue_for
 from loom.queue.factory import queue_for
-from loom.workers import wait_checks  # noqa: F401 - registers the periodic check of waits
+from loom.workers import (  # noqa: F401 - register their periodic jobs
+    dead_letters,
+    wait_checks,
+)
 from loom.workers.execute import executor_for_runtime
 from loom.workers.pool import WorkerPool
 
