@@ -293,9 +293,13 @@ class SqlQueue:
         (PostgreSQL only): the message is gone exactly when that transaction commits.
         False, and nothing deleted, if the receipt is not current."""
         assert self._postgres, "delete_on needs PostgreSQL"
+        try:
+            seq = _receipt_seq(receipt)
+        except StaleReceipt:
+            return False
         now = self._now()
         gone = await pg.DELETE.fetch(
-            connection, queue=self.name, seq=_receipt_seq(receipt), receipt=receipt,
+            connection, queue=self.name, seq=seq, receipt=receipt,
             minute=_minute(now), shard=secrets.randbelow(_COUNTER_SHARDS),
         )  # fmt: skip
         if not gone:
