@@ -149,18 +149,8 @@ class SqlQueue:
         then, holding back other writers of the same group: send late in a long
         transaction. Without `session`, the send is a short transaction of its own.
         """
-        _check_send(group_id, body, dedup_id, delay_seconds)
-        now = self._now()
-        message_id = uuid.uuid4()
-        values: dict[str, Any] = {
-            "message_id": message_id,
-            "group_id": group_id,
-            "body": body,
-            "dedup_id": dedup_id,
-            "sent_at": now,
-            "visible_at": now + timedelta(seconds=delay_seconds),
-            "cutoff": now - DEDUP_WINDOW,
-        }
+        values = self._message(group_id, body, dedup_id, delay_seconds)
+        message_id = values["message_id"]
         if self._postgres:
             if session is not None:
                 sent = await self._pg_send(await in_transaction(session), values)
@@ -184,13 +174,24 @@ class SqlQueue:
         """`send` inside a transaction the caller runs on a raw asyncpg `connection`
         (PostgreSQL only; for the hot paths of loom.db.raw)."""
         assert self._postgres, "send_on needs PostgreSQL"
-        _check_send(group_id, body, dedup_id, 0)
+        values = self._message(group_id, body, dedup_id, 0)
+        return str(values["message_id"]) if await self._pg_send(connection, values) else None
+
+    def _message(
+        self, group_id: str, body: dict[str, Any], dedup_id: str | None, delay_seconds: float
+    ) -> dict[str, Any]:
+        """A new message's values, checked."""
+        _check_send(group_id, body, dedup_id, delay_seconds)
         now = self._now()
-        message_id = uuid.uuid4()
-        values = {"message_id": message_id, "group_id": group_id, "body": body,
-                  "dedup_id": dedup_id, "sent_at": now, "visible_at": now,
-                  "cutoff": now - DEDUP_WINDOW}  # fmt: skip
-        return str(message_id) if await self._pg_send(connection, values) else None
+        return {
+            "message_id": uuid.uuid4(),
+            "group_id": group_id,
+            "body": body,
+            "dedup_id": dedup_id,
+            "sent_at": now,
+            "visible_at": now + timedelta(seconds=delay_seconds),
+            "cutoff": now - DEDUP_WINDOW,
+        }
 
     async def _pg_send(self, connection: Any, values: dict[str, Any]) -> bool:
         params = {
@@ -274,19 +275,9 @@ class SqlQueue:
                 if not await self._sqlite.delete(session, seq, receipt, minute, shard):
                     raise _stale(receipt)
             return
-        params = {
-            "queue": self.name,
-            "seq": seq,
-            "receipt": receipt,
-            "minute": minute,
-            "shard": shard,
-        }
         async with self._statement() as connection:
-            gone = await pg.DELETE.fetch(connection, **params)
-            if not gone:
+            if not await self._pg_delete(connection, seq, receipt, minute, shard):
                 raise _stale(receipt)
-            if gone[0]["live"] and not gone[0]["promoted"]:
-                await pg.FIX_HEAD.fetch(connection, queue=self.name, group_id=gone[0]["group_id"])
 
     async def delete_on(self, connection: Any, receipt: str) -> bool:
         """`delete` inside a transaction the caller runs on a raw asyncpg `connection`
@@ -298,10 +289,18 @@ class SqlQueue:
         except StaleReceipt:
             return False
         now = self._now()
+        return await self._pg_delete(
+            connection, seq, receipt, _minute(now), secrets.randbelow(_COUNTER_SHARDS)
+        )
+
+    async def _pg_delete(
+        self, connection: Any, seq: int, receipt: str, minute: datetime, shard: int
+    ) -> bool:
+        """Delete the delivery and bring its group's next message forward; False if the
+        receipt is not current."""
         gone = await pg.DELETE.fetch(
-            connection, queue=self.name, seq=seq, receipt=receipt,
-            minute=_minute(now), shard=secrets.randbelow(_COUNTER_SHARDS),
-        )  # fmt: skip
+            connection, queue=self.name, seq=seq, receipt=receipt, minute=minute, shard=shard
+        )
         if not gone:
             return False
         if gone[0]["live"] and not gone[0]["promoted"]:
