@@ -177,7 +177,7 @@ async def submit(
             owner_id=request.id,
             values=submission.secrets,
         )
-    log_line(session, request.id, f"submitted by {principal.email}: {len(request.tasks)} task(s)")
+    log_line(session, request.id, _submitted_line(principal, request))
     await audit.record(session, **_submit_audit(principal, request))
     if request.tasks:
         first = request.tasks[0]
@@ -197,7 +197,7 @@ async def _submit_raw(
     """`submit` on PostgreSQL (no secrets to store): the same rows, written by raw
     statements in the session's transaction (loom.provisioning.pg_submit)."""
     lines = Lines()
-    lines.add(f"submitted by {principal.email}: {len(request.tasks)} task(s)")
+    lines.add(_submitted_line(principal, request))
     first = request.tasks[0] if request.tasks else None
     if first is not None:
         check_task(first.action_id, TaskState.PENDING, TaskState.QUEUED)
@@ -209,6 +209,10 @@ async def _submit_raw(
         await enqueue(session, request, first)
     await record_on(connection, **_submit_audit(principal, request))
     return request
+
+
+def _submitted_line(principal: Principal, request: Request) -> str:
+    return f"submitted by {principal.email}: {len(request.tasks)} task(s)"
 
 
 def _submit_audit(principal: Principal, request: Request) -> dict[str, Any]:

@@ -88,6 +88,23 @@ def task_line(
     return f"task {position + 1} ({action_id}) {current} → {to}" + (f": {reason}" if reason else "")
 
 
+def request_audit(
+    org_id: uuid.UUID,
+    team_id: uuid.UUID,
+    request_id: uuid.UUID,
+    actor: Actor,
+    current: RequestState,
+    to: RequestState,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """The audit entry of a request's transition (the arguments of `audit.record`)."""
+    return {
+        "org_id": org_id, "actor": actor, "action": f"request.{to}", "target_type": "request",
+        "target_id": request_id, "team_id": team_id, "before": {"state": str(current)},
+        "after": {"state": str(to), "reason": reason},
+    }  # fmt: skip
+
+
 def task_level(to: TaskState) -> str:
     return "error" if to in (TaskState.FAILED, TaskState.STUCK) else "info"
 
@@ -110,16 +127,9 @@ async def set_request_state(
         request.finished_at = utcnow()
     log_line(session, request.id, request_line(current, to, reason))
     await audit.record(
-        session,
-        org_id=request.org_id,
-        actor=actor,
-        action=f"request.{to}",
-        target_type="request",
-        target_id=request.id,
-        team_id=request.team_id,
-        before={"state": str(current)},
-        after={"state": str(to), "reason": reason},
-    )
+        session, **request_audit(request.org_id, request.team_id, request.id, actor, current, to,
+                                 reason),
+    )  # fmt: skip
     await session.flush()
     return request
 

@@ -26,6 +26,7 @@ from loom.provisioning.states import RequestState, TaskState
 from loom.provisioning.transitions import (
     check_request,
     check_task,
+    request_audit,
     request_line,
     task_level,
     task_line,
@@ -140,13 +141,10 @@ class FastPath:
                 request_state=RequestState.PROCESSING.value, **lines.params(),
             )  # fmt: skip
             if state is not RequestState.PROCESSING:
-                await record_on(
-                    conn, org_id=request["org_id"], actor=WORKER,
-                    action=f"request.{RequestState.PROCESSING}", target_type="request",
-                    target_id=request_id, team_id=request["team_id"],
-                    before={"state": str(state)},
-                    after={"state": str(RequestState.PROCESSING), "reason": None},
-                )  # fmt: skip
+                await record_on(conn, **request_audit(
+                    request["org_id"], request["team_id"], request_id, WORKER, state,
+                    RequestState.PROCESSING,
+                ))  # fmt: skip
             return _task_run(request_id, request, task, rows, written[0]["attempts"])
 
     async def finish(
@@ -204,13 +202,10 @@ class FastPath:
             # left alone: that delivery finds the task completed and deletes it.
             acked = delivery is not None and await self.queue.delete_on(conn, delivery.receipt)
             if completes:
-                await record_on(
-                    conn, org_id=request["org_id"], actor=WORKER,
-                    action=f"request.{RequestState.COMPLETED}", target_type="request",
-                    target_id=run.request_id, team_id=request["team_id"],
-                    before={"state": str(RequestState.PROCESSING)},
-                    after={"state": str(RequestState.COMPLETED), "reason": None},
-                )  # fmt: skip
+                await record_on(conn, **request_audit(
+                    request["org_id"], request["team_id"], run.request_id, WORKER,
+                    RequestState.PROCESSING, RequestState.COMPLETED,
+                ))  # fmt: skip
         if delivery is not None:
             delivery.acked = acked
         return True
