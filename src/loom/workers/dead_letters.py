@@ -19,11 +19,13 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy import select
 
 from loom.errors import NotFound
 from loom.platform.runtime import Runtime
 from loom.platform.scheduler import periodic
 from loom.provisioning.dispatch import TASK_QUEUE
+from loom.provisioning.models import FulfillmentTask
 from loom.provisioning.states import REQUEST_TRANSITIONS, RequestState, TaskState
 from loom.provisioning.transitions import lock_request, set_request_state, set_task_state
 from loom.queue.errors import UnsupportedOperation
@@ -51,10 +53,21 @@ async def sweep(runtime: Runtime) -> int:
         page = await queue.dlq_list(limit=BATCH)
     except UnsupportedOperation:  # a backend that cannot list its dead letters
         return 0
+    letters = [(ids, letter) for letter in page.items if (ids := _ids(letter.body))]
+    # Most dead letters stay long after their task was marked stuck or retried: look
+    # them up in one query, and lock only the requests of tasks that are still waiting.
+    async with runtime.sessions() as session:
+        waiting = set(
+            await session.scalars(
+                select(FulfillmentTask.id).where(
+                    FulfillmentTask.id.in_([task_id for (_, task_id), _ in letters]),
+                    FulfillmentTask.state.in_((TaskState.QUEUED, TaskState.PROCESSING)),
+                )
+            )
+        )
     stuck = 0
-    for letter in page.items:
-        ids = _ids(letter.body)
-        if ids is not None and await _mark_stuck(runtime, *ids, letter):
+    for (request_id, task_id), letter in letters:
+        if task_id in waiting and await _mark_stuck(runtime, request_id, task_id, letter):
             stuck += 1
     return stuck
 
