@@ -301,13 +301,14 @@ async def bench(backend: str, args: argparse.Namespace) -> list[RunResult]:
             settings = settings_for(url, catalog_dir, args)
             configure_logging(settings.log)
             runtime = Runtime.build(settings)
+            workers: WorkerProcesses | None = None
             try:
                 await prepare_database(runtime)
                 record = await sync(runtime, trigger="benchmark")
                 if record.status != "ok":
                     raise RuntimeError(f"the benchmark catalog is invalid: {record.problems}")
-                workers = start_worker_processes(url, catalog_dir, args)
-                if not workers:
+                workers = WorkerProcesses.start(url, catalog_dir, args)
+                if not workers.processes:
                     start_workers(runtime)
                 warm = argparse.Namespace(**{**vars(args), "requests": 20})
                 await one_run(runtime, warm, -1)
@@ -326,37 +327,45 @@ async def bench(backend: str, args: argparse.Namespace) -> list[RunResult]:
                         flush=True,
                     )
                 consumers = settings.workers.concurrency
-                where = f"{len(workers)} worker processes" if workers else "the benchmark process"
-                print(f"  workers: {consumers} consumers in each of {where}")
+                where = (
+                    f"each of {len(workers.processes)} worker processes"
+                    if workers.processes
+                    else "the benchmark process"
+                )
+                print(f"  workers: {consumers} consumers in {where}")
             finally:
-                stop_worker_processes(workers)
+                if workers is not None:
+                    workers.close()
                 await stop_workers(runtime)
                 await runtime.close()
     return results
 
 
-_STOP = multiprocessing.get_context("spawn").Event()
+@dataclass
+class WorkerProcesses:
+    """Worker processes of their own (`--worker-processes`), stopped by one event."""
 
+    processes: list[multiprocessing.process.BaseProcess]
+    stop: Any
 
-def start_worker_processes(
-    url: str, catalog_dir: Path, args: argparse.Namespace
-) -> list[multiprocessing.process.BaseProcess]:
-    context = multiprocessing.get_context("spawn")
-    processes = [
-        context.Process(target=worker_process, args=(url, str(catalog_dir), args, _STOP))
-        for _ in range(args.worker_processes)
-    ]
-    for process in processes:
-        process.start()
-    return processes
+    @classmethod
+    def start(cls, url: str, catalog_dir: Path, args: argparse.Namespace) -> WorkerProcesses:
+        context = multiprocessing.get_context("spawn")
+        stop = context.Event()
+        processes = [
+            context.Process(target=worker_process, args=(url, str(catalog_dir), args, stop))
+            for _ in range(args.worker_processes)
+        ]
+        for process in processes:
+            process.start()
+        return cls(processes, stop)
 
-
-def stop_worker_processes(processes: list[multiprocessing.process.BaseProcess]) -> None:
-    _STOP.set()
-    for process in processes:
-        process.join(timeout=30)
-        if process.is_alive():
-            process.kill()
+    def close(self) -> None:
+        self.stop.set()
+        for process in self.processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
 
 
 def _start_profile() -> cProfile.Profile:
