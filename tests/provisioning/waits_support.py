@@ -288,12 +288,12 @@ async def drain(runtime: Runtime) -> list[Outcome]:
     """Run the queued tasks with the real executors until the queue is empty."""
     queue, execute = queue_for(runtime, TASK_QUEUE), executor_for_runtime(runtime)
     key = derive_key(runtime.settings.secret_key.get_secret_value())
-    outcomes = []
+    fast, outcomes = fast_path_for(runtime, queue, 1), []
     while messages := await queue.receive(1, 30.0):
         outcomes.append(await run_task(
             runtime.sessions, messages[0].body, receive_count=messages[0].receive_count,
             max_receives=3, secrets_key=key, execute=execute, enqueue=enqueue_for(runtime),
-            timeout_seconds=30, fast=fast_path_for(runtime, queue, 1),
+            timeout_seconds=30, fast=fast,
         ))  # fmt: skip
         await queue.delete(messages[0].receipt)
     return outcomes

@@ -15,14 +15,10 @@ from loom.app import create_app
 from loom.catalog.sync import sync
 from loom.demo.fakes import FakeServer, Reply
 from loom.platform.runtime import Runtime
-from loom.provisioning.dispatch import TASK_QUEUE, enqueue_for
-from loom.queue.factory import queue_for
-from loom.secrets.crypto import derive_key
-from loom.workers.execute import executor_for_runtime
-from loom.workers.fast_path import fast_path_for
-from loom.workers.runner import Outcome, run_task
+from loom.workers.runner import Outcome
 from tests.catalog.conftest import write_catalog
 from tests.conftest import ADMIN_EMAIL, bearer, make_settings, token_for
+from tests.provisioning.waits_support import drain
 
 ITEM = """\
 apiVersion: loom/v1
@@ -86,16 +82,7 @@ async def test_request_runs_for_real_against_a_local_api(app: FastAPI, server: F
         assert submitted.status_code == 201, submitted.text
         request_id = submitted.json()["id"]
 
-        queue, execute = queue_for(runtime, TASK_QUEUE), executor_for_runtime(runtime)
-        key = derive_key(runtime.settings.secret_key.get_secret_value())
-        outcomes = []
-        while messages := await queue.receive(1, 30.0):
-            outcomes.append(await run_task(
-                runtime.sessions, messages[0].body, receive_count=messages[0].receive_count,
-                max_receives=3, secrets_key=key, execute=execute, enqueue=enqueue_for(runtime),
-                timeout_seconds=30, fast=fast_path_for(runtime, queue, 1),
-            ))  # fmt: skip
-            await queue.delete(messages[0].receipt)
+        outcomes = await drain(runtime)
         assert outcomes == [Outcome.COMPLETED, Outcome.COMPLETED]
 
         request = (await api.get(f"/api/v1/requests/{request_id}")).json()

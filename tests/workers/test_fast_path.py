@@ -23,7 +23,7 @@ from loom.queue.factory import queue_for
 from loom.secrets.crypto import derive_key
 from loom.workers.fast_path import FastPath, fast_path_for
 from loom.workers.runner import ActionOutcome, Delivery, Outcome, TaskRun, run_task
-from tests.workers.test_runner import FakeActions, submit
+from tests.workers.test_runner import FakeActions, drain, submit
 
 
 class CountingFastPath:
@@ -50,19 +50,6 @@ class CountingFastPath:
         else:
             self.declined_finishes += 1
         return done
-
-
-async def drain(runtime: Runtime, actions: FakeActions, fast: Any) -> list[Outcome]:
-    queue = queue_for(runtime, TASK_QUEUE)
-    outcomes = []
-    while messages := await queue.receive(1, 30.0):
-        outcomes.append(await run_task(
-            runtime.sessions, messages[0].body, receive_count=messages[0].receive_count,
-            max_receives=3, secrets_key=derive_key(runtime.settings.secret_key.get_secret_value()),
-            execute=actions, enqueue=enqueue_for(runtime), timeout_seconds=30, fast=fast,
-        ))  # fmt: skip
-        await queue.delete(messages[0].receipt)
-    return outcomes
 
 
 async def snapshot(runtime: Runtime, request_id: str) -> dict[str, Any]:
@@ -147,7 +134,7 @@ async def test_a_request_carried_out_by_the_hot_paths_leaves_what_the_orm_paths_
 ) -> None:
     fast = CountingFastPath(fast_path_for(postgres, queue_for(postgres, TASK_QUEUE), 1))  # type: ignore[arg-type]
     hot = await submit(api)
-    assert await drain(postgres, FakeActions(), fast) == [Outcome.COMPLETED, Outcome.COMPLETED]
+    assert await drain(postgres, FakeActions(), fast=fast) == [Outcome.COMPLETED, Outcome.COMPLETED]
     assert (fast.claimed, fast.finished, fast.declined_claims, fast.declined_finishes) == (
         2,
         2,
@@ -157,7 +144,7 @@ async def test_a_request_carried_out_by_the_hot_paths_leaves_what_the_orm_paths_
 
     monkeypatch.setattr(service, "raw_submission", lambda session, submission: False)
     orm = await submit(api)
-    assert await drain(postgres, FakeActions(), None) == [Outcome.COMPLETED, Outcome.COMPLETED]
+    assert await drain(postgres, FakeActions(), fast=None) == [Outcome.COMPLETED, Outcome.COMPLETED]
 
     hot_rows, orm_rows = await snapshot(postgres, hot), await snapshot(postgres, orm)
     assert hot_rows["request"][0] == "completed"
@@ -177,10 +164,10 @@ async def test_a_failure_is_left_to_the_orm_path_and_a_retry_returns_to_the_hot_
     results = {}
     for path in (fast, None):
         request_id = await submit(api)
-        outcomes = await drain(postgres, FakeActions(fail={"DBA"}), path)
+        outcomes = await drain(postgres, FakeActions(fail={"DBA"}), fast=path)
         assert outcomes == [Outcome.COMPLETED, Outcome.FAILED]
         assert (await api.post(f"/api/v1/requests/{request_id}/retry")).status_code == 200
-        assert await drain(postgres, FakeActions(), path) == [Outcome.COMPLETED]
+        assert await drain(postgres, FakeActions(), fast=path) == [Outcome.COMPLETED]
         results[path is fast] = request_id
     # The failed finish went to the ORM path; the retried task (retrying -> processing) and
     # its completion came back to the hot path.
@@ -198,7 +185,7 @@ async def test_an_aborted_request_is_declined_and_skipped_by_the_orm_path(
     request_id = await submit(api)
     await api.post(f"/api/v1/requests/{request_id}/abort")
     actions = FakeActions()
-    assert await drain(postgres, actions, fast) == [Outcome.DUPLICATE]
+    assert await drain(postgres, actions, fast=fast) == [Outcome.DUPLICATE]
     assert actions.runs == [] and fast.declined_claims == 1 and fast.claimed == 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -18,7 +18,7 @@ from loom.queue.factory import queue_for
 from loom.secrets.crypto import derive_key
 from loom.workers.fast_path import fast_path_for
 from loom.workers.pool import WorkerPool
-from loom.workers.runner import ActionOutcome, Outcome, TaskRun, run_task
+from loom.workers.runner import ActionOutcome, FastPath, Outcome, TaskRun, run_task
 
 
 class FakeActions:
@@ -41,10 +41,16 @@ class FakeActions:
 
 
 async def drain(
-    runtime: Runtime, actions: FakeActions, *, task_seconds: float = 30.0
+    runtime: Runtime,
+    actions: FakeActions,
+    *,
+    task_seconds: float = 30.0,
+    fast: FastPath | Literal["product"] | None = "product",
 ) -> list[Outcome]:
-    """Process messages one by one until the queue is empty."""
+    """Process messages one by one until the queue is empty, through the hot path a
+    worker pool would take (`fast`: another one, or None for the ORM path only)."""
     queue = queue_for(runtime, TASK_QUEUE)
+    path = fast_path_for(runtime, queue, 1) if fast == "product" else fast
     outcomes: list[Outcome] = []
     while messages := await queue.receive(1, 30.0):
         [message] = messages
@@ -52,7 +58,7 @@ async def drain(
             runtime.sessions, message.body, receive_count=message.receive_count, max_receives=3,
             secrets_key=derive_key(runtime.settings.secret_key.get_secret_value()),
             execute=actions, enqueue=enqueue_for(runtime), timeout_seconds=task_seconds,
-            fast=fast_path_for(runtime, queue, 1),
+            fast=path,
         )  # fmt: skip
         await queue.delete(message.receipt)
         outcomes.append(outcome)
