@@ -82,6 +82,26 @@ async def test_deleted_entry_is_detected(
     assert any("gap" in p["problem"] for p in result["problems"])
 
 
+async def test_deleting_the_newest_entries_is_detected(
+    app: FastAPI, client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    # The links of the entries left are intact: only the chain's head shows the loss.
+    org_id = await _write(app, 5)
+    async with app.state.runtime.sessions() as s, s.begin():
+        await s.execute(
+            delete(AuditEntry).where(
+                AuditEntry.org_id == org_id,
+                AuditEntry.action == "thing.update",
+                AuditEntry.target_id.in_(["3", "4"]),
+            )
+        )
+    result = await _verify(client, admin_headers)
+    assert result["ok"] is False
+    assert [p["problem"] for p in result["problems"]] == [
+        "the chain ends before its head (newest entries deleted?)"
+    ]
+
+
 async def test_secrets_are_masked_in_entries(
     app: FastAPI, client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:

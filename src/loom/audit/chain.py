@@ -15,10 +15,18 @@ GENESIS = "0" * 64
 
 def entry_hash(entry: AuditEntry) -> str:
     """SHA-256 over the previous hash and every recorded field, canonically encoded."""
+    prefix, suffix = canonical_parts(entry)
+    text = chained_text(prefix, entry.prev_hash, entry.seq, suffix)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def canonical_parts(entry: AuditEntry) -> tuple[str, str]:
+    """The entry's canonical JSON around its link to the chain: the text hashed is
+    `chained_text(prefix, prev_hash, seq, suffix)`. Split so that the database can
+    hash an entry once it holds the chain's head (loom.audit.raw): the link is known only
+    then."""
     payload: dict[str, Any] = {
-        "prev": entry.prev_hash,
         "org": str(entry.org_id),
-        "seq": entry.seq,
         "at": entry.created_at.isoformat(),
         "actor": [
             entry.actor_type,
@@ -32,8 +40,20 @@ def entry_hash(entry: AuditEntry) -> str:
         "before": entry.before,
         "after": entry.after,
     }
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    # Keys are sorted: those before "prev" and "seq", and those after them.
+    head = {k: v for k, v in payload.items() if k < "prev"}
+    tail = {k: v for k, v in payload.items() if k > "seq"}
+    return _canonical(head)[:-1] + ',"prev":"', "," + _canonical(tail)[1:]
+
+
+def chained_text(prefix: str, prev_hash: str, seq: int, suffix: str) -> str:
+    """The canonical JSON of an entry (sorted keys, no spaces, ASCII) from its parts; the
+    database builds the same text in SQL (loom.audit.raw.CHAIN)."""
+    return f'{prefix}{prev_hash}","seq":{seq}{suffix}'
+
+
+def _canonical(value: dict[str, Any]) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
 @dataclass(frozen=True)
@@ -42,8 +62,12 @@ class ChainProblem:
     problem: str
 
 
-def verify_chain(entries: Iterable[AuditEntry]) -> tuple[int, list[ChainProblem]]:
-    """Walk one organisation's entries in seq order; return (count, problems)."""
+def verify_chain(
+    entries: Iterable[AuditEntry], head: tuple[int, str] | None = None
+) -> tuple[int, list[ChainProblem]]:
+    """Walk one organisation's entries in seq order and check the walk ends at the
+    chain's `head` (its seq and hash, as the chain-head row has them); return (count,
+    problems)."""
     problems: list[ChainProblem] = []
     expected_prev, expected_seq, count = GENESIS, 1, 0
     for entry in entries:
@@ -61,4 +85,8 @@ def verify_chain(entries: Iterable[AuditEntry]) -> tuple[int, list[ChainProblem]
                 ChainProblem(entry.seq, "content does not match its hash (entry edited)")
             )
         expected_prev, expected_seq = entry.hash, entry.seq + 1
+    if head is not None and (expected_seq - 1, expected_prev) != head:
+        problems.append(
+            ChainProblem(head[0], "the chain ends before its head (newest entries deleted?)")
+        )
     return count, problems

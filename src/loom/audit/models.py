@@ -38,3 +38,18 @@ class AuditEntry(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON, default=None)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The last entry of an organisation's chain. Writers lock this row to append (on
+    PostgreSQL in the same statement that appends, see loom.audit.raw); `verify` checks
+    the chain ends here, so deleting the newest entries is detected too."""
+
+    __tablename__ = "audit_chain_heads"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -9,40 +9,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loom.api.correlation import correlation_id
+from loom.audit import raw
 from loom.audit.chain import GENESIS, ChainProblem, entry_hash, verify_chain
-from loom.audit.masking import mask_secrets
-from loom.audit.models import AuditEntry
+from loom.audit.entry import Actor as Actor
+from loom.audit.entry import unchained_entry
+from loom.audit.models import AuditChainHead, AuditEntry
 from loom.auth.principal import Principal
 from loom.auth.roles import Role
-from loom.db.types import utcnow
-
-
-@dataclass(frozen=True)
-class Actor:
-    type: str
-    id: uuid.UUID | None
-    name: str
-
-    @classmethod
-    def of(cls, principal: Principal) -> Actor:
-        return cls("user", principal.user_id, principal.email)
-
-    @classmethod
-    def system(cls, name: str = "loom") -> Actor:
-        return cls("system", None, name)
-
-
-async def _lock_chain(session: AsyncSession, org_id: uuid.UUID) -> None:
-    # SQLite transactions already hold the write lock (BEGIN IMMEDIATE); PostgreSQL needs
-    # an explicit lock so two writers never link to the same previous entry.
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"audit:{org_id}"}
-        )
+from loom.db.raw import in_transaction
 
 
 async def record(
@@ -56,61 +33,33 @@ async def record(
     team_id: uuid.UUID | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
-) -> AuditEntry:
-    await _lock_chain(session, org_id)
-    last = (
+) -> None:
+    """Append an entry to the organisation's chain, in the session's transaction."""
+    entry = unchained_entry(
+        org_id=org_id, actor=actor, action=action, target_type=target_type,
+        target_id=target_id, team_id=team_id, before=before, after=after,
+    )  # fmt: skip
+    await session.flush()  # what the entry points at (a new organisation) exists first
+    if session.get_bind().dialect.name == "postgresql":
+        await raw.append(await in_transaction(session), entry)
+        return
+    # SQLite: the transaction already holds the database's write lock (BEGIN IMMEDIATE).
+    head = (
         await session.execute(
-            select(AuditEntry.seq, AuditEntry.hash)
-            .where(AuditEntry.org_id == org_id)
-            .order_by(AuditEntry.seq.desc())
-            .limit(1)
+            select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.org_id == org_id)
         )
     ).first()
-    entry = chained_entry(
-        (last.seq, last.hash) if last else None, org_id=org_id, actor=actor, action=action,
-        target_type=target_type, target_id=target_id, team_id=team_id, before=before,
-        after=after,
-    )  # fmt: skip
+    entry.seq, entry.prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS)
+    entry.hash = entry_hash(entry)
+    link = {"seq": entry.seq, "prev_hash": entry.prev_hash, "hash": entry.hash}
+    if head is None:
+        await session.execute(insert(AuditChainHead).values(org_id=org_id, **link))
+    else:
+        await session.execute(
+            update(AuditChainHead).where(AuditChainHead.org_id == org_id).values(**link)
+        )
     session.add(entry)
     await session.flush()
-    return entry
-
-
-def chained_entry(
-    last: tuple[int, str] | None,
-    *,
-    org_id: uuid.UUID,
-    actor: Actor | Principal,
-    action: str,
-    target_type: str,
-    target_id: Any,
-    team_id: uuid.UUID | None,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> AuditEntry:
-    """The next entry of the chain whose last entry is `last` (its seq and hash; None for
-    the first), hashed; not added to any session."""
-    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    if isinstance(actor, Principal):
-        actor = Actor.of(actor)
-    entry = AuditEntry(
-        org_id=org_id,
-        seq=seq,
-        created_at=utcnow(),
-        actor_type=actor.type,
-        actor_id=actor.id,
-        actor_name=actor.name,
-        action=action,
-        target_type=target_type,
-        target_id=str(target_id),
-        team_id=team_id,
-        correlation_id=correlation_id(),
-        before=mask_secrets(before) if before is not None else None,
-        after=mask_secrets(after) if after is not None else None,
-        prev_hash=prev_hash,
-    )
-    entry.hash = entry_hash(entry)
-    return entry
 
 
 @dataclass
@@ -151,4 +100,9 @@ async def _chain(session: AsyncSession, org_id: uuid.UUID) -> AsyncIterator[Audi
 
 async def verify(session: AsyncSession, org_id: uuid.UUID) -> tuple[int, list[ChainProblem]]:
     entries = [entry async for entry in _chain(session, org_id)]
-    return verify_chain(entries)
+    head = (
+        await session.execute(
+            select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.org_id == org_id)
+        )
+    ).first()
+    return verify_chain(entries, (head.seq, head.hash) if head else None)

@@ -1,6 +1,7 @@
 """Storing a submission on PostgreSQL with raw statements (loom.db.raw) in the caller's
-transaction: the request, its tasks and its log lines in one statement, then the first
-task's message and the audit entry. The rows are those the ORM path of
+transaction: the request, its tasks, its log lines and its audit entry in one statement
+(the caller sends the first task's message before it: the entry locks the organisation's
+audit chain until commit). The rows are those the ORM path of
 `service.submit` writes (it still serves SQLite and submissions with secrets); the ORM
 objects handed back are built here, complete, and never added to the session."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from loom.audit.raw import CHAIN
 from loom.db.raw import Statement
 from loom.provisioning.models import FulfillmentTask, Request
 from loom.provisioning.raw_writes import LOG_LINES, Lines, to_json
@@ -33,14 +35,15 @@ INSERT = Statement.of(
         FROM jsonb_to_recordset(:tasks::jsonb) AS t(id uuid, position int,
             component_id text, item_id text, action_id text, action_type text, config jsonb,
             declared_outputs jsonb, inputs jsonb, state text, queued_at timestamptz)
-    ), lines AS ({LOG_LINES})
+    ), lines AS ({LOG_LINES}), {CHAIN}
     SELECT 1
     """  # noqa: S608 - the text formatted in is a constant
 )
 
 
-async def insert(connection: Any, request: Request, lines: Lines) -> None:
-    """Insert `request` (ids, states and timestamps all set) with its tasks and `lines`."""
+async def insert(connection: Any, request: Request, lines: Lines, audit: dict[str, Any]) -> None:
+    """Insert `request` (ids, states and timestamps all set) with its tasks, `lines` and
+    the audit entry `audit` (loom.audit.raw.entry_params)."""
     await INSERT.fetch(
         connection,
         request_id=request.id, org_id=request.org_id, team_id=request.team_id,
@@ -51,7 +54,7 @@ async def insert(connection: Any, request: Request, lines: Lines) -> None:
         secret_fields=to_json(request.secret_fields), state=request.state,
         correlation_id=request.correlation_id, tasks_total=request.tasks_total,
         now=request.created_at, tasks=to_json([_task(t) for t in request.tasks]),
-        **lines.params(),
+        **lines.params(), **audit,
     )  # fmt: skip
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from loom.api.correlation import correlation_id
 from loom.audit import service as audit
-from loom.audit.raw import record_on
+from loom.audit.raw import entry_params
 from loom.auth.models import Team
 from loom.auth.principal import Principal
 from loom.auth.roles import Role
@@ -204,10 +204,10 @@ async def _submit_raw(
         first.state, first.queued_at = TaskState.QUEUED, request.created_at
         lines.add(task_line(0, first.action_id, TaskState.PENDING, TaskState.QUEUED), first.id)
     connection = await in_transaction(session)
-    await pg_submit.insert(connection, request, lines)
     if first is not None:
         await enqueue(session, request, first)
-    await record_on(connection, **_submit_audit(principal, request))
+    audit_entry = entry_params(**_submit_audit(principal, request))
+    await pg_submit.insert(connection, request, lines, audit_entry)
     return request
 
 

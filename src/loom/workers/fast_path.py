@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from loom.audit.raw import record_on
+from loom.audit.raw import CHAIN, entry_params, no_entry
 from loom.db.raw import HeldConnections, Statement
 from loom.db.types import utcnow
 from loom.platform.runtime import Runtime
@@ -77,7 +77,7 @@ CLAIM_WRITE = Statement.of(
     ), request AS (
         UPDATE requests SET state = :request_state::text, updated_at = :now::timestamptz
         WHERE id = :request_id::uuid AND state <> :request_state::text
-    ), lines AS ({LOG_LINES})
+    ), lines AS ({LOG_LINES}), {CHAIN}
     SELECT attempts FROM task
     """  # noqa: S608 - the text formatted in is a constant
 )
@@ -97,7 +97,7 @@ FINISH_WRITE = Statement.of(
             updated_at = :now::timestamptz,
             finished_at = COALESCE(:finished_at::timestamptz, finished_at)
         WHERE id = :request_id::uuid
-    ), lines AS ({LOG_LINES})
+    ), lines AS ({LOG_LINES}), {CHAIN}
     SELECT 1
     """  # noqa: S608 - the text formatted in is a constant
 )
@@ -136,15 +136,14 @@ class FastPath:
                           TaskState.PROCESSING),
                 task_id, task_level(TaskState.PROCESSING),
             )  # fmt: skip
+            audit = no_entry() if state is RequestState.PROCESSING else entry_params(
+                **request_audit(request["org_id"], request["team_id"], request_id, WORKER,
+                                state, RequestState.PROCESSING)
+            )  # fmt: skip
             written = await CLAIM_WRITE.fetch(
                 conn, task_id=task_id, request_id=request_id, now=now,
-                request_state=RequestState.PROCESSING.value, **lines.params(),
+                request_state=RequestState.PROCESSING.value, **lines.params(), **audit,
             )  # fmt: skip
-            if state is not RequestState.PROCESSING:
-                await record_on(conn, **request_audit(
-                    request["org_id"], request["team_id"], request_id, WORKER, state,
-                    RequestState.PROCESSING,
-                ))  # fmt: skip
             return _task_run(request_id, request, task, rows, written[0]["attempts"])
 
     async def finish(
@@ -184,14 +183,6 @@ class FastPath:
             if completes:
                 check_request(RequestState.PROCESSING, RequestState.COMPLETED)
                 lines.add(request_line(RequestState.PROCESSING, RequestState.COMPLETED))
-            await FINISH_WRITE.fetch(
-                conn, task_id=run.task_id, request_id=run.request_id, now=now,
-                outputs=to_json(result.outputs), external_refs=to_json(result.external_refs),
-                next_id=upcoming["id"] if upcoming is not None else None,
-                request_state=(RequestState.COMPLETED if completes
-                               else RequestState.PROCESSING).value,
-                tasks_completed=done, finished_at=now if completes else None, **lines.params(),
-            )  # fmt: skip
             if upcoming is not None:
                 await self.queue.send_on(
                     conn, str(run.request_id),
@@ -201,11 +192,19 @@ class FastPath:
             # A stale receipt (the message came back to another consumer meanwhile) is
             # left alone: that delivery finds the task completed and deletes it.
             acked = delivery is not None and await self.queue.delete_on(conn, delivery.receipt)
-            if completes:
-                await record_on(conn, **request_audit(
-                    request["org_id"], request["team_id"], run.request_id, WORKER,
-                    RequestState.PROCESSING, RequestState.COMPLETED,
-                ))  # fmt: skip
+            audit = no_entry() if not completes else entry_params(
+                **request_audit(request["org_id"], request["team_id"], run.request_id, WORKER,
+                                RequestState.PROCESSING, RequestState.COMPLETED)
+            )  # fmt: skip
+            await FINISH_WRITE.fetch(
+                conn, task_id=run.task_id, request_id=run.request_id, now=now,
+                outputs=to_json(result.outputs), external_refs=to_json(result.external_refs),
+                next_id=upcoming["id"] if upcoming is not None else None,
+                request_state=(RequestState.COMPLETED if completes
+                               else RequestState.PROCESSING).value,
+                tasks_completed=done, finished_at=now if completes else None,
+                **lines.params(), **audit,
+            )  # fmt: skip
         if delivery is not None:
             delivery.acked = acked
         return True
