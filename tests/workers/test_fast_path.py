@@ -32,6 +32,7 @@ class CountingFastPath:
     def __init__(self, inner: FastPath) -> None:
         self.inner = inner
         self.claimed = self.declined_claims = self.finished = self.declined_finishes = 0
+        self.handed_over = 0
 
     async def claim(self, request_id: uuid.UUID, task_id: uuid.UUID) -> TaskRun | None:
         run = await self.inner.claim(request_id, task_id)
@@ -42,9 +43,16 @@ class CountingFastPath:
         return run
 
     async def finish(
-        self, run: TaskRun, result: ActionOutcome, delivery: Delivery | None = None
-    ) -> bool:
-        done = await self.inner.finish(run, result, delivery)
+        self,
+        run: TaskRun,
+        result: ActionOutcome,
+        delivery: Delivery | None = None,
+        *,
+        chain: bool = False,
+    ) -> bool | TaskRun:
+        done = await self.inner.finish(run, result, delivery, chain=chain)
+        if isinstance(done, TaskRun):
+            self.handed_over += 1
         if done:
             self.finished += 1
         else:
@@ -224,3 +232,62 @@ async def test_the_hot_finish_deletes_the_message_in_its_own_transaction(
     assert (await api.get(f"/api/v1/requests/{request_id}")).json()["state"] == "completed"
     await queue.delete(second.receipt)
     assert await queue.receive(1, 30.0) == []
+
+
+async def test_a_request_handed_over_task_to_task_leaves_what_the_orm_paths_leave(
+    postgres: Runtime, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = queue_for(postgres, TASK_QUEUE)
+    fast = CountingFastPath(fast_path_for(postgres, queue, 1))  # type: ignore[arg-type]
+    processed_before = sum((await queue.stats()).processed_by_minute)
+    hot = await submit(api)
+    # One delivery carries out both tasks: the second is claimed as the first completes.
+    assert await drain(postgres, FakeActions(), fast=fast, chain=True) == [Outcome.COMPLETED]
+    assert (fast.claimed, fast.finished, fast.handed_over, fast.declined_finishes) == (1, 2, 1, 0)
+    # Both tasks count as processed messages, as two deliveries would.
+    assert sum((await queue.stats()).processed_by_minute) - processed_before == 2
+
+    monkeypatch.setattr(service, "raw_submission", lambda session, submission: False)
+    orm = await submit(api)
+    assert await drain(postgres, FakeActions(), fast=None) == [Outcome.COMPLETED] * 2
+    hot_rows, orm_rows = await snapshot(postgres, hot), await snapshot(postgres, orm)
+    assert hot_rows["request"][0] == "completed"
+    assert hot_rows == orm_rows
+    async with postgres.sessions() as session:
+        org_id = (await session.get(Request, uuid.UUID(hot))).org_id  # type: ignore[union-attr]
+        _count, problems = await audit.verify(session, org_id)
+    assert problems == []
+
+
+async def test_the_next_task_sees_the_outputs_of_the_one_handed_over_from(
+    postgres: Runtime, api: httpx.AsyncClient
+) -> None:
+    await submit(api)
+    actions = FakeActions()
+    await drain(postgres, actions, chain=True)
+    first, second = actions.runs
+    assert second.outputs_so_far == {"url": "rest-api-1"}
+    assert second.earlier_refs == [{"id": str(first.task_id)}]
+    assert second.attempt == 1 and not second.redelivered
+    assert (second.correlation_id, second.requester) == (first.correlation_id, first.requester)
+
+
+async def test_no_hand_over_past_the_chain_limit_or_when_the_group_holds_more(
+    postgres: Runtime, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loom.workers import runner
+
+    queue = queue_for(postgres, TASK_QUEUE)
+    fast = CountingFastPath(fast_path_for(postgres, queue, 1))  # type: ignore[arg-type]
+    monkeypatch.setattr(runner, "CHAIN_LIMIT", 1)
+    await submit(api)
+    assert await drain(postgres, FakeActions(), fast=fast, chain=True) == [Outcome.COMPLETED] * 2
+    assert fast.handed_over == 0
+    monkeypatch.undo()
+
+    # Another message waits in the request's group: the next task goes behind it, in order.
+    request_id = await submit(api)
+    await queue.send(request_id, {"request_id": request_id, "task_id": str(uuid.uuid4())})
+    outcomes = await drain(postgres, FakeActions(), fast=fast, chain=True)
+    assert outcomes == [Outcome.COMPLETED, Outcome.DUPLICATE, Outcome.COMPLETED]
+    assert fast.handed_over == 0

@@ -18,7 +18,7 @@ from loom.queue.factory import queue_for
 from loom.secrets.crypto import derive_key
 from loom.workers.fast_path import fast_path_for
 from loom.workers.pool import WorkerPool
-from loom.workers.runner import ActionOutcome, FastPath, Outcome, TaskRun, run_task
+from loom.workers.runner import ActionOutcome, Delivery, FastPath, Outcome, TaskRun, run_task
 
 
 class FakeActions:
@@ -46,21 +46,26 @@ async def drain(
     *,
     task_seconds: float = 30.0,
     fast: FastPath | Literal["product"] | None = "product",
+    chain: bool = False,
 ) -> list[Outcome]:
     """Process messages one by one until the queue is empty, through the hot path a
-    worker pool would take (`fast`: another one, or None for the ORM path only)."""
+    worker pool would take (`fast`: another one, or None for the ORM path only); with
+    `chain`, as the pool does, letting the hot path hand a request's next task over to the
+    same delivery (one outcome per delivery then)."""
     queue = queue_for(runtime, TASK_QUEUE)
     path = fast_path_for(runtime, queue, 1) if fast == "product" else fast
     outcomes: list[Outcome] = []
     while messages := await queue.receive(1, 30.0):
         [message] = messages
+        delivery = Delivery(message.receipt) if chain else None
         outcome = await run_task(
             runtime.sessions, message.body, receive_count=message.receive_count, max_receives=3,
             secrets_key=derive_key(runtime.settings.secret_key.get_secret_value()),
             execute=actions, enqueue=enqueue_for(runtime), timeout_seconds=task_seconds,
-            fast=path,
+            fast=path, delivery=delivery, may_chain=lambda: chain,
         )  # fmt: skip
-        await queue.delete(message.receipt)
+        if delivery is None or not delivery.acked:
+            await queue.delete(message.receipt)
         outcomes.append(outcome)
     return outcomes
 

@@ -65,7 +65,8 @@ from loom.queue.sql_sqlite import SqliteWrites, dead_letters, dedup, messages, p
 
 _MAX_GROUP_ID = 128
 _MAX_DEDUP_ID = 128
-#: Deletions are counted in this many rows per minute, to spread concurrent updates.
+#: SQLite's deletions are counted in this many rows per minute (PostgreSQL's in a row per
+#: server process, see loom.queue.sql_postgres).
 _COUNTER_SHARDS = 8
 #: How long per-minute deletion counts are kept.
 _COUNTS_KEPT = timedelta(hours=1)
@@ -276,7 +277,7 @@ class SqlQueue:
                     raise _stale(receipt)
             return
         async with self._statement() as connection:
-            if not await self._pg_delete(connection, seq, receipt, minute, shard):
+            if not await self._pg_delete(connection, seq, receipt, minute):
                 raise _stale(receipt)
 
     async def delete_on(self, connection: Any, receipt: str) -> bool:
@@ -288,18 +289,42 @@ class SqlQueue:
             seq = _receipt_seq(receipt)
         except StaleReceipt:
             return False
-        now = self._now()
-        return await self._pg_delete(
-            connection, seq, receipt, _minute(now), secrets.randbelow(_COUNTER_SHARDS)
-        )
+        return await self._pg_delete(connection, seq, receipt, _minute(self._now()))
 
-    async def _pg_delete(
-        self, connection: Any, seq: int, receipt: str, minute: datetime, shard: int
+    async def hand_over_on(
+        self,
+        connection: Any,
+        receipt: str,
+        body: dict[str, Any],
+        *,
+        dedup_id: str | None,
+        visibility_timeout: float,
     ) -> bool:
+        """Inside the caller's transaction on a raw asyncpg `connection` (PostgreSQL
+        only): finish the delivery named by `receipt` and deliver `body` to the same
+        receiver at once, under the same receipt, as if the message were deleted and
+        `body` sent to its group and received. Only for a message alone in its group (the
+        body is what comes next in it); False, and nothing changed, otherwise or if the
+        receipt is not current."""
+        assert self._postgres, "hand_over_on needs PostgreSQL"
+        _check_send("-", body, dedup_id, 0)
+        try:
+            seq = _receipt_seq(receipt)
+        except StaleReceipt:
+            return False
+        now = self._now()
+        rows = await pg.HAND_OVER.fetch(
+            connection, queue=self.name, seq=seq, receipt=receipt, dedup_id=dedup_id,
+            body=json.dumps(body, separators=(",", ":")), now=now,
+            until=now + timedelta(seconds=visibility_timeout), minute=_minute(now),
+        )  # fmt: skip
+        return bool(rows[0]["moved"])
+
+    async def _pg_delete(self, connection: Any, seq: int, receipt: str, minute: datetime) -> bool:
         """Delete the delivery and bring its group's next message forward; False if the
         receipt is not current."""
         gone = await pg.DELETE.fetch(
-            connection, queue=self.name, seq=seq, receipt=receipt, minute=minute, shard=shard
+            connection, queue=self.name, seq=seq, receipt=receipt, minute=minute
         )
         if not gone:
             return False

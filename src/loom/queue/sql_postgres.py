@@ -15,7 +15,9 @@ processes can share the queue at over a thousand messages per second. The statem
   receive count + 1, a fresh receipt. Each dead-lettered group is reported ('dead', or
   'headless' as below) so that `receive` can claim again.
 * delete: delete by receipt, shrink the group, promote the next message, count the
-  deletion.
+  deletion (in a shard of `queue_processed` per server process: a deletion inside a
+  longer transaction keeps its counter row locked until commit, and two connections
+  never wait for each other's).
 
 One statement sees one snapshot. When a sender committed to the group while the statement
 waited for the group row, the next message may be invisible to it: the statement then
@@ -137,7 +139,7 @@ DELETE = Statement.of(
         RETURNING m.seq
     ), counted AS (
         INSERT INTO queue_processed (queue, minute, shard, count)
-        SELECT queue, :minute::timestamptz, :shard::int, 1 FROM gone
+        SELECT queue, :minute::timestamptz, pg_backend_pid() % 64, 1 FROM gone
         ON CONFLICT (queue, minute, shard) DO UPDATE SET count = queue_processed.count + 1
     )
     SELECT gone.group_id,
@@ -145,6 +147,35 @@ DELETE = Statement.of(
            (SELECT count(*) FROM promoted) AS promoted
     FROM gone
     """,
+)
+
+#: Give an in-flight message, the only one of its group, a new body and a fresh visibility
+#: timeout: what deleting it, sending the body and receiving that at once would do (the
+#: deletion is counted as one), without the message ever being visible in between.
+HAND_OVER = Statement.of(
+    """
+    WITH msg AS MATERIALIZED (
+        SELECT queue, group_id FROM queue_messages
+        WHERE seq = :seq::bigint AND receipt = :receipt::text AND queue = :queue::text
+    ), grp AS (
+        SELECT g.queue FROM queue_groups g
+        WHERE g.queue = (SELECT queue FROM msg) AND g.group_id = (SELECT group_id FROM msg)
+          AND g.live = 1
+        FOR UPDATE
+    ), moved AS (
+        UPDATE queue_messages m
+        SET body = :body::jsonb, dedup_id = :dedup_id::text, visible_at = :until::timestamptz,
+            receive_count = 1, sent_at = :now::timestamptz
+        FROM grp
+        WHERE m.seq = :seq::bigint AND m.receipt = :receipt::text AND m.queue = grp.queue
+        RETURNING m.queue
+    ), counted AS (
+        INSERT INTO queue_processed (queue, minute, shard, count)
+        SELECT queue, :minute::timestamptz, pg_backend_pid() % 64, 1 FROM moved
+        ON CONFLICT (queue, minute, shard) DO UPDATE SET count = queue_processed.count + 1
+    )
+    SELECT count(*) AS moved FROM moved
+    """
 )
 
 EXTEND = Statement.of(

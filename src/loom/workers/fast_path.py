@@ -14,6 +14,7 @@ messages, in one transaction each (tests run both paths: SQLite takes the ORM on
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from loom.audit.raw import CHAIN, entry_params, no_entry
@@ -53,18 +54,13 @@ CLAIM_LOCK = Statement.of(
     WHERE r.id = :request_id::uuid FOR UPDATE OF r
     """
 )
-#: Read once the lock is held: a statement's snapshot is taken when it starts.
-CLAIM_READ = Statement.of(
+#: Read once the lock is held: a statement's snapshot is taken when it starts. The finish
+#: reads the same: the next task's run is built from it when it is handed over.
+TASKS_READ = Statement.of(
     """
     SELECT id, position, state, component_id, action_id, action_type, config, inputs,
            outputs, external_refs, attempts
     FROM fulfillment_tasks WHERE request_id = :request_id::uuid ORDER BY position
-    """
-)
-FINISH_READ = Statement.of(
-    """
-    SELECT id, position, state, action_id, attempts FROM fulfillment_tasks
-    WHERE request_id = :request_id::uuid ORDER BY position
     """
 )
 CLAIM_WRITE = Statement.of(
@@ -89,8 +85,13 @@ FINISH_WRITE = Statement.of(
             external_refs = :external_refs::jsonb
         WHERE id = :task_id::uuid
     ), upcoming AS (
-        UPDATE fulfillment_tasks SET state = 'queued', queued_at = :now::timestamptz
+        UPDATE fulfillment_tasks
+        SET state = :next_state::text, queued_at = :now::timestamptz,
+            started_at = CASE WHEN :next_state::text = 'processing' THEN :now::timestamptz
+                              ELSE started_at END,
+            attempts = attempts + CASE WHEN :next_state::text = 'processing' THEN 1 ELSE 0 END
         WHERE id = :next_id::uuid
+        RETURNING attempts
     ), request AS (
         UPDATE requests
         SET state = :request_state::text, tasks_completed = :tasks_completed::int,
@@ -98,7 +99,7 @@ FINISH_WRITE = Statement.of(
             finished_at = COALESCE(:finished_at::timestamptz, finished_at)
         WHERE id = :request_id::uuid
     ), lines AS ({LOG_LINES}), {CHAIN}
-    SELECT 1
+    SELECT (SELECT attempts FROM upcoming) AS next_attempts
     """  # noqa: S608 - the text formatted in is a constant
 )
 
@@ -106,9 +107,12 @@ FINISH_WRITE = Statement.of(
 class FastPath:
     """Claim and finish on raw connections the worker pool keeps (one per consumer)."""
 
-    def __init__(self, queue: SqlQueue, connections: HeldConnections) -> None:
+    def __init__(
+        self, queue: SqlQueue, connections: HeldConnections, visibility_timeout: float = 60.0
+    ) -> None:
         self.queue = queue
         self.connections = connections
+        self.visibility_timeout = visibility_timeout
 
     async def claim(self, request_id: uuid.UUID, task_id: uuid.UUID) -> TaskRun | None:
         """The task's run, its task now `processing`; None to leave it to the ORM path."""
@@ -122,7 +126,7 @@ class FastPath:
                 RequestState.SUBMITTED, RequestState.PROCESSING, RequestState.RETRYING
             ):  # fmt: skip
                 return None
-            rows = await CLAIM_READ.fetch(conn, request_id=request_id)
+            rows = await TASKS_READ.fetch(conn, request_id=request_id)
             task = next((row for row in rows if row["id"] == task_id), None)
             if task is None or task["state"] != TaskState.QUEUED:
                 return None
@@ -147,11 +151,21 @@ class FastPath:
             return _task_run(request_id, request, task, rows, written[0]["attempts"])
 
     async def finish(
-        self, run: TaskRun, result: ActionOutcome, delivery: Delivery | None = None
-    ) -> bool:
+        self,
+        run: TaskRun,
+        result: ActionOutcome,
+        delivery: Delivery | None = None,
+        *,
+        chain: bool = False,
+    ) -> bool | TaskRun:
         """Complete the task, queue the next one or complete the request, and delete the
         `delivery`'s message, all in one transaction; False (nothing written) to leave
-        it to the ORM path."""
+        it to the ORM path.
+
+        With `chain`, the next task is not queued but claimed in the same transaction and
+        its run returned, for the caller to carry out at once under the same delivery
+        (`queue.hand_over_on`): a request of quick tasks costs one transaction per task.
+        """
         if not result.ok or result.wait is not None:
             return False
         async with self.connections.connection() as conn, conn.transaction():
@@ -161,7 +175,7 @@ class FastPath:
             request = locked[0]
             if request["state"] != RequestState.PROCESSING:
                 return False
-            tasks = await FINISH_READ.fetch(conn, request_id=run.request_id)
+            tasks = await TASKS_READ.fetch(conn, request_id=run.request_id)
             task = next((t for t in tasks if t["id"] == run.task_id), None)
             if task is None or task["state"] != TaskState.PROCESSING:
                 return False
@@ -175,31 +189,38 @@ class FastPath:
             upcoming = next((t for t in following if t["state"] == TaskState.PENDING), None)
             done = 1 + sum(1 for t in tasks if t["state"] == TaskState.COMPLETED)
             completes = upcoming is None and done == len(tasks)
+            handed_over = False
             if upcoming is not None:
                 check_task(upcoming["action_id"], TaskState.PENDING, TaskState.QUEUED)
-                queued = task_line(upcoming["position"], upcoming["action_id"],
-                                   TaskState.PENDING, TaskState.QUEUED)  # fmt: skip
-                lines.add(queued, upcoming["id"])
+                lines.add(_line(upcoming, TaskState.PENDING, TaskState.QUEUED), upcoming["id"])
+                message = task_message(run.request_id, upcoming["id"], run.correlation_id)
+                dedup = dedup_id(upcoming["id"], now)
+                handed_over = chain and delivery is not None and await self.queue.hand_over_on(
+                    conn, delivery.receipt, message, dedup_id=dedup,
+                    visibility_timeout=self.visibility_timeout,
+                )  # fmt: skip
+                if handed_over:
+                    check_task(upcoming["action_id"], TaskState.QUEUED, TaskState.PROCESSING)
+                    lines.add(_line(upcoming, TaskState.QUEUED, TaskState.PROCESSING),
+                              upcoming["id"], task_level(TaskState.PROCESSING))  # fmt: skip
+                else:
+                    await self.queue.send_on(conn, str(run.request_id), message, dedup_id=dedup)
             if completes:
                 check_request(RequestState.PROCESSING, RequestState.COMPLETED)
                 lines.add(request_line(RequestState.PROCESSING, RequestState.COMPLETED))
-            if upcoming is not None:
-                await self.queue.send_on(
-                    conn, str(run.request_id),
-                    task_message(run.request_id, upcoming["id"], run.correlation_id),
-                    dedup_id=dedup_id(upcoming["id"], now),
-                )  # fmt: skip
             # A stale receipt (the message came back to another consumer meanwhile) is
             # left alone: that delivery finds the task completed and deletes it.
-            acked = delivery is not None and await self.queue.delete_on(conn, delivery.receipt)
+            acked = (not handed_over and delivery is not None
+                     and await self.queue.delete_on(conn, delivery.receipt))  # fmt: skip
             audit = no_entry() if not completes else entry_params(
                 **request_audit(request["org_id"], request["team_id"], run.request_id, WORKER,
                                 RequestState.PROCESSING, RequestState.COMPLETED)
             )  # fmt: skip
-            await FINISH_WRITE.fetch(
+            written = await FINISH_WRITE.fetch(
                 conn, task_id=run.task_id, request_id=run.request_id, now=now,
                 outputs=to_json(result.outputs), external_refs=to_json(result.external_refs),
                 next_id=upcoming["id"] if upcoming is not None else None,
+                next_state=(TaskState.PROCESSING if handed_over else TaskState.QUEUED).value,
                 request_state=(RequestState.COMPLETED if completes
                                else RequestState.PROCESSING).value,
                 tasks_completed=done, finished_at=now if completes else None,
@@ -207,18 +228,52 @@ class FastPath:
             )  # fmt: skip
         if delivery is not None:
             delivery.acked = acked
+        if handed_over:
+            assert upcoming is not None
+            return _next_run(run, result, upcoming, tasks, written[0]["next_attempts"])
         return True
+
+
+def _line(task: Any, old: TaskState, new: TaskState) -> str:
+    return task_line(task["position"], task["action_id"], old, new)
+
+
+def _earlier(
+    rows: list[Any], position: int, just_completed: tuple[uuid.UUID, ActionOutcome] | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The outputs and external references of the completed tasks before `position`
+    (with the task `just_completed` counted as completed with its outcome)."""
+    outputs: dict[str, Any] = {}
+    refs: list[dict[str, Any]] = []
+    for row in rows:
+        if row["position"] >= position:
+            continue
+        if just_completed is not None and row["id"] == just_completed[0]:
+            outputs.update(just_completed[1].outputs)
+            refs.append(just_completed[1].external_refs)
+        elif row["state"] == TaskState.COMPLETED:
+            outputs.update(row["outputs"])
+            refs.append(row["external_refs"])
+    return outputs, refs
+
+
+def _next_run(
+    run: TaskRun, result: ActionOutcome, task: Any, rows: list[Any], attempts: int
+) -> TaskRun:
+    """The run of `task`, handed over after `run` completed with `result`: the request's
+    part is `run`'s (it cannot change while a task of it runs)."""
+    outputs, refs = _earlier(rows, task["position"], (run.task_id, result))
+    return replace(
+        run, task_id=task["id"], attempt=attempts, action_type=task["action_type"],
+        config=task["config"], inputs=task["inputs"], outputs_so_far=outputs,
+        component_id=task["component_id"], earlier_refs=refs, redelivered=False,
+    )  # fmt: skip
 
 
 def _task_run(
     request_id: uuid.UUID, request: Any, task: Any, rows: list[Any], attempts: int
 ) -> TaskRun:
-    outputs: dict[str, Any] = {}
-    earlier_refs: list[dict[str, Any]] = []
-    for earlier in rows:
-        if earlier["position"] < task["position"] and earlier["state"] == TaskState.COMPLETED:
-            outputs.update(earlier["outputs"])
-            earlier_refs.append(earlier["external_refs"])
+    outputs, earlier_refs = _earlier(rows, task["position"])
     return TaskRun(
         request_id=request_id,
         task_id=task["id"],
@@ -244,8 +299,10 @@ def _task_run(
     )
 
 
-def fast_path_for(runtime: Runtime, queue: Queue, consumers: int) -> FastPath | None:
+def fast_path_for(
+    runtime: Runtime, queue: Queue, consumers: int, visibility_timeout: float = 60.0
+) -> FastPath | None:
     """The hot path for a worker pool: on PostgreSQL with the `sql` queue only."""
     if not isinstance(queue, SqlQueue) or not queue.on_postgres:
         return None
-    return FastPath(queue, HeldConnections(runtime.engine, consumers))
+    return FastPath(queue, HeldConnections(runtime.engine, consumers), visibility_timeout)

@@ -40,7 +40,7 @@ class WorkerPool:
         self.visibility_timeout = visibility_timeout
         self.task_timeout = task_timeout
         self.poll_interval = poll_interval
-        self.fast = fast_path_for(runtime, queue, concurrency)
+        self.fast = fast_path_for(runtime, queue, concurrency, visibility_timeout)
         self.secrets_key = derive_key(runtime.settings.secret_key.get_secret_value())
         self._stopping = asyncio.Event()
         self._consumers: list[asyncio.Task[None]] = []
@@ -85,7 +85,7 @@ class WorkerPool:
                 self.runtime.sessions, message.body, receive_count=message.receive_count,
                 max_receives=MAX_RECEIVES, secrets_key=self.secrets_key, execute=self.execute,
                 enqueue=self.enqueue, timeout_seconds=self.task_timeout, fast=self.fast,
-                delivery=delivery,
+                delivery=delivery, may_chain=self._may_chain,
             )  # fmt: skip
         except Exception:
             # Left undeleted: it comes back after its visibility timeout (and, if this
@@ -102,6 +102,11 @@ class WorkerPool:
                 log.warning("could not delete the task's message", message_id=message.id,
                             exc_info=True)  # fmt: skip
         log.info("task done", outcome=outcome, message_id=message.id)
+
+    def _may_chain(self) -> bool:
+        # Once stopping, a running request's next task goes back to the queue: the grace
+        # period is for the task running now, not the rest of its request.
+        return not self._stopping.is_set()
 
     async def _keep_invisible(self, message: Message) -> None:
         while True:

@@ -45,6 +45,8 @@ from loom.secrets import service as secrets
 
 log = structlog.get_logger("loom.worker")
 WORKER = Actor.system("worker")
+#: Tasks of one request a delivery carries out at most (see `run_task`).
+CHAIN_LIMIT = 10
 
 
 class Outcome(enum.StrEnum):
@@ -243,8 +245,13 @@ class FastPath(Protocol):
     async def claim(self, request_id: uuid.UUID, task_id: uuid.UUID) -> TaskRun | None: ...
 
     async def finish(
-        self, run: TaskRun, result: ActionOutcome, delivery: Delivery | None = None
-    ) -> bool: ...
+        self,
+        run: TaskRun,
+        result: ActionOutcome,
+        delivery: Delivery | None = None,
+        *,
+        chain: bool = False,
+    ) -> bool | TaskRun: ...
 
 
 async def run_task(
@@ -259,10 +266,15 @@ async def run_task(
     timeout_seconds: float,
     fast: FastPath | None = None,
     delivery: Delivery | None = None,
+    may_chain: Callable[[], bool] = lambda: False,
 ) -> Outcome:
     """Carry out the task a queue message names; the caller deletes the message after,
     unless `delivery` says the run did (the fast path deletes it as it completes the
-    task, in the same transaction)."""
+    task, in the same transaction).
+
+    While `may_chain()` says so, the fast path hands the request's next task to this same
+    run (up to CHAIN_LIMIT tasks a delivery, so that one request never keeps a consumer
+    for long from the others); the outcome is then the last task's."""
     request_id, task_id = uuid.UUID(body["request_id"]), uuid.UUID(body["task_id"])
     structlog.contextvars.bind_contextvars(request_id=str(request_id), task_id=str(task_id))
     if isinstance(cid := body.get("correlation_id"), str):  # older messages carry none
@@ -278,14 +290,29 @@ async def run_task(
             assert claim.outcome is not None
             return claim.outcome
         run = claim.run
+    chained = 0
+    while True:
+        chained += 1
+        result = await _execute(execute, run, timeout_seconds)
+        if fast is not None:
+            finished = await fast.finish(
+                run, result, delivery, chain=chained < CHAIN_LIMIT and may_chain()
+            )
+            if isinstance(finished, TaskRun):
+                run = finished
+                structlog.contextvars.bind_contextvars(task_id=str(run.task_id))
+                continue
+            if finished:
+                return Outcome.COMPLETED
+        async with sessions() as session, session.begin():
+            return await _finish(session, run, result, enqueue)
+
+
+async def _execute(execute: Execute, run: TaskRun, timeout_seconds: float) -> ActionOutcome:
     try:
-        result = await asyncio.wait_for(execute(run), timeout=timeout_seconds)
+        return await asyncio.wait_for(execute(run), timeout=timeout_seconds)
     except TimeoutError:
-        result = ActionOutcome(ok=False, error=f"the action took longer than {timeout_seconds:g} s")
+        return ActionOutcome(ok=False, error=f"the action took longer than {timeout_seconds:g} s")
     except Exception as exc:  # an executor bug must fail the task, not kill the worker
         log.exception("action crashed", action_type=run.action_type)
-        result = ActionOutcome(ok=False, error=f"the action crashed: {type(exc).__name__}")
-    if fast is not None and await fast.finish(run, result, delivery):
-        return Outcome.COMPLETED
-    async with sessions() as session, session.begin():
-        return await _finish(session, run, result, enqueue)
+        return ActionOutcome(ok=False, error=f"the action crashed: {type(exc).__name__}")
