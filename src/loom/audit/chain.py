@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from loom.audit.entry import Draft
 from loom.audit.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -15,12 +16,12 @@ GENESIS = "0" * 64
 
 def entry_hash(entry: AuditEntry) -> str:
     """SHA-256 over the previous hash and every recorded field, canonically encoded."""
-    prefix, suffix = canonical_parts(entry)
+    prefix, suffix = canonical_parts(Draft.of(entry))
     text = chained_text(prefix, entry.prev_hash, entry.seq, suffix)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def canonical_parts(entry: AuditEntry) -> tuple[str, str]:
+def canonical_parts(entry: Draft) -> tuple[str, str]:
     """The entry's canonical JSON around its link to the chain: the text hashed is
     `chained_text(prefix, prev_hash, seq, suffix)`. Split so that the database can
     hash an entry once it holds the chain's head (loom.audit.raw): the link is known only

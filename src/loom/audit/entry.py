@@ -1,9 +1,11 @@
-"""Who acts, and an audit entry as recorded before it joins its organisation's chain."""
+"""Who acts, and an audit entry's fields as recorded, before it joins its organisation's
+chain."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
 from loom.api.correlation import correlation_id
@@ -28,7 +30,35 @@ class Actor:
         return cls("system", None, name)
 
 
-def unchained_entry(
+@dataclass(frozen=True)
+class Draft:
+    """An entry's recorded fields (secrets masked), before it joins its organisation's
+    chain: its seq, prev_hash and hash are set on appending. A plain object: the hot
+    paths hash and send it without building an ORM entry."""
+
+    org_id: uuid.UUID
+    created_at: datetime
+    actor_type: str
+    actor_id: uuid.UUID | None
+    actor_name: str
+    action: str
+    target_type: str
+    target_id: str
+    team_id: uuid.UUID | None
+    correlation_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> Draft:
+        return cls(**{f.name: getattr(entry, f.name) for f in fields(cls)})
+
+    def entry(self) -> AuditEntry:
+        """An ORM entry with these fields (not yet chained)."""
+        return AuditEntry(**{f.name: getattr(self, f.name) for f in fields(self)})
+
+
+def draft(
     *,
     org_id: uuid.UUID,
     actor: Actor | Principal,
@@ -38,12 +68,12 @@ def unchained_entry(
     team_id: uuid.UUID | None,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
-) -> AuditEntry:
-    """An entry with every recorded field set (secrets masked, the current correlation
-    id) but no place in the chain yet: its seq, prev_hash and hash are set on appending."""
+) -> Draft:
+    """The entry `service.record` is asked for, stamped now with the current correlation
+    id."""
     if isinstance(actor, Principal):
         actor = Actor.of(actor)
-    return AuditEntry(
+    return Draft(
         org_id=org_id,
         created_at=utcnow(),
         actor_type=actor.type,

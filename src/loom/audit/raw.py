@@ -15,8 +15,7 @@ import uuid
 from typing import Any
 
 from loom.audit.chain import GENESIS, canonical_parts
-from loom.audit.entry import Actor, unchained_entry
-from loom.audit.models import AuditEntry
+from loom.audit.entry import Actor, Draft, draft
 from loom.auth.principal import Principal
 from loom.db.raw import Statement
 
@@ -78,14 +77,14 @@ def entry_params(
     after: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The CHAIN parameters appending this entry (the arguments of `service.record`)."""
-    entry = unchained_entry(
+    entry = draft(
         org_id=org_id, actor=actor, action=action, target_type=target_type,
         target_id=target_id, team_id=team_id, before=before, after=after,
     )  # fmt: skip
     return _params(entry)
 
 
-def _params(entry: AuditEntry) -> dict[str, Any]:
+def _params(entry: Draft) -> dict[str, Any]:
     prefix, suffix = canonical_parts(entry)
     return {
         "audit_org": entry.org_id, "audit_at": entry.created_at,
@@ -98,8 +97,8 @@ def _params(entry: AuditEntry) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def append(connection: Any, entry: AuditEntry) -> None:
-    """Append `entry` (built by `service.unchained_entry`) on a raw asyncpg connection."""
+async def append(connection: Any, entry: Draft) -> None:
+    """Append `entry` on a raw asyncpg connection."""
     await RECORD.fetch(connection, **_params(entry))
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loom.audit import raw
 from loom.audit.chain import GENESIS, ChainProblem, entry_hash, verify_chain
 from loom.audit.entry import Actor as Actor
-from loom.audit.entry import unchained_entry
+from loom.audit.entry import draft
 from loom.audit.models import AuditChainHead, AuditEntry
 from loom.auth.principal import Principal
 from loom.auth.roles import Role
@@ -35,14 +35,15 @@ async def record(
     after: dict[str, Any] | None = None,
 ) -> None:
     """Append an entry to the organisation's chain, in the session's transaction."""
-    entry = unchained_entry(
+    fields = draft(
         org_id=org_id, actor=actor, action=action, target_type=target_type,
         target_id=target_id, team_id=team_id, before=before, after=after,
     )  # fmt: skip
     await session.flush()  # what the entry points at (a new organisation) exists first
     if session.get_bind().dialect.name == "postgresql":
-        await raw.append(await in_transaction(session), entry)
+        await raw.append(await in_transaction(session), fields)
         return
+    entry = fields.entry()
     # SQLite: the transaction already holds the database's write lock (BEGIN IMMEDIATE).
     head = (
         await session.execute(
