@@ -65,7 +65,9 @@ class FulfillmentTask(UUIDPrimaryKey, Base):
     declared_outputs: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
     #: Inputs of its component (for bundles: bundle form values overlaid by inputs).
     inputs: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
-    state: Mapped[str] = mapped_column(String(20), index=True)
+    #: Not indexed: no query looks tasks up by state across requests, and an unindexed
+    #: state lets PostgreSQL update a task in place (a HOT update, see migration 0008).
+    state: Mapped[str] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     outputs: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
     external_refs: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)

@@ -54,13 +54,22 @@ CLAIM_LOCK = Statement.of(
     WHERE r.id = :request_id::uuid FOR UPDATE OF r
     """
 )
-#: Read once the lock is held: a statement's snapshot is taken when it starts. The finish
-#: reads the same: the next task's run is built from it when it is handed over.
-TASKS_READ = Statement.of(
+#: Read once the lock is held: a statement's snapshot is taken when it starts. Only the
+#: JSON the run needs: the claimed task's config and inputs, completed tasks' results.
+CLAIM_READ = Statement.of(
     """
-    SELECT id, position, state, component_id, action_id, action_type, config, inputs,
-           outputs, external_refs, attempts
+    SELECT id, position, state, component_id, action_id, action_type, attempts,
+           CASE WHEN id = :task_id::uuid THEN config END AS config,
+           CASE WHEN id = :task_id::uuid THEN inputs END AS inputs,
+           CASE WHEN state = 'completed' THEN outputs END AS outputs,
+           CASE WHEN state = 'completed' THEN external_refs END AS external_refs
     FROM fulfillment_tasks WHERE request_id = :request_id::uuid ORDER BY position
+    """
+)
+FINISH_READ = Statement.of(
+    """
+    SELECT id, position, state, action_id, attempts FROM fulfillment_tasks
+    WHERE request_id = :request_id::uuid ORDER BY position
     """
 )
 CLAIM_WRITE = Statement.of(
@@ -91,7 +100,7 @@ FINISH_WRITE = Statement.of(
                               ELSE started_at END,
             attempts = attempts + CASE WHEN :next_state::text = 'processing' THEN 1 ELSE 0 END
         WHERE id = :next_id::uuid
-        RETURNING attempts
+        RETURNING id, attempts, action_type, component_id, config, inputs
     ), request AS (
         UPDATE requests
         SET state = :request_state::text, tasks_completed = :tasks_completed::int,
@@ -99,7 +108,7 @@ FINISH_WRITE = Statement.of(
             finished_at = COALESCE(:finished_at::timestamptz, finished_at)
         WHERE id = :request_id::uuid
     ), lines AS ({LOG_LINES}), {CHAIN}
-    SELECT (SELECT attempts FROM upcoming) AS next_attempts
+    SELECT id, attempts, action_type, component_id, config, inputs FROM upcoming
     """  # noqa: S608 - the text formatted in is a constant
 )
 
@@ -126,7 +135,7 @@ class FastPath:
                 RequestState.SUBMITTED, RequestState.PROCESSING, RequestState.RETRYING
             ):  # fmt: skip
                 return None
-            rows = await TASKS_READ.fetch(conn, request_id=request_id)
+            rows = await CLAIM_READ.fetch(conn, request_id=request_id, task_id=task_id)
             task = next((row for row in rows if row["id"] == task_id), None)
             if task is None or task["state"] != TaskState.QUEUED:
                 return None
@@ -175,7 +184,7 @@ class FastPath:
             request = locked[0]
             if request["state"] != RequestState.PROCESSING:
                 return False
-            tasks = await TASKS_READ.fetch(conn, request_id=run.request_id)
+            tasks = await FINISH_READ.fetch(conn, request_id=run.request_id)
             task = next((t for t in tasks if t["id"] == run.task_id), None)
             if task is None or task["state"] != TaskState.PROCESSING:
                 return False
@@ -195,10 +204,13 @@ class FastPath:
                 lines.add(_line(upcoming, TaskState.PENDING, TaskState.QUEUED), upcoming["id"])
                 message = task_message(run.request_id, upcoming["id"], run.correlation_id)
                 dedup = dedup_id(upcoming["id"], now)
-                handed_over = chain and delivery is not None and await self.queue.hand_over_on(
+                # The next run is built from this one's: for the task right after it.
+                handed_over = (chain and delivery is not None
+                               and upcoming["position"] == task["position"] + 1
+                               and await self.queue.hand_over_on(
                     conn, delivery.receipt, message, dedup_id=dedup,
                     visibility_timeout=self.visibility_timeout,
-                )  # fmt: skip
+                ))  # fmt: skip
                 if handed_over:
                     check_task(upcoming["action_id"], TaskState.QUEUED, TaskState.PROCESSING)
                     lines.add(_line(upcoming, TaskState.QUEUED, TaskState.PROCESSING),
@@ -229,8 +241,7 @@ class FastPath:
         if delivery is not None:
             delivery.acked = acked
         if handed_over:
-            assert upcoming is not None
-            return _next_run(run, result, upcoming, tasks, written[0]["next_attempts"])
+            return _next_run(run, result, written[0])
         return True
 
 
@@ -238,35 +249,25 @@ def _line(task: Any, old: TaskState, new: TaskState) -> str:
     return task_line(task["position"], task["action_id"], old, new)
 
 
-def _earlier(
-    rows: list[Any], position: int, just_completed: tuple[uuid.UUID, ActionOutcome] | None = None
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The outputs and external references of the completed tasks before `position`
-    (with the task `just_completed` counted as completed with its outcome)."""
+def _earlier(rows: list[Any], position: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The outputs and external references of the completed tasks before `position`."""
     outputs: dict[str, Any] = {}
     refs: list[dict[str, Any]] = []
     for row in rows:
-        if row["position"] >= position:
-            continue
-        if just_completed is not None and row["id"] == just_completed[0]:
-            outputs.update(just_completed[1].outputs)
-            refs.append(just_completed[1].external_refs)
-        elif row["state"] == TaskState.COMPLETED:
+        if row["position"] < position and row["state"] == TaskState.COMPLETED:
             outputs.update(row["outputs"])
             refs.append(row["external_refs"])
     return outputs, refs
 
 
-def _next_run(
-    run: TaskRun, result: ActionOutcome, task: Any, rows: list[Any], attempts: int
-) -> TaskRun:
-    """The run of `task`, handed over after `run` completed with `result`: the request's
-    part is `run`'s (it cannot change while a task of it runs)."""
-    outputs, refs = _earlier(rows, task["position"], (run.task_id, result))
+def _next_run(run: TaskRun, result: ActionOutcome, task: Any) -> TaskRun:
+    """The run of `task`, the one right after `run`'s, handed over as `run` completed with
+    `result`: the request's part is `run`'s (it cannot change while a task of it runs)."""
     return replace(
-        run, task_id=task["id"], attempt=attempts, action_type=task["action_type"],
-        config=task["config"], inputs=task["inputs"], outputs_so_far=outputs,
-        component_id=task["component_id"], earlier_refs=refs, redelivered=False,
+        run, task_id=task["id"], attempt=task["attempts"], action_type=task["action_type"],
+        config=task["config"], inputs=task["inputs"], component_id=task["component_id"],
+        outputs_so_far={**run.outputs_so_far, **result.outputs},
+        earlier_refs=[*run.earlier_refs, result.external_refs], redelivered=False,
     )  # fmt: skip
 
 
