@@ -11,7 +11,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loom.auth.models import Membership, User
+from loom.auth.models import Membership, Team, User
 from loom.auth.roles import TOKEN_SCOPES, Role
 from loom.errors import Forbidden, NotAuthenticated, NotFound
 
@@ -27,6 +27,8 @@ class Principal:
     scopes: frozenset[str] = frozenset(TOKEN_SCOPES)
     via: Literal["token", "session", "system"] = "session"
     token_id: uuid.UUID | None = None
+    #: The slugs of the teams in `team_roles` (requests name their team by slug).
+    team_slugs: Mapping[str, uuid.UUID] = field(default_factory=dict)
 
     @property
     def sees_all_teams(self) -> bool:
@@ -84,16 +86,21 @@ async def load_principal(
         user = await session.get(User, user_id)
     if user is None or not user.is_active:
         raise NotAuthenticated("the account behind these credentials is missing or disabled")
-    rows = await session.execute(
-        select(Membership.team_id, Membership.role).where(Membership.user_id == user_id)
-    )
+    rows = (
+        await session.execute(
+            select(Membership.team_id, Membership.role, Team.slug)
+            .join(Team, Team.id == Membership.team_id)
+            .where(Membership.user_id == user_id)
+        )
+    ).all()
     return Principal(
         user_id=user.id,
         org_id=user.org_id,
         email=user.email,
         name=user.name,
         org_role=Role(user.org_role),
-        team_roles={team_id: Role(role) for team_id, role in rows.all()},
+        team_roles={team_id: Role(role) for team_id, role, _slug in rows},
+        team_slugs={slug: team_id for team_id, _role, slug in rows},
         scopes=scopes,
         via=via,
         token_id=token_id,

@@ -74,6 +74,8 @@ async def resolve_team(session: AsyncSession, principal: Principal, team: str | 
         if len(principal.team_ids) == 1:
             return next(iter(principal.team_ids))
         raise InvalidInput.on("team", "name the team this request is for (you are in several)")
+    if team in principal.team_slugs:  # one of the caller's own teams: no query
+        return principal.team_slugs[team]
     stmt = select(Team.id).where(Team.org_id == principal.org_id)
     try:
         stmt = stmt.where(Team.id == uuid.UUID(team))
