@@ -291,3 +291,30 @@ async def test_no_hand_over_past_the_chain_limit_or_when_the_group_holds_more(
     outcomes = await drain(postgres, FakeActions(), fast=fast, chain=True)
     assert outcomes == [Outcome.COMPLETED, Outcome.DUPLICATE, Outcome.COMPLETED]
     assert fast.handed_over == 0
+
+
+async def test_a_claim_reads_what_was_committed_while_it_waited_for_the_request_lock(
+    postgres: Runtime, api: httpx.AsyncClient
+) -> None:
+    import asyncio
+
+    from loom.provisioning.states import TaskState
+    from loom.provisioning.transitions import lock_request
+
+    fast = fast_path_for(postgres, queue_for(postgres, TASK_QUEUE), 1)
+    assert fast is not None
+    request_id = uuid.UUID(await submit(api))
+    async with postgres.sessions() as session, session.begin():
+        request = await lock_request(session, request_id)
+        first = request.tasks[0]
+        claim = asyncio.create_task(fast.claim(request_id, first.id))
+        await asyncio.sleep(0.3)
+        assert not claim.done()  # it waits for the lock this transaction holds
+        # Another writer changes only the task (the request row stays as it was).
+        first.state = TaskState.SKIPPED
+    # The claim's read started after the lock was granted: it sees the task skipped and
+    # leaves it alone, instead of running a task another writer settled.
+    assert await claim is None
+    async with postgres.sessions() as session:
+        task = await session.get(FulfillmentTask, first.id)
+        assert task is not None and task.state == TaskState.SKIPPED and task.attempts == 0

@@ -280,51 +280,54 @@ class SqlQueue:
             if not await self._pg_delete(connection, seq, receipt, minute):
                 raise _stale(receipt)
 
-    async def delete_on(self, connection: Any, receipt: str) -> bool:
-        """`delete` inside a transaction the caller runs on a raw asyncpg `connection`
-        (PostgreSQL only): the message is gone exactly when that transaction commits.
-        False, and nothing deleted, if the receipt is not current."""
-        assert self._postgres, "delete_on needs PostgreSQL"
-        try:
-            seq = _receipt_seq(receipt)
-        except StaleReceipt:
-            return False
-        return await self._pg_delete(connection, seq, receipt, _minute(self._now()))
-
-    async def hand_over_on(
+    def settling(
         self,
-        connection: Any,
-        receipt: str,
-        body: dict[str, Any],
+        receipt: str | None,
         *,
-        dedup_id: str | None,
-        visibility_timeout: float,
-    ) -> bool:
-        """Inside the caller's transaction on a raw asyncpg `connection` (PostgreSQL
-        only): finish the delivery named by `receipt` and deliver `body` to the same
-        receiver at once, under the same receipt, as if the message were deleted and
-        `body` sent to its group and received. Only for a message alone in its group (the
-        body is what comes next in it); False, and nothing changed, otherwise or if the
-        receipt is not current."""
-        assert self._postgres, "hand_over_on needs PostgreSQL"
-        _check_send("-", body, dedup_id, 0)
+        hand_over: dict[str, Any] | None = None,
+        dedup_id: str | None = None,
+        visibility_timeout: float = 60.0,
+    ) -> dict[str, Any]:
+        """The parameters of `sql_postgres.SETTLE` in a caller's statement on PostgreSQL
+        (which also binds `:now`): delete the delivery named by `receipt`, or, given
+        `hand_over` (a message body), hand the delivery over to it: the message takes
+        that body and a fresh visibility timeout and stays with the same receiver under the
+        same receipt, as if deleted, the body sent to its group and received at once.
+        Only for a message alone in its group (the body is what comes next in it): the
+        statement reports `handed_over` 0 otherwise, or if the receipt is not current.
+        Nothing is settled without a receipt, or with one that is not current."""
+        assert self._postgres, "settling needs PostgreSQL"
+        if hand_over is not None:
+            _check_send("-", hand_over, dedup_id, 0)
         try:
-            seq = _receipt_seq(receipt)
+            seq = _receipt_seq(receipt) if receipt is not None else None
         except StaleReceipt:
-            return False
+            seq = None
         now = self._now()
-        rows = await pg.HAND_OVER.fetch(
-            connection, queue=self.name, seq=seq, receipt=receipt, dedup_id=dedup_id,
-            body=json.dumps(body, separators=(",", ":")), now=now,
-            until=now + timedelta(seconds=visibility_timeout), minute=_minute(now),
-        )  # fmt: skip
-        return bool(rows[0]["moved"])
+        return {
+            "queue": self.name, "seq": seq, "receipt": receipt,
+            "delete": seq is not None and hand_over is None,
+            "hand_over": seq is not None and hand_over is not None,
+            "body": json.dumps(hand_over, separators=(",", ":")) if hand_over else None,
+            "dedup_id": dedup_id, "until": now + timedelta(seconds=visibility_timeout),
+            "minute": _minute(now),
+        }  # fmt: skip
+
+    async def settled(self, connection: Any, row: Any) -> bool:
+        """Whether the statement with `sql_postgres.SETTLE` whose SETTLED columns `row`
+        holds deleted the delivery; if it did, the group's next message is head after it
+        (the statement cannot always bring it forward, see sql_postgres)."""
+        if row["deleted_group"] is None:
+            return False
+        if row["live_after_delete"] and not row["promoted"]:
+            await pg.FIX_HEAD.fetch(connection, queue=self.name, group_id=row["deleted_group"])
+        return True
 
     async def _pg_delete(self, connection: Any, seq: int, receipt: str, minute: datetime) -> bool:
         """Delete the delivery and bring its group's next message forward; False if the
         receipt is not current."""
         gone = await pg.DELETE.fetch(
-            connection, queue=self.name, seq=seq, receipt=receipt, minute=minute
+            connection, queue=self.name, seq=seq, receipt=receipt, minute=minute, delete=True
         )
         if not gone:
             return False

@@ -120,11 +120,13 @@ CLAIM = Statement.of(
     """,
 )
 
-DELETE = Statement.of(
-    """
-    WITH gone AS (
+#: Deleting the delivery named by `:seq` and `:receipt` (when `:delete`): its group
+#: shrinks and its next message becomes head.
+_DELETE_CTES = """
+    gone AS (
         DELETE FROM queue_messages
         WHERE seq = :seq::bigint AND receipt = :receipt::text AND queue = :queue::text
+          AND :delete::boolean
         RETURNING queue, group_id, seq
     ), shrunk AS (
         UPDATE queue_groups g SET live = g.live - 1 FROM gone
@@ -137,26 +139,17 @@ DELETE = Statement.of(
             WHERE n.queue = gone.queue AND n.group_id = gone.group_id AND n.seq > gone.seq
         )
         RETURNING m.seq
-    ), counted AS (
-        INSERT INTO queue_processed (queue, minute, shard, count)
-        SELECT queue, :minute::timestamptz, pg_backend_pid() % 64, 1 FROM gone
-        ON CONFLICT (queue, minute, shard) DO UPDATE SET count = queue_processed.count + 1
     )
-    SELECT gone.group_id,
-           (SELECT live FROM shrunk) AS live,
-           (SELECT count(*) FROM promoted) AS promoted
-    FROM gone
-    """,
-)
+"""
 
-#: Give an in-flight message, the only one of its group, a new body and a fresh visibility
-#: timeout: what deleting it, sending the body and receiving that at once would do (the
-#: deletion is counted as one), without the message ever being visible in between.
-HAND_OVER = Statement.of(
-    """
-    WITH msg AS MATERIALIZED (
+#: Handing the delivery over (when `:hand_over`): an in-flight message, the only one of its
+#: group, takes a new body and a fresh visibility timeout: what deleting it, sending the
+#: body and receiving that at once would do, without it ever being visible in between.
+_HAND_OVER_CTES = """
+    msg AS MATERIALIZED (
         SELECT queue, group_id FROM queue_messages
         WHERE seq = :seq::bigint AND receipt = :receipt::text AND queue = :queue::text
+          AND :hand_over::boolean
     ), grp AS (
         SELECT g.queue FROM queue_groups g
         WHERE g.queue = (SELECT queue FROM msg) AND g.group_id = (SELECT group_id FROM msg)
@@ -169,14 +162,44 @@ HAND_OVER = Statement.of(
         FROM grp
         WHERE m.seq = :seq::bigint AND m.receipt = :receipt::text AND m.queue = grp.queue
         RETURNING m.queue
-    ), counted AS (
-        INSERT INTO queue_processed (queue, minute, shard, count)
-        SELECT queue, :minute::timestamptz, pg_backend_pid() % 64, 1 FROM moved
-        ON CONFLICT (queue, minute, shard) DO UPDATE SET count = queue_processed.count + 1
     )
-    SELECT count(*) AS moved FROM moved
-    """
+"""
+
+
+def _counted(source: str) -> str:
+    """A CTE counting the deliveries `source` (a CTE with a `queue` column) settled."""
+    return f"""
+    counted AS (
+        INSERT INTO queue_processed (queue, minute, shard, count)
+        SELECT queue, :minute::timestamptz, pg_backend_pid() % 64, count(*) FROM {source}
+        GROUP BY queue
+        ON CONFLICT (queue, minute, shard)
+            DO UPDATE SET count = queue_processed.count + EXCLUDED.count
+    )
+    """  # noqa: S608 - `source` is a constant of this module
+
+
+DELETE = Statement.of(
+    f"""
+    WITH {_DELETE_CTES}, {_counted("gone")}
+    SELECT gone.group_id,
+           (SELECT live FROM shrunk) AS live,
+           (SELECT count(*) FROM promoted) AS promoted
+    FROM gone
+    """  # noqa: S608 - the text formatted in is constant
 )
+
+#: CTEs settling a delivery inside a caller's statement (the worker's finish, see
+#: loom.workers.fast_path): deleting it or handing it over, as `SqlQueue.settling` says.
+#: SETTLED, in the caller's SELECT list, says what was done.
+SETTLE = f"""
+    {_DELETE_CTES}, {_HAND_OVER_CTES},
+    {_counted("(SELECT queue FROM gone UNION ALL SELECT queue FROM moved) AS settled")}
+"""  # noqa: S608 - the text formatted in is constant
+SETTLED = """
+    (SELECT count(*) FROM moved) AS handed_over, (SELECT group_id FROM gone) AS deleted_group,
+    (SELECT live FROM shrunk) AS live_after_delete, (SELECT count(*) FROM promoted) AS promoted
+"""
 
 EXTEND = Statement.of(
     """

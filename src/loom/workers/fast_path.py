@@ -34,43 +34,14 @@ from loom.provisioning.transitions import (
 )
 from loom.queue.protocol import Queue
 from loom.queue.sql import SqlQueue
+from loom.queue.sql_postgres import SETTLE, SETTLED
 from loom.workers.runner import WORKER, ActionOutcome, Delivery, TaskRun
 
-LOCK_REQUEST = Statement.of(
-    """
-    SELECT state, org_id, team_id, secret_fields
-    FROM requests WHERE id = :request_id::uuid FOR UPDATE
-    """
-)
-#: The claim also reads what the action sees of its request, and who asked (the
-#: `.system.user` of the templates).
-CLAIM_LOCK = Statement.of(
-    """
-    SELECT r.state, r.org_id, r.team_id, r.secret_fields, r.correlation_id, r.created_at,
-           r.definition, r.inputs, u.email, u.name,
-           ARRAY(SELECT tm.slug FROM memberships m JOIN teams tm ON tm.id = m.team_id
-                 WHERE m.user_id = r.requester_id ORDER BY tm.slug) AS teams
-    FROM requests r LEFT JOIN users u ON u.id = r.requester_id
-    WHERE r.id = :request_id::uuid FOR UPDATE OF r
-    """
-)
-#: Read once the lock is held: a statement's snapshot is taken when it starts. Only the
-#: JSON the run needs: the claimed task's config and inputs, completed tasks' results.
-CLAIM_READ = Statement.of(
-    """
-    SELECT id, position, state, component_id, action_id, action_type, attempts,
-           CASE WHEN id = :task_id::uuid THEN config END AS config,
-           CASE WHEN id = :task_id::uuid THEN inputs END AS inputs,
-           CASE WHEN state = 'completed' THEN outputs END AS outputs,
-           CASE WHEN state = 'completed' THEN external_refs END AS external_refs
-    FROM fulfillment_tasks WHERE request_id = :request_id::uuid ORDER BY position
-    """
-)
-FINISH_READ = Statement.of(
-    """
-    SELECT id, position, state, action_id, attempts FROM fulfillment_tasks
-    WHERE request_id = :request_id::uuid ORDER BY position
-    """
+#: Lock the request and read its tasks (one row each, with the request's columns), the
+#: read starting once the lock is held: two statements run by a server-side function for
+#: one round trip (migration 0009). `full`: what a claim needs to build the run.
+LOCK_AND_READ = Statement.of(
+    "SELECT * FROM loom_lock_request(:request_id::uuid, :task_id::uuid, :full::boolean)"
 )
 CLAIM_WRITE = Statement.of(
     f"""
@@ -107,8 +78,9 @@ FINISH_WRITE = Statement.of(
             updated_at = :now::timestamptz,
             finished_at = COALESCE(:finished_at::timestamptz, finished_at)
         WHERE id = :request_id::uuid
-    ), lines AS ({LOG_LINES}), {CHAIN}
-    SELECT id, attempts, action_type, component_id, config, inputs FROM upcoming
+    ), lines AS ({LOG_LINES}), {SETTLE}, {CHAIN}
+    SELECT {SETTLED}, u.id, u.attempts, u.action_type, u.component_id, u.config, u.inputs
+    FROM (SELECT 1) AS one LEFT JOIN upcoming u ON true
     """  # noqa: S608 - the text formatted in is a constant
 )
 
@@ -126,16 +98,16 @@ class FastPath:
     async def claim(self, request_id: uuid.UUID, task_id: uuid.UUID) -> TaskRun | None:
         """The task's run, its task now `processing`; None to leave it to the ORM path."""
         async with self.connections.connection() as conn, conn.transaction():
-            locked = await CLAIM_LOCK.fetch(conn, request_id=request_id)
-            if not locked:
+            rows = await LOCK_AND_READ.fetch(conn, request_id=request_id, task_id=task_id,
+                                             full=True)  # fmt: skip
+            if not rows:
                 return None
-            request = locked[0]
-            state = RequestState(request["state"])
+            request = rows[0]
+            state = RequestState(request["request_state"])
             if request["secret_fields"] or state not in (
                 RequestState.SUBMITTED, RequestState.PROCESSING, RequestState.RETRYING
             ):  # fmt: skip
                 return None
-            rows = await CLAIM_READ.fetch(conn, request_id=request_id, task_id=task_id)
             task = next((row for row in rows if row["id"] == task_id), None)
             if task is None or task["state"] != TaskState.QUEUED:
                 return None
@@ -173,18 +145,28 @@ class FastPath:
 
         With `chain`, the next task is not queued but claimed in the same transaction and
         its run returned, for the caller to carry out at once under the same delivery
-        (`queue.hand_over_on`): a request of quick tasks costs one transaction per task.
+        (`SqlQueue.settling`): a request of quick tasks costs one transaction per task.
         """
         if not result.ok or result.wait is not None:
             return False
+        try:
+            return await self._finish(run, result, delivery, chain)
+        except _NotHandedOver:
+            # Another message waits in the group, or the receipt is not current any more
+            # (both rare); nothing was written: queue the next task instead.
+            return await self._finish(run, result, delivery, chain=False)
+
+    async def _finish(
+        self, run: TaskRun, result: ActionOutcome, delivery: Delivery | None, chain: bool
+    ) -> bool | TaskRun:
         async with self.connections.connection() as conn, conn.transaction():
-            locked = await LOCK_REQUEST.fetch(conn, request_id=run.request_id)
-            if not locked or locked[0]["secret_fields"]:
+            tasks = await LOCK_AND_READ.fetch(conn, request_id=run.request_id,
+                                              task_id=run.task_id, full=False)  # fmt: skip
+            if not tasks or tasks[0]["secret_fields"]:
                 return False
-            request = locked[0]
-            if request["state"] != RequestState.PROCESSING:
+            request = tasks[0]
+            if request["request_state"] != RequestState.PROCESSING:
                 return False
-            tasks = await FINISH_READ.fetch(conn, request_id=run.request_id)
             task = next((t for t in tasks if t["id"] == run.task_id), None)
             if task is None or task["state"] != TaskState.PROCESSING:
                 return False
@@ -192,57 +174,62 @@ class FastPath:
             for line in result.log:
                 lines.add(line, run.task_id)
             check_task(task["action_id"], TaskState.PROCESSING, TaskState.COMPLETED)
-            lines.add(task_line(task["position"], task["action_id"], TaskState.PROCESSING,
-                                TaskState.COMPLETED), run.task_id)  # fmt: skip
+            lines.add(_line(task, TaskState.PROCESSING, TaskState.COMPLETED), run.task_id)
             following = [t for t in tasks if t["position"] > task["position"]]
             upcoming = next((t for t in following if t["state"] == TaskState.PENDING), None)
             done = 1 + sum(1 for t in tasks if t["state"] == TaskState.COMPLETED)
             completes = upcoming is None and done == len(tasks)
-            handed_over = False
+            receipt = delivery.receipt if delivery is not None else None
+            # A stale receipt (the message came back to another consumer meanwhile) is
+            # left alone: that delivery finds the task completed and deletes it.
+            settle = self.queue.settling(receipt)
+            # The next run is built from this one's: only for the task right after it.
+            hand_over = (chain and receipt is not None and upcoming is not None
+                         and upcoming["position"] == task["position"] + 1)  # fmt: skip
             if upcoming is not None:
                 check_task(upcoming["action_id"], TaskState.PENDING, TaskState.QUEUED)
                 lines.add(_line(upcoming, TaskState.PENDING, TaskState.QUEUED), upcoming["id"])
                 message = task_message(run.request_id, upcoming["id"], run.correlation_id)
                 dedup = dedup_id(upcoming["id"], now)
-                # The next run is built from this one's: for the task right after it.
-                handed_over = (chain and delivery is not None
-                               and upcoming["position"] == task["position"] + 1
-                               and await self.queue.hand_over_on(
-                    conn, delivery.receipt, message, dedup_id=dedup,
-                    visibility_timeout=self.visibility_timeout,
-                ))  # fmt: skip
-                if handed_over:
+                if hand_over:
                     check_task(upcoming["action_id"], TaskState.QUEUED, TaskState.PROCESSING)
                     lines.add(_line(upcoming, TaskState.QUEUED, TaskState.PROCESSING),
                               upcoming["id"], task_level(TaskState.PROCESSING))  # fmt: skip
+                    settle = self.queue.settling(
+                        receipt, hand_over=message, dedup_id=dedup,
+                        visibility_timeout=self.visibility_timeout,
+                    )  # fmt: skip
                 else:
                     await self.queue.send_on(conn, str(run.request_id), message, dedup_id=dedup)
             if completes:
                 check_request(RequestState.PROCESSING, RequestState.COMPLETED)
                 lines.add(request_line(RequestState.PROCESSING, RequestState.COMPLETED))
-            # A stale receipt (the message came back to another consumer meanwhile) is
-            # left alone: that delivery finds the task completed and deletes it.
-            acked = (not handed_over and delivery is not None
-                     and await self.queue.delete_on(conn, delivery.receipt))  # fmt: skip
             audit = no_entry() if not completes else entry_params(
                 **request_audit(request["org_id"], request["team_id"], run.request_id, WORKER,
                                 RequestState.PROCESSING, RequestState.COMPLETED)
             )  # fmt: skip
-            written = await FINISH_WRITE.fetch(
+            [written] = await FINISH_WRITE.fetch(
                 conn, task_id=run.task_id, request_id=run.request_id, now=now,
                 outputs=to_json(result.outputs), external_refs=to_json(result.external_refs),
                 next_id=upcoming["id"] if upcoming is not None else None,
-                next_state=(TaskState.PROCESSING if handed_over else TaskState.QUEUED).value,
+                next_state=(TaskState.PROCESSING if hand_over else TaskState.QUEUED).value,
                 request_state=(RequestState.COMPLETED if completes
                                else RequestState.PROCESSING).value,
                 tasks_completed=done, finished_at=now if completes else None,
-                **lines.params(), **audit,
+                **lines.params(), **audit, **settle,
             )  # fmt: skip
+            if hand_over and not written["handed_over"]:
+                raise _NotHandedOver  # rolls the transaction back
+            acked = await self.queue.settled(conn, written)
         if delivery is not None:
             delivery.acked = acked
-        if handed_over:
-            return _next_run(run, result, written[0])
+        if hand_over:
+            return _next_run(run, result, written)
         return True
+
+
+class _NotHandedOver(Exception):
+    pass
 
 
 def _line(task: Any, old: TaskState, new: TaskState) -> str:
@@ -295,7 +282,7 @@ def _task_run(
         },
         requested_at=request["created_at"],
         component_id=task["component_id"],
-        request_inputs=request["inputs"],
+        request_inputs=request["request_inputs"],
         earlier_refs=earlier_refs,
     )
 
