@@ -2,6 +2,13 @@
 one, each a transaction of a few raw statements (loom.db.raw) instead of the ORM's
 unit of work, so that one process carries out hundreds of tasks a second.
 
+A claim locks the request and reads its tasks (one call, LOCK_AND_READ), then writes the
+task's and request's state, its log lines and audit entry (one statement). A finish reads
+the same way, then completes the task, queues the next one (or completes the request) and
+settles the delivery in one statement: deletes its message or, for a request of quick
+tasks, hands the delivery over to the next task, which the same worker then runs without
+another round of the queue (`chain`).
+
 Only the common case is taken here: a queued task of a request that is submitted,
 processing or retrying and holds no secrets; an action that succeeded without a wait.
 Anything else (a redelivery, an aborted request, a failure, a wait, a duplicate message)
