@@ -208,3 +208,25 @@ async def test_pool_completes_requests_in_parallel_and_stops_gracefully(
     for request_id in ids:
         mine = [r.action_type for r in actions.runs if r.request_id == uuid.UUID(request_id)]
         assert mine == ["rest-api", "jira-ticket"]
+
+
+async def test_a_stopping_pool_queues_the_next_task_instead_of_running_it(
+    synced: Runtime, api: httpx.AsyncClient
+) -> None:
+    # On PostgreSQL a running pool hands a request's next task to the same delivery; once
+    # it is told to stop, the grace period is for the task running, not the rest.
+    request_id = await submit(api)
+    actions = FakeActions(delay=0.5)
+    pool = WorkerPool(synced, queue_for(synced, TASK_QUEUE), actions, enqueue_for(synced),
+                      concurrency=1, poll_interval=0.05)  # fmt: skip
+    pool.start()
+    for _ in range(100):
+        if actions.runs:
+            break
+        await asyncio.sleep(0.02)
+    await pool.stop(grace_seconds=5)
+    assert len(actions.runs) == 1
+    tasks = (await detail(api, request_id))["tasks"]
+    assert [t["state"] for t in tasks] == ["completed", "queued"]
+    [message] = await queue_for(synced, TASK_QUEUE).receive(1, 30.0)
+    assert message.body["task_id"] == tasks[1]["id"]
