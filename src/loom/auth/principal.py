@@ -4,9 +4,9 @@ that answer "may this caller do that"."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,29 +78,41 @@ async def load_principal(
     scopes: frozenset[str] = frozenset(TOKEN_SCOPES),
     via: Literal["token", "session", "system"] = "session",
     token_id: uuid.UUID | None = None,
-    user: User | None = None,
 ) -> Principal:
-    """The principal of `user_id` (`user`: that user's row, when the caller read it
-    already)."""
-    if user is None:
-        user = await session.get(User, user_id)
-    if user is None or not user.is_active:
-        raise NotAuthenticated("the account behind these credentials is missing or disabled")
+    """The principal of `user_id`: the user and their teams in one query."""
     rows = (
         await session.execute(
-            select(Membership.team_id, Membership.role, Team.slug)
-            .join(Team, Team.id == Membership.team_id)
-            .where(Membership.user_id == user_id)
+            select(User, Membership.team_id, Membership.role, Team.slug)
+            .outerjoin(Membership, Membership.user_id == User.id)
+            .outerjoin(Team, Team.id == Membership.team_id)
+            .where(User.id == user_id)
         )
     ).all()
+    return principal_of(
+        rows[0][0] if rows else None, [row[1:] for row in rows if row[1] is not None],
+        scopes=scopes, via=via, token_id=token_id,
+    )  # fmt: skip
+
+
+def principal_of(
+    user: User | None,
+    teams: Sequence[Sequence[Any]],
+    *,
+    scopes: frozenset[str] = frozenset(TOKEN_SCOPES),
+    via: Literal["token", "session", "system"] = "session",
+    token_id: uuid.UUID | None = None,
+) -> Principal:
+    """The principal of `user`, a member of `teams` (team id, role, slug rows)."""
+    if user is None or not user.is_active:
+        raise NotAuthenticated("the account behind these credentials is missing or disabled")
     return Principal(
         user_id=user.id,
         org_id=user.org_id,
         email=user.email,
         name=user.name,
         org_role=Role(user.org_role),
-        team_roles={team_id: Role(role) for team_id, role, _slug in rows},
-        team_slugs={slug: team_id for team_id, _role, slug in rows},
+        team_roles={team_id: Role(role) for team_id, role, _slug in teams},
+        team_slugs={slug: team_id for team_id, _role, slug in teams},
         scopes=scopes,
         via=via,
         token_id=token_id,

@@ -12,8 +12,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.audit import service as audit
-from loom.auth.models import ApiToken, User
-from loom.auth.principal import Principal, load_principal
+from loom.auth.models import ApiToken, Membership, Team, User
+from loom.auth.principal import Principal, principal_of
 from loom.auth.roles import TOKEN_SCOPES, Role
 from loom.db.types import utcnow
 from loom.errors import InvalidInput, NotAuthenticated, NotFound
@@ -110,20 +110,23 @@ def is_usable(token: ApiToken, now: datetime) -> bool:
 
 
 async def authenticate_token(session: AsyncSession, plaintext: str) -> Principal:
-    found = (
+    # One query: the token, its user, and the user's teams (a row per team, or one row).
+    rows = (
         await session.execute(
-            select(ApiToken, User)
+            select(ApiToken, User, Membership.team_id, Membership.role, Team.slug)
             .join(User, User.id == ApiToken.user_id)
+            .outerjoin(Membership, Membership.user_id == User.id)
+            .outerjoin(Team, Team.id == Membership.team_id)
             .where(ApiToken.token_hash == hash_token(plaintext))
         )
-    ).first()
+    ).all()
     now = utcnow()
-    if found is None or not is_usable(found.ApiToken, now):
+    if not rows or not is_usable(rows[0].ApiToken, now):
         raise NotAuthenticated("invalid, expired or revoked API token")
-    token, user = found.ApiToken, found.User
+    token, user = rows[0].ApiToken, rows[0].User
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
         token.last_used_at = now
-    return await load_principal(
-        session, token.user_id, scopes=frozenset(token.scopes), via="token", token_id=token.id,
-        user=user,
+    return principal_of(
+        user, [row[2:] for row in rows if row[2] is not None], scopes=frozenset(token.scopes),
+        via="token", token_id=token.id,
     )  # fmt: skip
