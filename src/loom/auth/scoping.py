@@ -10,7 +10,7 @@ Services build their queries through `scoped()` and fetch single rows through
 from __future__ import annotations
 
 import uuid
-from typing import Any, TypeVar
+from typing import Any, TypeVar, TypeVarTuple
 
 from sqlalchemy import Select, false
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +20,7 @@ from loom.auth.roles import Role
 from loom.errors import NotFound
 
 T = TypeVar("T")
+Row = TypeVarTuple("Row")
 
 
 def _team_column(model: type[Any]) -> str | None:
@@ -29,7 +30,7 @@ def _team_column(model: type[Any]) -> str | None:
     return name if name is not None and hasattr(model, name) else None
 
 
-def scoped(stmt: Select[Any], model: type[Any], principal: Principal) -> Select[Any]:
+def scoped(stmt: Select[*Row], model: type[Any], principal: Principal) -> Select[*Row]:
     stmt = stmt.where(model.org_id == principal.org_id)
     column = _team_column(model)
     if column is not None and not principal.sees_all_teams:
