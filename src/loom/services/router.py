@@ -128,10 +128,11 @@ async def service_graph(
     session: SessionDep,
     depth: Annotated[int, Query(description=f"Hops, 1 to {graph.MAX_DEPTH}")] = 2,
     direction: Annotated[
-        schemas.Direction, Query(description="up: what calls it; down: what it calls")
+        str, Query(description="up (what calls it), down (what it calls) or both")
     ] = "both",
 ) -> schemas.Graph:
-    """The services around this one, the dependencies between them, and any loops."""
+    """The services around this one, the dependencies between them, and any loops.
+    Depth and direction are checked by the graph query (a 400 naming the parameter)."""
     async with session.begin():
         return await graph.neighbourhood(session, principal, slug, depth, direction)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -24,7 +24,6 @@ Grouping = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Url = Annotated[AnyHttpUrl, Field(description="http(s) URL")]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=63)]
 Tier = Annotated[int, Field(ge=1, le=3, description="1 is the most critical")]
-Direction = Literal["up", "down", "both"]
 
 
 class Link(BaseModel):

@@ -290,19 +290,10 @@ async def describe_dependencies(
     session: AsyncSession, deps: list[ServiceDependency]
 ) -> list[dict[str, Any]]:
     """`deps` as the API shows them, with the slugs of both ends (one query)."""
-    ids = {d.service_id for d in deps} | {d.target_service_id for d in deps}
-    ids.discard(None)
-    slugs = dict(
-        (await session.execute(select(Service.id, Service.slug).where(Service.id.in_(ids))))
-        .tuples()
-        .all()
-    )
-    return [
-        dependency_data(
-            d, slugs[d.service_id], slugs.get(d.target_service_id) if d.target_service_id else None
-        )
-        for d in deps
-    ]
+    ids = {d.service_id for d in deps} | {d.target_service_id for d in deps if d.target_service_id}
+    rows = await session.execute(select(Service.id, Service.slug).where(Service.id.in_(ids)))
+    slugs: dict[uuid.UUID | None, str] = {service_id: slug for service_id, slug in rows}
+    return [dependency_data(d, slugs[d.service_id], slugs.get(d.target_service_id)) for d in deps]
 
 
 async def remove_dependency(
