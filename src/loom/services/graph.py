@@ -4,7 +4,7 @@ plain `upstream` / `downstream` sets the incident root-cause analysis builds on.
 Direction, everywhere: *down* follows what a service calls (its dependencies), *up*
 follows what calls it (its dependents).
 
-The walk is breadth-first, one lean query per ring (id columns only, no ORM objects)
+The walk is breadth-first, one lean query per ring (plain columns, no ORM objects)
 over the indexed `service_id` / `target_service_id` columns, so its cost follows the
 size of the neighbourhood, not of the organisation. Loops are allowed: a service is
 visited once, and the loops found are reported (`loom.services.cycles`).
@@ -22,11 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loom.auth.models import Team
 from loom.auth.principal import Principal
 from loom.auth.scoping import scoped
-from loom.errors import InvalidInput, RejectedInput
+from loom.errors import InvalidInput, NotFound, RejectedInput
 from loom.services import schemas
 from loom.services.cycles import find_cycles
 from loom.services.models import Service, ServiceDependency
-from loom.services.service import get_service
 
 MAX_DEPTH = 10
 DIRECTIONS = ("up", "down", "both")
@@ -63,45 +62,61 @@ def _chunks(ids: Collection[uuid.UUID]) -> Iterator[list[uuid.UUID]]:
 
 
 async def _ring(
-    session: AsyncSession, org_id: uuid.UUID, ids: Collection[uuid.UUID], way: str
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    ids: Collection[uuid.UUID],
+    way: str,
+    among: Collection[uuid.UUID] | None = None,
 ) -> list[Edge]:
-    """The dependencies of `ids` (down) or on them (up)."""
-    column = ServiceDependency.service_id if way == "down" else ServiceDependency.target_service_id
+    """The dependencies of `ids` (down) or on them (up); with `among`, only those whose
+    other end is one of `among`."""
+    column, other = (
+        (ServiceDependency.service_id, ServiceDependency.target_service_id)
+        if way == "down"
+        else (ServiceDependency.target_service_id, ServiceDependency.service_id)
+    )
     found: list[Edge] = []
     for chunk in _chunks(ids):
-        rows = await session.execute(
-            select(*_EDGE).where(ServiceDependency.org_id == org_id, column.in_(chunk))
-        )
-        found.extend(Edge(*row) for row in rows)
+        stmt = select(*_EDGE).where(ServiceDependency.org_id == org_id, column.in_(chunk))
+        if among is not None:
+            stmt = stmt.where(other.in_(list(among)))
+        found.extend(Edge(*row) for row in await session.execute(stmt))
     return found
 
 
 async def _walk(
-    session: AsyncSession, org_id: uuid.UUID, start: Iterable[uuid.UUID], hops: int, way: str
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    start: Iterable[uuid.UUID],
+    hops: int,
+    way: str,
+    *,
+    closing: bool = True,
 ) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, Edge]]:
     """Services within `hops` of `start` going `way` (with their distance), and the edges
-    followed, including those from the outer ring back to services already found (so a
-    loop closing inside the neighbourhood shows)."""
+    followed. With `closing`, also the edges from the outer ring back to services already
+    found, so a loop closing inside the neighbourhood shows."""
     distance = dict.fromkeys(start, 0)
     edges: dict[uuid.UUID, Edge] = {}
     frontier = set(distance)
-    for hop in range(1, hops + 2):
+    for hop in range(1, hops + 1):
         if not frontier:
             break
-        outer = hop > hops  # a look past the last ring: only links among found services
         ring: set[uuid.UUID] = set()
         for edge in await _ring(session, org_id, frontier, way):
+            edges[edge.id] = edge
             other = edge.target if way == "down" else edge.source
-            if other is None:  # an outside resource: a leaf
-                if not outer:
-                    edges[edge.id] = edge
-            elif other in distance:
-                edges[edge.id] = edge
-            elif not outer:
+            if other is not None and other not in distance:  # None: an outside resource
                 distance[other] = hop
                 ring.add(other)
-                edges[edge.id] = edge
         frontier = ring
+    if closing and frontier:
+        # Only edges back into what was found: a hub's thousands of callers stay unread
+        # (filtered here instead when what was found is too many to list in the query).
+        found = set(distance) if len(distance) <= _CHUNK else None
+        for edge in await _ring(session, org_id, frontier, way, among=found):
+            if (edge.target if way == "down" else edge.source) in distance:
+                edges[edge.id] = edge
     return distance, edges
 
 
@@ -122,11 +137,15 @@ async def neighbourhood(
     """Services within `depth` hops of `slug`: what calls it (up), what it calls (down),
     or both (the union of the two walks, not an undirected walk)."""
     _check(depth, direction)
-    start = await get_service(session, principal, slug)
+    start = await session.scalar(
+        scoped(select(Service.id).where(Service.slug == slug), Service, principal)
+    )
+    if start is None:
+        raise NotFound(f"service '{slug}' not found")
     distance: dict[uuid.UUID, int] = {}
     edges: dict[uuid.UUID, Edge] = {}
     for way in ("down", "up") if direction == "both" else (direction,):
-        found, followed = await _walk(session, principal.org_id, [start.id], depth, way)
+        found, followed = await _walk(session, principal.org_id, [start], depth, way)
         for node, hops in found.items():
             distance[node] = min(hops, distance.get(node, hops))
         edges.update(followed)
@@ -188,7 +207,7 @@ async def _reach(
     if hops < 0:
         raise InvalidInput.on("hops", "cannot be negative")
     start = await _ids(session, org_id, slugs)
-    distance, _ = await _walk(session, org_id, start, hops, way)
+    distance, _ = await _walk(session, org_id, start, hops, way, closing=False)
     reached = set(distance) - start
     names: set[str] = set()
     for chunk in _chunks(reached):

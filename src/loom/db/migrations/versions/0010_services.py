@@ -118,19 +118,21 @@ def upgrade() -> None:
             batch_op.f("ix_service_dependencies_org_id"), ["org_id"], unique=False
         )
         batch_op.create_index(
-            batch_op.f("ix_service_dependencies_service_id"), ["service_id"], unique=False
+            batch_op.f("ix_service_dependencies_service_org"),
+            ["service_id", "org_id"],
+            unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_service_dependencies_target_service_id"),
-            ["target_service_id"],
+            batch_op.f("ix_service_dependencies_target_org"),
+            ["target_service_id", "org_id"],
             unique=False,
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("service_dependencies", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_service_dependencies_target_service_id"))
-        batch_op.drop_index(batch_op.f("ix_service_dependencies_service_id"))
+        batch_op.drop_index(batch_op.f("ix_service_dependencies_target_org"))
+        batch_op.drop_index(batch_op.f("ix_service_dependencies_service_org"))
         batch_op.drop_index(batch_op.f("ix_service_dependencies_org_id"))
     op.drop_table("service_dependencies")
     with op.batch_alter_table("services", schema=None) as batch_op:
