@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Select, exists, func, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.audit import service as audit
@@ -149,14 +150,15 @@ async def create_service(
     taken = await session.scalar(
         select(Service.id).where(Service.org_id == principal.org_id, Service.slug == body.slug)
     )
+    taken_error = Conflict(
+        f"a service '{body.slug}' already exists", [FieldIssue("slug", "already taken")]
+    )
     if taken is not None:
-        raise Conflict(
-            f"a service '{body.slug}' already exists", [FieldIssue("slug", "already taken")]
-        )
+        raise taken_error
     data = body.model_dump(mode="json", exclude={"team", "metadata"})
     service = Service(org_id=principal.org_id, team_id=team_id, extra=body.metadata, **data)
     session.add(service)
-    await session.flush()
+    await _flush_or(session, taken_error)
     await _audit(session, principal, service, "service.create", after=service_data(service))
     return service
 
@@ -196,6 +198,15 @@ async def delete_service(session: AsyncSession, principal: Principal, slug: str)
     await session.delete(service)
     await session.flush()
     await _audit(session, principal, service, "service.delete", before=before)
+
+
+async def _flush_or(session: AsyncSession, conflict: Conflict) -> None:
+    """Flush an insert whose uniqueness was checked just before: a concurrent twin that
+    won the race makes it the same conflict, not a 500."""
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise conflict from None
 
 
 async def _audit(
@@ -254,12 +265,13 @@ async def add_dependency(
             else ServiceDependency.target_resource == body.target_resource,
         )
     )
+    field = "target" if target is not None else "target_resource"
+    duplicate_error = Conflict(
+        f"'{slug}' already depends on {body.target or body.target_resource}",
+        [FieldIssue(field, "already a dependency")],
+    )
     if duplicate is not None:
-        field = "target" if target is not None else "target_resource"
-        raise Conflict(
-            f"'{slug}' already depends on {body.target or body.target_resource}",
-            [FieldIssue(field, "already a dependency")],
-        )
+        raise duplicate_error
     dep = ServiceDependency(
         org_id=principal.org_id,
         service_id=service.id,
@@ -270,7 +282,7 @@ async def add_dependency(
         description=body.description,
     )
     session.add(dep)
-    await session.flush()
+    await _flush_or(session, duplicate_error)
     data = dependency_data(dep, slug, body.target)
     await _audit(session, principal, service, "service.dependency.add", after=data)
     return data
