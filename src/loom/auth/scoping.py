@@ -1,14 +1,16 @@
 """The one way to scope queries to what a principal may see.
 
 Org-scoped rows are visible to every member of the organisation; team-scoped rows only to
-members of that team and to organisation admins. Services build their queries through
-`scoped()` and fetch single rows through `get_scoped()`; routers never filter by hand.
+members of that team and to organisation admins. A team-owned model that the whole
+organisation may read (a registered service) sets `__scope_team_column__ = None`.
+Services build their queries through `scoped()` and fetch single rows through
+`get_scoped()`; routers never filter by hand.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any, TypeVar
+from typing import Any, TypeVar, TypeVarTuple
 
 from sqlalchemy import Select, false
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,16 +20,17 @@ from loom.auth.roles import Role
 from loom.errors import NotFound
 
 T = TypeVar("T")
+Row = TypeVarTuple("Row")
 
 
 def _team_column(model: type[Any]) -> str | None:
     """The column naming the owning team: `team_id`, or another named by
-    `__scope_team_column__` (a Team row is owned by itself: "id")."""
-    name = getattr(model, "__scope_team_column__", "team_id")
-    return name if hasattr(model, name) else None
+    `__scope_team_column__` (a Team row is owned by itself: "id"; None: read org-wide)."""
+    name: str | None = getattr(model, "__scope_team_column__", "team_id")
+    return name if name is not None and hasattr(model, name) else None
 
 
-def scoped(stmt: Select[Any], model: type[Any], principal: Principal) -> Select[Any]:
+def scoped(stmt: Select[*Row], model: type[Any], principal: Principal) -> Select[*Row]:
     stmt = stmt.where(model.org_id == principal.org_id)
     column = _team_column(model)
     if column is not None and not principal.sees_all_teams:

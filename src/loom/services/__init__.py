@@ -1,0 +1,1 @@
+"""Service registry: services, who owns them, and what they depend on."""

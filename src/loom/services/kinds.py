@@ -1,0 +1,37 @@
+"""The closed vocabularies of the service registry, defined once: tables store their
+values, schemas validate against them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Lifecycle(StrEnum):
+    EXPERIMENTAL = "experimental"
+    PRODUCTION = "production"
+    DEPRECATED = "deprecated"
+
+
+class LinkKind(StrEnum):
+    DOCS = "docs"
+    DASHBOARD = "dashboard"
+    RUNBOOK = "runbook"
+    OTHER = "other"
+
+
+class DependencyKind(StrEnum):
+    SYNC = "sync"
+    ASYNC = "async"
+    DATA = "data"
+
+
+class Criticality(StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+#: A service's slug (its id in the API), unique per organisation.
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+#: An outside resource a service depends on: "<type>:<name>", e.g. "postgres:orders-db".
+RESOURCE_PATTERN = r"^[a-z][a-z0-9_-]{0,39}:[^\s]{1,200}$"
