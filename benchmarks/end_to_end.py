@@ -43,18 +43,16 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import psutil
+from bench_db import database
 from bench_machine import load_average, machine
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import func, select
 
 from loom.actions.base import ActionContext, ActionResult
 from loom.actions.registry import ActionType, action_types, register
@@ -270,25 +268,6 @@ def settings_for(url: str, catalog_dir: Path, args: argparse.Namespace) -> Setti
         catalog={"source": str(catalog_dir), "cache_dir": str(catalog_dir.parent / "cache")},
         **({"workers": {"concurrency": args.concurrency}} if args.concurrency else {}),
     )
-
-
-@asynccontextmanager
-async def database(backend: str, args: argparse.Namespace, tmp: Path) -> AsyncIterator[str]:
-    """A fresh database URL for `backend`, dropped afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp / 'bench.db'}"
-        return
-    server = Settings(env="test", database_url=args.postgres).database_url
-    name = f"loom_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 async def bench(backend: str, args: argparse.Namespace) -> list[RunResult]:

@@ -34,14 +34,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bench_db import database
 from bench_machine import load_average, machine
 from sqlalchemy import insert, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.app import prepare_database
 from loom.auth.models import Team, User
@@ -55,25 +54,6 @@ from loom.settings import Settings
 TARGET_MS = 50.0
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 ADMIN_EMAIL = "admin@loom.bench"
-
-
-@asynccontextmanager
-async def database(backend: str, args: argparse.Namespace, tmp: Path) -> AsyncIterator[str]:
-    """A fresh database URL for `backend`, dropped afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp / 'bench.db'}"
-        return
-    server = Settings(env="test", database_url=args.postgres).database_url
-    name = f"loom_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 async def populate(runtime: Runtime, args: argparse.Namespace, rng: random.Random) -> Principal:

@@ -99,6 +99,19 @@ async def list_teams(session: AsyncSession, principal: Principal) -> list[Team]:
     return list(rows.all())
 
 
+async def team_named(session: AsyncSession, principal: Principal, team: str) -> uuid.UUID | None:
+    """The id of the team of the caller's organisation named `team` (a slug or an id),
+    None if there is none; one of the caller's own teams costs no query."""
+    if team in principal.team_slugs:
+        return principal.team_slugs[team]
+    stmt = select(Team.id).where(Team.org_id == principal.org_id)
+    try:
+        stmt = stmt.where(Team.id == uuid.UUID(team))
+    except ValueError:
+        stmt = stmt.where(Team.slug == team)
+    return await session.scalar(stmt)
+
+
 async def _visible_team(session: AsyncSession, principal: Principal, team_id: uuid.UUID) -> Team:
     return await get_scoped(session, Team, team_id, principal, what="team")
 

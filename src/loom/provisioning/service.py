@@ -16,10 +16,10 @@ from sqlalchemy.orm import selectinload
 from loom.api.correlation import correlation_id
 from loom.audit import service as audit
 from loom.audit.raw import entry_params
-from loom.auth.models import Team
 from loom.auth.principal import Principal
 from loom.auth.roles import Role
 from loom.auth.scoping import get_scoped, scoped
+from loom.auth.service import team_named
 from loom.catalog.cache import ServedEntry
 from loom.catalog.documents import CatalogBundle, CatalogItem, Document
 from loom.catalog.form_input import validate_input
@@ -74,14 +74,7 @@ async def resolve_team(session: AsyncSession, principal: Principal, team: str | 
         if len(principal.team_ids) == 1:
             return next(iter(principal.team_ids))
         raise InvalidInput.on("team", "name the team this request is for (you are in several)")
-    if team in principal.team_slugs:  # one of the caller's own teams: no query
-        return principal.team_slugs[team]
-    stmt = select(Team.id).where(Team.org_id == principal.org_id)
-    try:
-        stmt = stmt.where(Team.id == uuid.UUID(team))
-    except ValueError:
-        stmt = stmt.where(Team.slug == team)
-    team_id = await session.scalar(stmt)
+    team_id = await team_named(session, principal, team)
     if team_id is None or not principal.can_see_team(team_id):
         raise InvalidInput.on("team", f"no team '{team}' you belong to")
     return team_id

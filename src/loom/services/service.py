@@ -18,10 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.audit import service as audit
-from loom.auth.models import Team
 from loom.auth.principal import Principal
 from loom.auth.roles import Role
 from loom.auth.scoping import scoped
+from loom.auth.service import team_named
 from loom.errors import Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
 from loom.services import schemas
 from loom.services.models import Service, ServiceDependency
@@ -72,14 +72,7 @@ async def team_id_of(
     session: AsyncSession, principal: Principal, team: str, field: str
 ) -> uuid.UUID:
     """A team of the caller's organisation, named by slug or id."""
-    if team in principal.team_slugs:  # one of the caller's own teams: no query
-        return principal.team_slugs[team]
-    stmt = select(Team.id).where(Team.org_id == principal.org_id)
-    try:
-        stmt = stmt.where(Team.id == uuid.UUID(team))
-    except ValueError:
-        stmt = stmt.where(Team.slug == team)
-    team_id = await session.scalar(stmt)
+    team_id = await team_named(session, principal, team)
     if team_id is None:
         raise InvalidInput.on(field, f"no team '{team}' in this organisation")
     return team_id
