@@ -13,11 +13,12 @@ from loom.client.identity import IdentityApi
 from loom.client.platform import PlatformApi
 from loom.client.queue import QueueApi
 from loom.client.requests import RequestsApi
+from loom.client.services import ServicesApi
 
 
 class LoomClient:
     """A synchronous client: `client.platform`, `client.identity`, `client.audit`,
-    `client.catalog`, `client.requests`, `client.queue`.
+    `client.catalog`, `client.requests`, `client.queue`, `client.services`.
 
     >>> with LoomClient("http://127.0.0.1:8080", token) as loom:
     ...     loom.identity.me().email
@@ -44,6 +45,7 @@ class LoomClient:
         self.catalog = CatalogApi(self.core)
         self.requests = RequestsApi(self.core)
         self.queue = QueueApi(self.core)
+        self.services = ServicesApi(self.core)
 
     @property
     def base_url(self) -> str:
