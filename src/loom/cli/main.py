@@ -17,6 +17,8 @@ from loom.cli.request_approvals import approvals, approve, reject
 from loom.cli.request_escalation import complete, escalate
 from loom.cli.requests import request_app
 from loom.cli.serve import db_app, serve, worker
+from loom.cli.service_status import check, drift, scorecard, versions
+from loom.cli.services import service_app
 from loom.cli.system import system_app
 from loom.cli.tokens import token_app
 
@@ -50,6 +52,11 @@ request_app.command("approvals")(approvals)
 request_app.command("escalate")(escalate)
 request_app.command("complete")(complete)
 app.add_typer(request_app, name="request")
+service_app.command("versions")(versions)
+service_app.command("drift")(drift)
+service_app.command("check")(check)
+service_app.command("scorecard")(scorecard)
+app.add_typer(service_app, name="service")
 app.add_typer(queue_app, name="queue")
 app.add_typer(system_app, name="system")
 app.add_typer(admin_app, name="admin")
