@@ -4,20 +4,24 @@ plain `upstream` / `downstream` sets the incident root-cause analysis builds on.
 Direction, everywhere: *down* follows what a service calls (its dependencies), *up*
 follows what calls it (its dependents).
 
-The walk is breadth-first, one lean query per ring (plain columns, no ORM objects)
-over the indexed `service_id` / `target_service_id` columns, so its cost follows the
-size of the neighbourhood, not of the organisation. Loops are allowed: a service is
+The walk is breadth-first, one lean query per ring (plain columns, no ORM objects; both
+directions at once) over the indexed `service_id` / `target_service_id` columns, so its
+cost follows the size of the neighbourhood, not of the organisation. Loops are allowed: a service is
 visited once, and the loops found are reported (`loom.services.cycles`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from itertools import zip_longest
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, any_, bindparam, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from loom.auth.models import Team
 from loom.auth.principal import Principal
@@ -25,6 +29,7 @@ from loom.auth.scoping import scoped
 from loom.errors import InvalidInput, NotFound, RejectedInput
 from loom.services import schemas
 from loom.services.cycles import find_cycles
+from loom.services.kinds import Criticality, DependencyKind, Lifecycle
 from loom.services.models import Service, ServiceDependency
 
 MAX_DEPTH = 10
@@ -55,31 +60,59 @@ _NODE = (Service.id, Service.slug, Service.name, Service.tier, Service.lifecycle
 _NODES = select(*_NODE).join(Team, Team.id == Service.team_id)
 
 
+_ID_ARRAY = ARRAY(PG_UUID(as_uuid=True))
+
+
+def _among(
+    session: AsyncSession, column: QueryableAttribute[Any], ids: list[uuid.UUID]
+) -> ColumnElement[bool]:
+    """`column` is one of `ids`. On PostgreSQL one array parameter (`= ANY($1)`): the
+    statement's text stays the same whatever the number of ids, so it is prepared and
+    planned once per connection, not once per list length as `IN ($1, $2...)` would be."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=_ID_ARRAY))
+    return column.in_(ids)
+
+
 def _chunks(ids: Collection[uuid.UUID]) -> Iterator[list[uuid.UUID]]:
     ordered = list(ids)
     for at in range(0, len(ordered), _CHUNK):
         yield ordered[at : at + _CHUNK]
 
 
+#: Per direction: the column of the end a walk stands on, and of the end it goes to.
+_ENDS = {
+    "down": (ServiceDependency.service_id, ServiceDependency.target_service_id),
+    "up": (ServiceDependency.target_service_id, ServiceDependency.service_id),
+}
+
+
+def _ends(edge: Edge, way: str) -> tuple[uuid.UUID | None, uuid.UUID | None]:
+    """(near, far) end of `edge` walking `way`; None is an outside resource."""
+    return (edge.source, edge.target) if way == "down" else (edge.target, edge.source)
+
+
 async def _ring(
     session: AsyncSession,
     org_id: uuid.UUID,
-    ids: Collection[uuid.UUID],
-    way: str,
-    among: Collection[uuid.UUID] | None = None,
+    frontiers: Mapping[str, Collection[uuid.UUID]],
+    among: Mapping[str, Collection[uuid.UUID] | None] | None = None,
 ) -> list[Edge]:
-    """The dependencies of `ids` (down) or on them (up); with `among`, only those whose
-    other end is one of `among`."""
-    column, other = (
-        (ServiceDependency.service_id, ServiceDependency.target_service_id)
-        if way == "down"
-        else (ServiceDependency.target_service_id, ServiceDependency.service_id)
-    )
+    """The edges leaving each direction's frontier (down: what they call; up: what
+    calls them), all directions in one query; with `among`, only the edges whose far end
+    is in that direction's `among` (when it is not None)."""
+    parts = [[(way, chunk) for chunk in _chunks(ids)] for way, ids in frontiers.items() if ids]
     found: list[Edge] = []
-    for chunk in _chunks(ids):
-        stmt = select(*_EDGE).where(ServiceDependency.org_id == org_id, column.in_(chunk))
-        if among is not None:
-            stmt = stmt.where(other.in_(list(among)))
+    for group in zip_longest(*parts):
+        terms = []
+        for way, chunk in filter(None, group):
+            near, far = _ENDS[way]
+            term = _among(session, near, chunk)
+            within = among.get(way) if among else None
+            if within is not None:
+                term = and_(term, _among(session, far, list(within)))
+            terms.append(term)
+        stmt = select(*_EDGE).where(ServiceDependency.org_id == org_id, or_(*terms))
         found.extend(Edge(*row) for row in await session.execute(stmt))
     return found
 
@@ -89,34 +122,41 @@ async def _walk(
     org_id: uuid.UUID,
     start: Iterable[uuid.UUID],
     hops: int,
-    way: str,
+    ways: Iterable[str],
     *,
     closing: bool = True,
-) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, Edge]]:
-    """Services within `hops` of `start` going `way` (with their distance), and the edges
-    followed. With `closing`, also the edges from the outer ring back to services already
+) -> tuple[dict[str, dict[uuid.UUID, int]], dict[uuid.UUID, Edge]]:
+    """Services within `hops` of `start` going each of `ways` (with their distance), and
+    the edges followed. The directions walk side by side, one query per hop for all of
+    them. With `closing`, also the edges from the outer rings back to services already
     found, so a loop closing inside the neighbourhood shows."""
-    distance = dict.fromkeys(start, 0)
+    first = set(start)
+    distance = {way: dict.fromkeys(first, 0) for way in ways}
+    frontier = {way: set(first) for way in distance}
     edges: dict[uuid.UUID, Edge] = {}
-    frontier = set(distance)
     for hop in range(1, hops + 1):
-        if not frontier:
+        if not any(frontier.values()):
             break
-        ring: set[uuid.UUID] = set()
-        for edge in await _ring(session, org_id, frontier, way):
-            edges[edge.id] = edge
-            other = edge.target if way == "down" else edge.source
-            if other is not None and other not in distance:  # None: an outside resource
-                distance[other] = hop
-                ring.add(other)
+        ring: dict[str, set[uuid.UUID]] = {way: set() for way in distance}
+        for edge in await _ring(session, org_id, frontier):
+            for way, seen in distance.items():
+                near, far = _ends(edge, way)
+                if near not in frontier[way]:
+                    continue
+                edges[edge.id] = edge
+                if far is not None and far not in seen:  # None: an outside resource
+                    seen[far] = hop
+                    ring[way].add(far)
         frontier = ring
-    if closing and frontier:
+    if closing and any(frontier.values()):
         # Only edges back into what was found: a hub's thousands of callers stay unread
         # (filtered here instead when what was found is too many to list in the query).
-        found = set(distance) if len(distance) <= _CHUNK else None
-        for edge in await _ring(session, org_id, frontier, way, among=found):
-            if (edge.target if way == "down" else edge.source) in distance:
-                edges[edge.id] = edge
+        within = {way: set(seen) if len(seen) <= _CHUNK else None for way, seen in distance.items()}
+        for edge in await _ring(session, org_id, frontier, among=within):
+            for way, seen in distance.items():
+                near, far = _ends(edge, way)
+                if near in frontier[way] and far in seen:
+                    edges[edge.id] = edge
     return distance, edges
 
 
@@ -142,16 +182,15 @@ async def neighbourhood(
     )
     if start is None:
         raise NotFound(f"service '{slug}' not found")
+    ways = ("down", "up") if direction == "both" else (direction,)
+    found, edges = await _walk(session, principal.org_id, [start], depth, ways)
     distance: dict[uuid.UUID, int] = {}
-    edges: dict[uuid.UUID, Edge] = {}
-    for way in ("down", "up") if direction == "both" else (direction,):
-        found, followed = await _walk(session, principal.org_id, [start], depth, way)
-        for node, hops in found.items():
+    for seen in found.values():
+        for node, hops in seen.items():
             distance[node] = min(hops, distance.get(node, hops))
-        edges.update(followed)
     rows: list[Any] = []
     for chunk in _chunks(distance):
-        rows.extend(await session.execute(_NODES.where(Service.id.in_(chunk))))
+        rows.extend(await session.execute(_NODES.where(_among(session, Service.id, chunk))))
     return _graph(rows, edges.values(), distance)
 
 
@@ -167,9 +206,11 @@ async def system_graph(session: AsyncSession, principal: Principal) -> schemas.G
 def _graph(
     rows: list[Any], edges: Iterable[Edge], distance: dict[uuid.UUID, int] | None
 ) -> schemas.Graph:
+    # Rows read from the database are already valid: construct without validating them
+    # again (a neighbourhood is hundreds of nodes and edges).
     nodes = [
-        schemas.GraphNode(
-            slug=slug, name=name, tier=tier, lifecycle=lifecycle, team_id=team_id,
+        schemas.GraphNode.model_construct(
+            slug=slug, name=name, tier=tier, lifecycle=Lifecycle(lifecycle), team_id=team_id,
             team=team, distance=distance[node_id] if distance is not None else None,
         )
         for node_id, slug, name, tier, lifecycle, team_id, team in rows
@@ -180,10 +221,10 @@ def _graph(
     for edge in edges:
         target = slugs.get(edge.target) if edge.target is not None else None
         out.append(
-            schemas.GraphEdge(
+            schemas.GraphEdge.model_construct(
                 id=edge.id, source=slugs[edge.source], target=target,
-                target_resource=edge.resource, kind=edge.kind,  # type: ignore[arg-type]
-                criticality=edge.criticality,  # type: ignore[arg-type]
+                target_resource=edge.resource, kind=DependencyKind(edge.kind),
+                criticality=Criticality(edge.criticality),
             )
         )  # fmt: skip
         if target is not None:
@@ -207,11 +248,13 @@ async def _reach(
     if hops < 0:
         raise InvalidInput.on("hops", "cannot be negative")
     start = await _ids(session, org_id, slugs)
-    distance, _ = await _walk(session, org_id, start, hops, way, closing=False)
-    reached = set(distance) - start
+    found, _ = await _walk(session, org_id, start, hops, (way,), closing=False)
+    reached = set(found[way]) - start
     names: set[str] = set()
     for chunk in _chunks(reached):
-        names.update(await session.scalars(select(Service.slug).where(Service.id.in_(chunk))))
+        names.update(
+            await session.scalars(select(Service.slug).where(_among(session, Service.id, chunk)))
+        )
     return names
 
 
