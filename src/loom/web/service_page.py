@@ -23,7 +23,7 @@ from loom.auth.principal import Principal
 from loom.errors import Forbidden, NotFound
 from loom.services import graph, service
 from loom.services.kinds import Criticality, DependencyKind
-from loom.services.models import Service
+from loom.services.models import Service, ServiceDependency
 from loom.web import service_graph
 from loom.web.deps import PagePrincipal
 from loom.web.routing import page_router
@@ -95,8 +95,9 @@ async def _overview(tab: TabInput) -> dict[str, Any]:
 async def _dependencies(tab: TabInput) -> dict[str, Any]:
     lists: dict[str, list[dict[str, Any]]] = {}
     for direction in ("down", "up"):
-        stmt = service.dependencies_query(tab.service, direction).limit(DEPENDENCY_LIMIT)
-        rows = list(await tab.session.scalars(stmt))
+        stmt = service.dependencies_query(tab.service, direction)
+        stmt = stmt.order_by(ServiceDependency.created_at, ServiceDependency.id)
+        rows = list(await tab.session.scalars(stmt.limit(DEPENDENCY_LIMIT)))
         items = await service.describe_dependencies(tab.session, rows)
         for item in items:
             item["target_url"] = service_path(item["target"]) if item["target"] else None

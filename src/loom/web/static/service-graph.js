@@ -34,6 +34,7 @@
   };
   var RESOURCE = "#d0d7de";
   var LOOP = "#cf222e";
+  var MAX_FIT_ZOOM = 1.25;
   var LAYOUTS = {
     dagre: { name: "dagre", rankDir: "LR", nodeSep: 25, rankSep: 90, animate: false },
     cose: { name: "cose", animate: false, nodeRepulsion: 9000, idealEdgeLength: 90 }
@@ -88,6 +89,10 @@
     var options = LAYOUTS[name] || LAYOUTS.dagre;
     cy.layout(options).run();
     cy.fit(undefined, 30);
+    if (cy.zoom() > MAX_FIT_ZOOM) {  // a handful of services: not drawn huge
+      cy.zoom(MAX_FIT_ZOOM);
+      cy.center();
+    }
     box.dataset.layout = options.name;
   }
 
