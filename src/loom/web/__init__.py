@@ -23,6 +23,10 @@ from loom.web import (
     queue,
     request_page,
     requests,
+    service_edit,
+    service_graph,
+    service_page,
+    services,
     ticket_status,
 )
 from loom.web.headers import SecurityHeadersMiddleware
@@ -36,6 +40,8 @@ def install_portal(app: FastAPI) -> None:
     pages = (
         home, auth, docs, catalog, entry, ordering, requests, request_page, ticket_status,
         approvals, queue,
+        # /ui/services/graph and .../{slug}/edit before the service page's /{slug}/{tab}.
+        services, service_graph, service_edit, service_page,
     )  # fmt: skip
     for module in (*pages, placeholders):
         app.include_router(module.router)
