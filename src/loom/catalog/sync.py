@@ -162,10 +162,16 @@ async def apply_kinds(
             async with session.begin_nested():
                 found = await kind.apply(session, org_id, batch, actor)
         except Exception as exc:  # a bug or a database error in one kind: the rest still syncs
+            # The problem row is shown over the API: the details (SQL...) stay in the log.
             log.exception("catalog kind not applied", kind=kind.kind)
             found = []
             loaded.problems.append(
-                Problem(f"{kind.folder}/", 1, "", f"{kind.kind} documents not applied: {exc}")
+                Problem(
+                    f"{kind.folder}/",
+                    1,
+                    "",
+                    f"{kind.kind} documents not applied ({type(exc).__name__}, see the logs)",
+                )
             )
         for p in found:
             loaded.problems.append(
