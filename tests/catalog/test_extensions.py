@@ -16,6 +16,7 @@ from loom.auth.models import Team
 from loom.catalog import extensions
 from loom.catalog.extensions import DocumentKind, KindBatch, KindProblem
 from loom.catalog.sync import sync
+from loom.catalog.webhooks import touches_catalog
 from loom.platform.runtime import Runtime
 from tests.catalog.conftest import write_catalog
 
@@ -76,3 +77,14 @@ async def test_documents_reach_their_hook_and_a_failing_hook_writes_nothing(
         teams = await session.scalars(select(Team.slug).where(Team.slug.like("half-%")))
         # The first sync's team is there; the failing second sync's was rolled back.
         assert teams.all() == ["half-1"]
+
+
+def test_a_push_touching_a_registered_folder_starts_a_sync(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def apply(*_: Any) -> list[KindProblem]:
+        return []
+
+    monkeypatch.setitem(
+        extensions._KINDS, "Widget", DocumentKind("Widget", "widgets", Widget, apply)
+    )
+    assert touches_catalog({"commits": [{"modified": ["widgets/a.yaml"]}]})
+    assert not touches_catalog({"commits": [{"modified": ["docs/widgets.md"]}]})
