@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
+from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,9 +25,9 @@ from loom.services.scorecards import Scorecard, meets, scorecard
 from loom.services.service import ServiceFilter, get_service, services_query
 
 
-def rules_list(principal: Principal) -> Select[tuple[ScorecardRule]]:
-    stmt: Select[tuple[ScorecardRule]] = rules_query(principal.org_id)
-    return stmt
+def rules_list(principal: Principal) -> Select[Any]:
+    """The caller's organisation's rules (for the pagination helper)."""
+    return rules_query(principal.org_id)
 
 
 def rule_out(row: ScorecardRule) -> out.ScorecardRule:

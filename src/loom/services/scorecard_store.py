@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.audit import service as audit
@@ -65,7 +65,7 @@ async def rules_of(session: AsyncSession, org_id: uuid.UUID) -> list[ScorecardRu
     return [ScorecardRuleDocument.model_validate(row.definition) for row in rows]
 
 
-def rules_query(org_id: uuid.UUID) -> Any:
+def rules_query(org_id: uuid.UUID) -> Select[Any]:
     return select(ScorecardRule).where(ScorecardRule.org_id == org_id)
 
 
