@@ -209,3 +209,13 @@ async def test_sync_touches_only_the_catalog_organisation(
     ours = await get(client, tenant.headers["viewer-a"], "gateway")
     assert ours["managed"] is True
     assert ours["id"] != their_gateway["id"]
+
+
+async def test_unreadable_file_lets_go_of_no_service(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, repo: Path
+) -> None:
+    await sync_repo(app, repo, {"services/gateway.yaml": service_doc("gateway")})
+    record = await sync_repo(app, repo, {"services/gateway.yaml": "metadata: [unclosed\n"})
+    assert record.status == "partial"
+    assert [p["file"] for p in record.problems] == ["services/gateway.yaml"]
+    assert (await get(client, tenant.headers["viewer-a"], "gateway"))["managed"] is True
