@@ -121,6 +121,19 @@ class CatalogSettings(_Group):
     git_timeout_seconds: int = Field(default=120, ge=1)
 
 
+ReadinessLevel = Literal["bronze", "silver", "gold"]
+
+
+def _required_levels() -> dict[str, ReadinessLevel]:
+    return {"dev": "bronze", "staging": "bronze", "production": "silver"}
+
+
+class ScorecardSettings(_Group):
+    """The readiness level (bronze, silver, gold) a service needs to go to each environment."""
+
+    required_levels: dict[str, ReadinessLevel] = Field(default_factory=_required_levels)
+
+
 class SqsQueueUrls(_Group):
     """The SQS FIFO queue behind one named Loom queue, and its dead-letter queue (a FIFO
     queue named in the main queue's redrive policy, maxReceiveCount 3)."""
@@ -205,6 +218,7 @@ class Settings(BaseSettings):
     workers: WorkerSettings = WorkerSettings()
     database: DatabaseSettings = DatabaseSettings()
     catalog: CatalogSettings = CatalogSettings()
+    scorecards: ScorecardSettings = ScorecardSettings()
     http: HttpSettings = HttpSettings()
     queue: QueueSettings = QueueSettings()
     integrations: IntegrationSettings = IntegrationSettings()

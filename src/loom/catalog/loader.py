@@ -1,5 +1,6 @@
-"""Loading a catalog checkout: every document under catalog/ and bundles/, validated,
-with every problem reported at once as `file:line path: message`.
+"""Loading a catalog checkout: every document under catalog/ and bundles/ (and the
+folders of kinds registered in `extensions.py`), validated, with every problem reported
+at once as `file:line path: message`.
 
 A bad document is reported and skipped; it never hides the good ones. This module reads
 files only: it knows nothing of the database or git (see `source.py` and `service.py`).
@@ -14,12 +15,13 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
 from loom.catalog.codeowners import LOCATIONS, CodeOwners
 from loom.catalog.documents import KINDS, CatalogBundle, CatalogItem, Document
+from loom.catalog.extensions import DocumentKind, KindBatch, KindEntry, registered
 from loom.catalog.rules import Finding, bundle_findings, collapse_union_errors, item_findings
 from loom.catalog.yaml_source import SourceDocument, YamlProblem, format_path, load_documents
 
@@ -70,15 +72,36 @@ class LoadedCatalog:
     #: unknown, so whatever was served from them stays served.
     unreadable: set[str] = field(default_factory=set)
     files: int = 0
+    #: Documents of registered kinds, by kind then id; their invalid ids by kind.
+    kinds: dict[str, dict[str, KindEntry]] = field(default_factory=dict)
+    kind_rejected: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def entries(self) -> list[Entry]:
         return [*self.items.values(), *self.bundles.values()]
 
+    def batch(self, kind: DocumentKind, commit: str | None) -> KindBatch:
+        """What the sync hands `kind`'s apply hook."""
+        prefix = f"{kind.folder}/"
+        return KindBatch(
+            entries=list(self.kinds.get(kind.kind, {}).values()),
+            rejected=set(self.kind_rejected.get(kind.kind, set())),
+            unreadable=any(f.startswith(prefix) for f in self.unreadable),
+            commit=commit,
+        )
+
 
 @dataclass
 class _Candidate:
     document: Document
+    source: SourceDocument
+    file: str
+
+
+@dataclass
+class _KindCandidate:
+    kind: DocumentKind
+    document: Any
     source: SourceDocument
     file: str
 
@@ -96,7 +119,8 @@ def read_files(root: Path) -> list[tuple[str, bytes]]:
     """(relative path, content) of every document file, in a stable order. Contents are
     decoded when parsed, so that a file that is not UTF-8 is reported, not fatal."""
     files: list[tuple[str, bytes]] = []
-    for folder in DOCUMENT_DIRS:
+    extra = (k.folder for k in registered().values())
+    for folder in dict.fromkeys((*DOCUMENT_DIRS, *extra)):
         base = root / folder
         if not base.is_dir():
             continue
@@ -138,7 +162,9 @@ def load_directory(root: Path, last_good: Mapping[str, CatalogItem] | None = Non
     return load_files(read_files(root), read_codeowners(root), last_good=last_good)
 
 
-def _parse(file: str, content: str | bytes, catalog: LoadedCatalog) -> list[_Candidate]:
+def _parse(
+    file: str, content: str | bytes, catalog: LoadedCatalog, others: list[_KindCandidate]
+) -> list[_Candidate]:
     try:
         text = content.decode("utf-8") if isinstance(content, bytes) else content
         sources = load_documents(text)
@@ -161,22 +187,29 @@ def _parse(file: str, content: str | bytes, catalog: LoadedCatalog) -> list[_Can
             continue
         kind = data.get("kind")
         model = KINDS.get(kind) if isinstance(kind, str) else None
-        if model is None:
+        extra = registered().get(kind) if isinstance(kind, str) else None
+        if model is None and extra is None:
             line = source.line_of(("kind",))
-            known = " or ".join(KINDS)
+            known = " or ".join([*KINDS, *registered()])
             catalog.problems.append(Problem(file, line, "kind", f"must be {known}", doc_id))
             _reject(catalog, doc_id)
             continue
         try:
-            document = model.model_validate(data)
+            document = (extra.model if extra else model).model_validate(data)  # type: ignore[union-attr]
         except ValidationError as exc:
             for loc, message in collapse_union_errors(exc.errors()):
                 catalog.problems.append(
                     Problem(file, source.line_of(loc), format_path(loc), message, doc_id)
                 )
-            _reject(catalog, doc_id)
+            if extra is not None:
+                _reject_kind(catalog, extra.kind, doc_id)
+            else:
+                _reject(catalog, doc_id)
             continue
-        candidates.append(_Candidate(document, source, file))
+        if extra is not None:
+            others.append(_KindCandidate(extra, document, source, file))
+        else:
+            candidates.append(_Candidate(cast(Document, document), source, file))
     return candidates
 
 
@@ -190,6 +223,12 @@ def _raw_id(data: Any) -> str | None:
 def _reject(catalog: LoadedCatalog, doc_id: str | None) -> None:
     if doc_id:
         catalog.rejected.add(doc_id)
+
+
+def _reject_kind(catalog: LoadedCatalog, kind: str, doc_id: str | None) -> None:
+    """Ids of registered kinds are their own namespace, apart from items and bundles."""
+    if doc_id:
+        catalog.kind_rejected.setdefault(kind, set()).add(doc_id)
 
 
 def _report(catalog: LoadedCatalog, candidate: _Candidate, findings: Iterable[Finding]) -> bool:
@@ -241,9 +280,10 @@ def _load(
     context = dict(context_items or {})
     catalog = LoadedCatalog()
     candidates: list[_Candidate] = []
+    others: list[_KindCandidate] = []
     for file, text in files:
         catalog.files += 1
-        candidates.extend(_parse(file, text, catalog))
+        candidates.extend(_parse(file, text, catalog, others))
 
     first_seen: dict[str, _Candidate] = {}
     unique: list[_Candidate] = []
@@ -294,8 +334,40 @@ def _load(
             findings = bundle_findings(candidate.document, valid_items, metadata)
             if _report(catalog, candidate, findings):
                 catalog.bundles[candidate.document.metadata.id] = _entry(candidate, owners)
+    _load_kinds(catalog, others, owners)
     catalog.problems.sort(key=lambda p: (p.file, p.line))
     return catalog
+
+
+def _load_kinds(catalog: LoadedCatalog, others: list[_KindCandidate], owners: CodeOwners) -> None:
+    """Documents of registered kinds: unique ids per kind, whole-document rules checked."""
+    first_seen: dict[tuple[str, str], _KindCandidate] = {}
+    for candidate in others:
+        kind, document, source = candidate.kind, candidate.document, candidate.source
+        doc_id: str = document.metadata.id
+        findings = list(kind.check(document)) if kind.check else []
+        earlier = first_seen.get((kind.kind, doc_id))
+        if earlier is not None:
+            where = f"{earlier.file}:{earlier.source.line_of(('metadata', 'id'))}"
+            findings = [(("metadata", "id"), f"duplicate id '{doc_id}' (first in {where})")]
+        else:
+            first_seen[(kind.kind, doc_id)] = candidate
+        for path, message in findings:
+            catalog.problems.append(
+                Problem(candidate.file, source.line_of(path), format_path(path), message, doc_id)
+            )
+        if findings:
+            _reject_kind(catalog, kind.kind, doc_id)
+            continue
+        owner = getattr(document.metadata, "owner", None) or owners.team_of(candidate.file)
+        catalog.kinds.setdefault(kind.kind, {})[doc_id] = KindEntry(
+            document=document,
+            file=candidate.file,
+            line=source.start_line,
+            owner=owner,
+            digest=digest(source.data),
+            source=source,
+        )
 
 
 def _entry(candidate: _Candidate, owners: CodeOwners) -> Entry:

@@ -1,7 +1,8 @@
-"""GitHub push webhook: a signed push that touches catalog/, bundles/ or CODEOWNERS on
-the catalog's branch triggers a sync. The only authentication is the HMAC signature
-(`X-Hub-Signature-256`) over the raw body with the configured secret; a missing or bad
-signature is a 401 and nothing happens."""
+"""GitHub push webhook: a signed push that touches catalog/, bundles/ (or the folder of a
+registered document kind, such as services/) or CODEOWNERS on the catalog's branch
+triggers a sync. The only authentication is the HMAC signature (`X-Hub-Signature-256`)
+over the raw body with the configured secret; a missing or bad signature is a 401 and
+nothing happens."""
 
 from __future__ import annotations
 
@@ -16,13 +17,13 @@ from fastapi.responses import JSONResponse
 
 from loom.api.deps import RuntimeDep
 from loom.catalog.codeowners import LOCATIONS
+from loom.catalog.extensions import BUILTIN_FOLDERS, registered
 from loom.catalog.jobs import start_sync
 from loom.errors import InvalidInput, NotAuthenticated, NotFound
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 log = structlog.get_logger("loom.catalog.webhook")
 MAX_BODY = 5 * 1024 * 1024
-_WATCHED_DIRS = ("catalog/", "bundles/")
 
 
 def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
@@ -37,7 +38,8 @@ def touches_catalog(payload: dict[str, Any]) -> bool:
     for commit in [*payload.get("commits", []), payload.get("head_commit") or {}]:
         for key in ("added", "modified", "removed"):
             paths.update(p for p in commit.get(key, []) if isinstance(p, str))
-    return any(p.startswith(_WATCHED_DIRS) or p in LOCATIONS for p in paths)
+    watched = tuple(f"{d}/" for d in (*BUILTIN_FOLDERS, *(k.folder for k in registered().values())))
+    return any(p.startswith(watched) or p in LOCATIONS for p in paths)
 
 
 @router.post("/github", status_code=202)

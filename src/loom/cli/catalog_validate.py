@@ -70,6 +70,7 @@ def _load(path: Path) -> LoadedCatalog:
         load_directory,
         load_files,
     )
+    from loom.services import catalog_kinds  # noqa: F401  (services/ and scorecards/ too)
 
     if path.is_dir():
         try:

@@ -16,6 +16,7 @@ class LinkKind(StrEnum):
     DOCS = "docs"
     DASHBOARD = "dashboard"
     RUNBOOK = "runbook"
+    ONCALL = "oncall"
     OTHER = "other"
 
 
