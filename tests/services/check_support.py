@@ -74,10 +74,11 @@ def target() -> Iterator[FakeServer]:
 
 
 async def add_check(
-    client: httpx.AsyncClient, headers: dict[str, str], slug: str, url: str, **fields: Any
+    client: httpx.AsyncClient, auth: dict[str, str], slug: str, url: str, **fields: Any
 ) -> dict[str, Any]:
+    """Add a check (`fields` may include the check's own `headers`)."""
     body = {"name": fields.pop("name", url.rsplit("/", 1)[-1] or "root"), "url": url, **fields}
-    response = await client.post(f"{SERVICES}/{slug}/checks", json=body, headers=headers)
+    response = await client.post(f"{SERVICES}/{slug}/checks", json=body, headers=auth)
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()
     return data
