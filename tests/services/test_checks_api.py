@@ -46,7 +46,11 @@ async def test_an_operator_adds_a_check_every_member_reads(
         json_path="$.status", json_expected="ok", latency_threshold_ms=500, environment="prod",
     )  # fmt: skip
     assert created["expected_status"] == [204]
-    assert (created["status"], created["last_result"], created["method"]) == ("unknown", None, "GET")
+    assert (created["status"], created["last_result"], created["method"]) == (
+        "unknown",
+        None,
+        "GET",
+    )
     read = await client.get(
         f"{SERVICES}/orders/checks/{created['id']}", headers=tenant.headers["viewer-b"]
     )
@@ -102,7 +106,9 @@ async def test_only_operators_of_the_owning_team_change_checks(
     await register(client, tenant.headers["operator-a"], "orders")
     body = {"name": "health", "url": "https://orders.test/health"}
     for who in ("viewer-a", "operator-b", "admin-b"):
-        refused = await client.post(f"{SERVICES}/orders/checks", json=body, headers=tenant.headers[who])
+        refused = await client.post(
+            f"{SERVICES}/orders/checks", json=body, headers=tenant.headers[who]
+        )
         assert refused.status_code == 403, who
     check = await add_check(client, tenant.headers["admin-a"], "orders", body["url"], name="h")
     url = f"{SERVICES}/orders/checks/{check['id']}"

@@ -133,7 +133,9 @@ async def test_a_tick_claims_no_more_than_its_batch(
     await set_next_run(app, T0)
     runtime = app.state.runtime
     runtime.settings = runtime.settings.model_copy(
-        update={"health_checks": runtime.settings.health_checks.model_copy(update={"batch_size": 2})}
+        update={
+            "health_checks": runtime.settings.health_checks.model_copy(update={"batch_size": 2})
+        }
     )
     pool = CheckPool(runtime, now=Clock(T0))
     assert len(await pool.tick()) == 2
