@@ -24,7 +24,7 @@ from loom.db.types import utcnow
 from loom.errors import Conflict, FieldIssue, InvalidInput, NotFound
 from loom.platform.http import is_credential_header
 from loom.services.check_models import ServiceCheck, ServiceCheckResult
-from loom.services.checks import jsonpath, schemas
+from loom.services.checks import jsonpath, schemas, status
 from loom.services.checks.schemas import CheckStatus
 from loom.services.models import Service
 from loom.services.service import get_service, require_operator
@@ -194,7 +194,7 @@ async def update_check(
     if probed_change or sent.get("enabled") is True:
         # A new definition is judged afresh, and soon.
         check.next_run_at = utcnow()
-    if probed_change and check.status != CheckStatus.UNKNOWN:
+    if probed_change and status.changes(CheckStatus(check.status), CheckStatus.UNKNOWN):
         check.status, check.status_since = CheckStatus.UNKNOWN.value, utcnow()
     try:
         await session.flush()
