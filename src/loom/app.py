@@ -36,6 +36,8 @@ from loom.provisioning.escalation_router import router as escalation_router
 from loom.provisioning.router import router as requests_router
 from loom.queue.router import router as queue_router
 from loom.services import catalog_kinds  # noqa: F401  (registers Service, ScorecardRule documents)
+from loom.services.checks import scheduler as check_scheduler
+from loom.services.checks.router import router as service_checks_router
 from loom.services.router import graph_router as service_graph_router
 from loom.services.router import router as services_router
 from loom.services.scorecard_router import router as scorecards_router
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             if background:
                 await stop_workers(runtime)
                 await stop_background(runtime)
+            await check_scheduler.stop(runtime)
             await demo.stop_integrations(runtime)
             for task in catalog_jobs.pending_syncs(runtime):
                 task.cancel()
@@ -125,6 +128,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     api.include_router(services_router)
     api.include_router(service_graph_router)
     api.include_router(scorecards_router)
+    api.include_router(service_checks_router)
     app.include_router(api)
     app.include_router(metrics_router)
     install_portal(app)

@@ -183,6 +183,20 @@ class HttpSettings(_Group):
     )
 
 
+class HealthCheckSettings(_Group):
+    """Endpoint health checks of the service registry (loom.services.checks): how often
+    the scheduler looks for due checks, how many run at once per process, how long
+    results are kept, and the demo's local target."""
+
+    tick_seconds: float = Field(default=5.0, gt=0, le=300)
+    concurrency: int = Field(default=50, ge=1, le=1000)
+    batch_size: int = Field(default=200, ge=1, le=5000)
+    retention_days: int = Field(default=30, ge=1)
+    demo_target_port: int = Field(
+        default=8099, ge=0, le=65535, description="Port of the demo's check target (0: any)"
+    )
+
+
 def _config_file() -> Path | None:
     explicit = os.environ.get("LOOM_CONFIG")
     if explicit:
@@ -222,6 +236,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     queue: QueueSettings = QueueSettings()
     integrations: IntegrationSettings = IntegrationSettings()
+    health_checks: HealthCheckSettings = HealthCheckSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -1,7 +1,8 @@
 """The demo that `make serve` runs (LOOM_DEMO_DATA=true): demo data seeded into an empty
 database (`seed`), and demo integrations: local fake JIRA, GitHub and Terraform servers
 (`fakes/`, which the tests use too) run inside the process for the systems that have no
-real instance configured (`start_integrations`; see integrations.py).
+real instance configured (`start_integrations`; see integrations.py), with a local target
+for the sample services' health checks (target.py).
 
 Nothing here is for production: the fakes keep their data in memory and forget it when
 the process stops."""
@@ -35,12 +36,16 @@ async def start_integrations(runtime: Runtime) -> None:
     settings = runtime.settings
     if settings.demo_data or settings.integrations.demo_fakes:
         # Imported only then: a production process never loads the fakes.
-        from loom.demo import integrations
+        from loom.demo import integrations, target
 
+        await target.start(runtime)
         await integrations.start(runtime)
 
 
 async def stop_integrations(runtime: Runtime) -> None:
+    from loom.demo import target
+
+    await target.stop(runtime)
     if EXTRAS_KEY in runtime.extras:
         from loom.demo import integrations
 

@@ -73,7 +73,7 @@ Handler = Callable[[RecordedCall], Reply]
 class FakeServer:
     """See the module docstring. Start with `with FakeServer() as server:`."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.calls: list[RecordedCall] = []
         #: Keep only the latest this many calls (None: all; a long-running demo sets it).
         self.max_calls: int | None = None
@@ -81,7 +81,7 @@ class FakeServer:
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd = _Server((host, 0), _handler_class(self))
+        self._httpd = _Server((host, port), _handler_class(self))
         self._httpd.owner = self
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from loom.platform.runtime import Runtime
 
 
+#: The breaker of clients made with `breaker=False`: no threshold is ever reached.
+_NEVER_OPEN = CircuitBreaker("unbroken", threshold=2**62, cooldown=0.0, clock=time.monotonic)
+
+
 class HttpClients:
     """One per process (see `http_clients(runtime)`): a cached `httpx.AsyncClient` per
     integration, and a circuit breaker per (integration, host).
@@ -52,13 +56,19 @@ class HttpClients:
         s = self.settings
         return httpx.Timeout(s.timeout_seconds, connect=s.connect_timeout_seconds)
 
-    def client(self, integration: str, *, extra_hosts: Iterable[str] = ()) -> httpx.AsyncClient:
+    def client(
+        self, integration: str, *, extra_hosts: Iterable[str] = (), breaker: bool = True
+    ) -> httpx.AsyncClient:
         """The shared client of `integration` (`"rest-api"`, `"jira:main"`...). It sends no
         cookies between calls, follows redirects (each hop checked) and has no base URL:
         callers pass full URLs and their own auth headers per request.
 
         `extra_hosts` adds hosts this integration may call besides `allowed_hosts` (the
         base URL of a configured JIRA instance, say); it is fixed by the first call.
+
+        `breaker=False` is for probes (endpoint health checks): a failing answer is what
+        they measure, and one failing endpoint must not get its host's other endpoints
+        refused. The allow-list, timeouts and header rules still apply.
         """
         extra = tuple(extra_hosts)
         if integration in self._clients:
@@ -70,7 +80,9 @@ class HttpClients:
         guarded = GuardedTransport(
             self._transport or httpx.AsyncHTTPTransport(),
             policy,
-            lambda url: self.breaker(integration, url.netloc.decode("ascii")),
+            (lambda url: self.breaker(integration, url.netloc.decode("ascii")))
+            if breaker
+            else (lambda _url: _NEVER_OPEN),
             self.timeout,
             owns_inner=self._transport is None,
         )
