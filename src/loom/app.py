@@ -35,6 +35,8 @@ from loom.provisioning.callbacks_router import router as callbacks_router
 from loom.provisioning.escalation_router import router as escalation_router
 from loom.provisioning.router import router as requests_router
 from loom.queue.router import router as queue_router
+from loom.services.deployments_router import environments_router
+from loom.services.deployments_router import router as deployments_router
 from loom.services.router import graph_router as service_graph_router
 from loom.services.router import router as services_router
 from loom.settings import Settings, get_settings
@@ -120,6 +122,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     api.include_router(approvals_router)
     api.include_router(callbacks_router)
     api.include_router(escalation_router)
+    api.include_router(deployments_router)  # before services_router: /services/versions
+    api.include_router(environments_router)
     api.include_router(services_router)
     api.include_router(service_graph_router)
     app.include_router(api)
