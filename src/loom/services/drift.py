@@ -5,7 +5,8 @@ rule is tested on its own. Versions are opaque strings, compared for equality on
 Each environment is compared with the one ranked just before it:
 
 - `behind`: it runs another version than the one before it, for longer than its
-  threshold, counted from when the one before it got the version it lacks;
+  threshold, counted from when the one before it got the version it lacks (or, if it
+  had that version too and moved off it, from when it moved);
 - `unseen_version`: it runs a version never deployed to the one before it (a hot-fix
   straight to production);
 - `missing`: it has deployments while the one before it never had any.
@@ -127,14 +128,19 @@ def _behind(
     reference = state.running.get(before.slug)
     if reference is None or reference.version == current.version:
         return None
-    if now - reference.since <= stage.threshold:
+    since = reference.since
+    if reference.version in state.seen.get(stage.slug, frozenset()):
+        # It had that version and moved off it (a hot-fix, a rollback): it lacks it only
+        # since it moved.
+        since = max(since, current.since)
+    if now - since <= stage.threshold:
         return None
-    hours = int((now - reference.since).total_seconds() // 3600)
+    hours = int((now - since).total_seconds() // 3600)
     message = (
         f"{stage.slug} runs {state.slug} {current.version} while {before.slug} has run "
         f"{reference.version} for {hours} h (threshold {_hours(stage.threshold)} h)"
     )
-    return _finding(state, stage, "behind", message, current, before, reference, reference.since)
+    return _finding(state, stage, "behind", message, current, before, reference, since)
 
 
 def _hours(delta: timedelta) -> int:

@@ -92,12 +92,10 @@ async def environment_named(
 
 
 async def _get(session: AsyncSession, principal: Principal, slug: str) -> Environment:
-    env = await session.scalar(
-        select(Environment).where(Environment.org_id == principal.org_id, Environment.slug == slug)
-    )
-    if env is None:
-        raise NotFound(f"environment '{slug}' not found")
-    return env
+    for env in await ensure_environments(session, principal.org_id):
+        if env.slug == slug:
+            return env
+    raise NotFound(f"environment '{slug}' not found")
 
 
 async def create_environment(
