@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from loom.audit.service import Actor
 from loom.services.deployments import record_deployment
+from loom.services.kinds import DeploymentSource
 from loom.services.models import Service, ServiceDeployment
 from tests.conftest import Tenant
 from tests.services.support import SERVICES, deploy, make_managed, other_org_admin, register
@@ -167,7 +168,7 @@ async def test_a_system_actor_records_from_code_and_removal_takes_history_along(
         assert service is not None
         dep = await record_deployment(
             s, Actor.system("github-webhook"), service, environment="production",
-            version="3.1", commit_sha="abcdef1", source="webhook",
+            version="3.1", commit_sha="abcdef1", source=DeploymentSource.WEBHOOK,
         )  # fmt: skip
         assert dep.deployed_by == "github-webhook"
     [read] = await history(client, tenant.headers["viewer-a"], "orders")

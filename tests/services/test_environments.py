@@ -20,7 +20,7 @@ def fields_of(response: httpx.Response) -> list[str]:
 async def slugs(client: httpx.AsyncClient, headers: dict[str, str]) -> list[str]:
     response = await client.get(ENVS, headers=headers)
     assert response.status_code == 200, response.text
-    return [e["slug"] for e in response.json()]
+    return [e["slug"] for e in response.json()["items"]]
 
 
 async def test_an_organisation_starts_with_dev_staging_production(
@@ -28,14 +28,20 @@ async def test_an_organisation_starts_with_dev_staging_production(
 ) -> None:
     response = await client.get(ENVS, headers=tenant.headers["viewer-a"])
     assert response.status_code == 200
-    envs = response.json()
+    envs = response.json()["items"]
     assert [(e["slug"], e["rank"], e["production"]) for e in envs] == [
         ("dev", 10, False), ("staging", 20, False), ("production", 30, True),
     ]  # fmt: skip
     assert all(e["drift_threshold_hours"] is None for e in envs)
     # Created once: asking again gives the same rows.
     again = await client.get(ENVS, headers=tenant.headers["viewer-b"])
-    assert again.json() == envs
+    assert again.json()["items"] == envs
+    paged = await client.get(ENVS, params={"limit": 2}, headers=tenant.headers["viewer-a"])
+    assert [e["slug"] for e in paged.json()["items"]] == ["dev", "staging"]
+    rest = await client.get(
+        ENVS, params={"cursor": paged.json()["next_cursor"]}, headers=tenant.headers["viewer-a"]
+    )
+    assert [e["slug"] for e in rest.json()["items"]] == ["production"]
 
 
 async def test_admin_adds_changes_and_removes_an_environment(

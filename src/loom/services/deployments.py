@@ -24,6 +24,7 @@ from loom.db.types import utcnow
 from loom.errors import RejectedInput
 from loom.services import deployment_schemas as schemas
 from loom.services.environments import ensure_environments, environment_named
+from loom.services.kinds import DeploymentSource
 from loom.services.models import Service, ServiceDeployment
 from loom.services.service import get_service, require_operator
 
@@ -60,7 +61,7 @@ async def record_deployment(
     deployed_by: str | None = None,
     url: str | None = None,
     description: str = "",
-    source: str = "api",
+    source: DeploymentSource = DeploymentSource.API,
     now: datetime | None = None,
 ) -> ServiceDeployment:
     """Append a deployment of `service` (audited as `service.deploy`). Bad data is a 400

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from loom.api.deps import CurrentPrincipal, RuntimeDep, SessionDep
-from loom.api.pagination import Page, PageDep, page_body, paginate
+from loom.api.pagination import Page, PageDep, page_body, paginate, paginate_list
 from loom.services import deployment_schemas as schemas
 from loom.services import deployments, environments, versions
 from loom.services.models import ServiceDeployment
@@ -88,15 +88,17 @@ async def record_deployment(
         return await deployments.deploy(session, principal, slug, body)
 
 
-@environments_router.get("", response_model=list[schemas.Environment])
+@environments_router.get("", responses={200: {"model": Page[schemas.Environment]}})
 async def list_environments(
-    principal: CurrentPrincipal, session: SessionDep
-) -> list[schemas.Environment]:
+    principal: CurrentPrincipal, session: SessionDep, page: PageDep
+) -> dict[str, Any]:
     """The organisation's environments in promotion order (dev, staging, production
     unless its admins configured others)."""
     async with session.begin():
         envs = await environments.ensure_environments(session, principal.org_id)
-        return [environments.environment_out(e) for e in envs]
+        items = [environments.environment_out(e) for e in envs]
+    rows, cursor = paginate_list(items, lambda e: [e.rank], page)
+    return page_body(rows, cursor, page)
 
 
 @environments_router.post(
