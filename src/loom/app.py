@@ -38,6 +38,8 @@ from loom.queue.router import router as queue_router
 from loom.services import catalog_kinds  # noqa: F401  (registers Service, ScorecardRule documents)
 from loom.services.checks import scheduler as check_scheduler
 from loom.services.checks.router import router as service_checks_router
+from loom.services.deployments_router import environments_router
+from loom.services.deployments_router import router as deployments_router
 from loom.services.router import graph_router as service_graph_router
 from loom.services.router import router as services_router
 from loom.services.scorecard_router import router as scorecards_router
@@ -125,6 +127,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     api.include_router(approvals_router)
     api.include_router(callbacks_router)
     api.include_router(escalation_router)
+    api.include_router(deployments_router)  # before services_router: /services/versions
+    api.include_router(environments_router)
     api.include_router(services_router)
     api.include_router(service_graph_router)
     api.include_router(scorecards_router)

@@ -134,6 +134,14 @@ class ScorecardSettings(_Group):
     required_levels: dict[str, ReadinessLevel] = Field(default_factory=_required_levels)
 
 
+class ServicesSettings(_Group):
+    """The service registry."""
+
+    #: How long an environment may run another version than the one before it (by rank)
+    #: before the version matrix calls it drift; an environment may set its own.
+    drift_threshold_hours: int = Field(default=72, ge=1, le=24 * 365)
+
+
 class SqsQueueUrls(_Group):
     """The SQS FIFO queue behind one named Loom queue, and its dead-letter queue (a FIFO
     queue named in the main queue's redrive policy, maxReceiveCount 3)."""
@@ -233,6 +241,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     catalog: CatalogSettings = CatalogSettings()
     scorecards: ScorecardSettings = ScorecardSettings()
+    services: ServicesSettings = ServicesSettings()
     http: HttpSettings = HttpSettings()
     queue: QueueSettings = QueueSettings()
     integrations: IntegrationSettings = IntegrationSettings()

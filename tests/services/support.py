@@ -56,3 +56,18 @@ async def other_org_admin(app: FastAPI) -> dict[str, str]:
         await s.flush()
         s.add(Membership(user_id=user.id, team_id=team.id, role=Role.ADMIN))
     return bearer(await token_for(app, "boss@other.test"))
+
+
+async def deploy(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    slug: str,
+    environment: str,
+    version: str,
+    **fields: Any,
+) -> dict[str, Any]:
+    body = {"environment": environment, "version": version, **fields}
+    response = await client.post(f"{SERVICES}/{slug}/deployments", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data

@@ -32,7 +32,17 @@ class Criticality(StrEnum):
     LOW = "low"
 
 
+class DeploymentSource(StrEnum):
+    """Where a deployment record came from."""
+
+    API = "api"
+    WEBHOOK = "webhook"
+    CATALOG = "catalog"
+
+
 #: A service's slug (its id in the API), unique per organisation.
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+#: Slugs no service may take: `/services/<them>` are fixed routes (the version matrix, drift).
+RESERVED_SLUGS = frozenset({"versions", "drift"})
 #: An outside resource a service depends on: "<type>:<name>", e.g. "postgres:orders-db".
 RESOURCE_PATTERN = r"^[a-z][a-z0-9_-]{0,39}:[^\s]{1,200}$"

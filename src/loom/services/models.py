@@ -73,3 +73,46 @@ class ServiceDependency(UUIDPrimaryKey, OrgScoped, Base):
     criticality: Mapped[str] = mapped_column(String(10))
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Environment(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
+    """A place services are deployed to (dev, staging, production...), ordered by `rank`:
+    drift compares each environment with the one ranked just before it."""
+
+    __tablename__ = "environments"
+    __table_args__ = (
+        UniqueConstraint("org_id", "slug", name="uq_environments_org_slug"),
+        UniqueConstraint("org_id", "rank", name="uq_environments_org_rank"),
+    )
+
+    slug: Mapped[str] = mapped_column(String(63))
+    name: Mapped[str] = mapped_column(String(100))
+    rank: Mapped[int] = mapped_column(Integer)
+    production: Mapped[bool] = mapped_column(default=False)
+    #: None: the `services.drift_threshold_hours` setting.
+    drift_threshold_hours: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class ServiceDeployment(UUIDPrimaryKey, OrgScoped, Base):
+    """One deployment of a version of a service to an environment. Append-only: the
+    latest row per (service, environment) is what runs there now."""
+
+    __tablename__ = "service_deployments"
+    __table_args__ = (
+        # "Latest per (service, environment)" and each service's history, newest first.
+        Index("ix_service_deployments_latest", "service_id", "environment_id", "deployed_at"),
+    )
+
+    service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    #: RESTRICT: an environment with deployments cannot be removed (the API says 409 first).
+    environment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("environments.id", ondelete="RESTRICT"), index=True
+    )
+    version: Mapped[str] = mapped_column(String(200))
+    commit_sha: Mapped[str | None] = mapped_column(String(64), default=None)
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deployed_by: Mapped[str] = mapped_column(String(320))
+    source: Mapped[str] = mapped_column(String(20))
+    url: Mapped[str | None] = mapped_column(String(1000), default=None)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -7,9 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 
 from loom.services.kinds import (
+    RESERVED_SLUGS,
     RESOURCE_PATTERN,
     SLUG_PATTERN,
     Criticality,
@@ -18,7 +19,14 @@ from loom.services.kinds import (
     LinkKind,
 )
 
-Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
+
+def _not_reserved(slug: str) -> str:
+    if slug in RESERVED_SLUGS:
+        raise ValueError(f"'{slug}' is reserved (it names a page of /services)")
+    return slug
+
+
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN), AfterValidator(_not_reserved)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Grouping = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Url = Annotated[AnyHttpUrl, Field(description="http(s) URL")]

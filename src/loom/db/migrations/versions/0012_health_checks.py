@@ -1,7 +1,7 @@
 """services: endpoint health checks, their results, and service events
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-27 00:38:59.715920
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 import loom.db.types
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
