@@ -4,7 +4,6 @@ reported at file and line, and tenancy."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +11,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from loom.services import fact_sources
 from loom.services.scorecard_rules import Check, ScorecardRuleDocument
 from loom.services.scorecards import check, scorecard
 from tests.conftest import Tenant
 from tests.services.conftest import sync_repo
-from tests.services.support import SERVICES, other_org_admin, register
+from tests.services.support import SERVICES, deploy, other_org_admin, register
 
 FACTS: dict[str, Any] = {
     "slug": "orders", "name": "Orders", "description": "Takes orders.", "owner": "team-a",
@@ -174,22 +172,44 @@ async def test_rules_and_a_service_scorecard(
     }  # fmt: skip
 
 
-async def test_injected_health_facts_count(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    tenant: Tenant,
-    repo: Path,
-    monkeypatch: pytest.MonkeyPatch,
+NO_DRIFT = """\
+---
+apiVersion: loom/v1
+kind: ScorecardRule
+metadata: {id: in-step, title: No drift}
+spec: {level: gold, message: Promote through every environment., check: {noDrift: true}}
+"""
+
+
+async def test_health_and_drift_come_from_checks_and_deployments(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, repo: Path
 ) -> None:
-    await setup_registry(app, client, tenant, repo)
-    orders = (await client.get(f"{SERVICES}/orders", headers=tenant.headers["viewer-a"])).json()
+    record = await sync_repo(app, repo, {"scorecards/rules.yaml": RULES + NO_DRIFT})
+    assert record.status == "ok", record.problems
+    ops = tenant.headers["operator-a"]
+    await register(client, ops, "orders", tier=2, links=RUNBOOK)
+    url = f"{SERVICES}/orders/scorecard"
 
-    async def health(session: Any, org_id: uuid.UUID) -> dict[uuid.UUID, str]:
-        return {uuid.UUID(orders["id"]): "passing"}
+    def results(card: httpx.Response) -> dict[str, tuple[bool, str]]:
+        return {r["id"]: (r["passed"], r["detail"]) for r in card.json()["rules"]}
 
-    monkeypatch.setattr(fact_sources, "health_by_service", health)
-    card = await client.get(f"{SERVICES}/orders/scorecard", headers=tenant.headers["viewer-a"])
-    assert (card.json()["level"], card.json()["score"]) == ("gold", 100.0)
+    before = results(await client.get(url, headers=ops))
+    assert before["healthy"] == (False, "no health check")
+    assert before["in-step"][0] is True
+    # A check on a host outside the allow-list fails when run; a hot-fix goes straight to
+    # production (a version staging never ran).
+    check = {"name": "health", "url": "http://10.1.2.3:9/health"}
+    assert (await client.post(f"{SERVICES}/orders/checks", json=check, headers=ops)).is_success
+    assert (await client.post(f"{SERVICES}/orders/checks/run", headers=ops)).is_success
+    await deploy(client, ops, "orders", "dev", "1.0.0")
+    await deploy(client, ops, "orders", "staging", "1.0.0")
+    await deploy(client, ops, "orders", "production", "1.0.1-hotfix")
+    after = results(await client.get(url, headers=ops))
+    assert after["healthy"] == (False, "health checks are failing")
+    passed, detail = after["in-step"]
+    assert not passed and detail.startswith("1 drift finding(s): ")
+    assert "1.0.1-hotfix" in detail
+    assert (await client.get(url, headers=ops)).json()["level"] == "silver"
 
 
 async def test_report_gives_go_or_no_go_per_environment(

@@ -1,27 +1,26 @@
-"""Where the scorecard's health and drift facts come from.
-
-Both belong to other parts of the registry (endpoint health checks; deployments and
-drift), built alongside the scorecards. Until the lead wires them at merge, each returns
-{}: no service has a health check (so `healthChecksPassing` fails with "no health
-check") and none has drift findings (so `noDrift` passes). Wiring means calling those
-domains' functions here and nothing else: `facts.py` takes the two mappings as inputs.
-"""
+"""Where the scorecard's health and drift facts come from: the endpoint health checks
+and the deployments' drift rules. `facts.py` takes both as plain mappings, so it
+depends on neither domain; this module is the one place that joins them."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loom.services import versions
+from loom.services.checks import stats
+from loom.services.drift import Finding
+
 
 async def health_by_service(session: AsyncSession, org_id: uuid.UUID) -> dict[uuid.UUID, str]:
-    """Service id -> "passing" | "degraded" | "failing" | "unknown" (its checks overall).
-    The lead wires this to the health-check domain at merge."""
-    return {}
+    """Service id -> "passing" | "degraded" | "failing" | "unknown" (its enabled checks
+    overall); a service without checks is absent."""
+    return await stats.health_by_service(session, org_id)
 
 
-async def drift_by_service(session: AsyncSession, org_id: uuid.UUID) -> dict[uuid.UUID, list[Any]]:
-    """Service id -> its drift findings across environments (absent: none). The lead
-    wires this to the deployments/drift domain at merge."""
-    return {}
+async def drift_by_service(
+    session: AsyncSession, org_id: uuid.UUID, default_hours: int
+) -> dict[uuid.UUID, list[Finding]]:
+    """Service id -> its drift findings across environments (absent: none)."""
+    return await versions.drifting_services(session, org_id, default_hours=default_hours)

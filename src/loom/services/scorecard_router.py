@@ -47,14 +47,16 @@ async def report(
     required = runtime.settings.scorecards.required_levels
     async with session.begin():
         return await scorecards.report(
-            session, principal, required, environment=environment, team=team, level=level
-        )
+            session, principal, required, environment=environment, team=team, level=level,
+            drift_hours=runtime.settings.services.drift_threshold_hours,
+        )  # fmt: skip
 
 
 @router.get("/services/{slug}/scorecard", response_model=schemas.ServiceScorecard)
 async def service_scorecard(
-    slug: str, principal: CurrentPrincipal, session: SessionDep
+    slug: str, runtime: RuntimeDep, principal: CurrentPrincipal, session: SessionDep
 ) -> schemas.ServiceScorecard:
     """The service's level, score, and each applicable rule passed or failed."""
+    hours = runtime.settings.services.drift_threshold_hours
     async with session.begin():
-        return await scorecards.service_scorecard(session, principal, slug)
+        return await scorecards.service_scorecard(session, principal, slug, drift_hours=hours)

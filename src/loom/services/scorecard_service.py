@@ -23,6 +23,7 @@ from loom.services.scorecard_rules import LEVELS, Level, ScorecardRuleDocument
 from loom.services.scorecard_store import rules_of, rules_query
 from loom.services.scorecards import Scorecard, meets, scorecard
 from loom.services.service import ServiceFilter, get_service, services_query
+from loom.services.versions import DEFAULT_THRESHOLD_HOURS
 
 
 def rules_list(principal: Principal) -> Select[Any]:
@@ -41,11 +42,11 @@ def rule_out(row: ScorecardRule) -> out.ScorecardRule:
 
 
 async def _facts(
-    session: AsyncSession, principal: Principal, services: Sequence[Service]
+    session: AsyncSession, principal: Principal, services: Sequence[Service], drift_hours: int
 ) -> dict[uuid.UUID, Facts]:
     org_id = principal.org_id
     health = await fact_sources.health_by_service(session, org_id)
-    drift = await fact_sources.drift_by_service(session, org_id)
+    drift = await fact_sources.drift_by_service(session, org_id, drift_hours)
     return await service_facts(session, services, health=health, drift=drift)
 
 
@@ -55,11 +56,16 @@ def _results(card: Scorecard, failing_only: bool = False) -> list[out.RuleResult
 
 
 async def service_scorecard(
-    session: AsyncSession, principal: Principal, slug: str
+    session: AsyncSession,
+    principal: Principal,
+    slug: str,
+    *,
+    drift_hours: int = DEFAULT_THRESHOLD_HOURS,
 ) -> out.ServiceScorecard:
+    """`drift_hours`: the drift threshold of environments that set none of their own."""
     service = await get_service(session, principal, slug)
     rules = await rules_of(session, principal.org_id)
-    facts = await _facts(session, principal, [service])
+    facts = await _facts(session, principal, [service], drift_hours)
     card = scorecard(rules, facts[service.id])
     return out.ServiceScorecard(
         service=slug, level=card.level, score=card.score, rules=_results(card)
@@ -74,6 +80,7 @@ async def report(
     environment: str | None = None,
     team: str | None = None,
     level: str | None = None,
+    drift_hours: int = DEFAULT_THRESHOLD_HOURS,
 ) -> out.Report:
     """Every service (of `team`, at achieved `level`: bronze|silver|gold|none) with its
     level, score, failing rules and go/no-go for each environment (or just `environment`)."""
@@ -88,7 +95,7 @@ async def report(
     stmt = await services_query(session, principal, ServiceFilter(team=team))
     services = list((await session.scalars(stmt.order_by(Service.slug))).all())
     rules: list[ScorecardRuleDocument] = await rules_of(session, principal.org_id)
-    facts = await _facts(session, principal, services)
+    facts = await _facts(session, principal, services, drift_hours)
     items: list[out.ReportItem] = []
     for service in services:
         card = scorecard(rules, facts[service.id])

@@ -131,7 +131,10 @@ def _health(facts: Facts) -> tuple[bool, str]:
 
 def _drift(facts: Facts) -> tuple[bool, str]:
     findings = facts.get("drift") or []
-    return not findings, f"{len(findings)} drift finding(s)"
+    if not findings:
+        return True, "no drift"
+    said = [str(getattr(f, "message", None) or f) for f in findings]
+    return False, f"{len(findings)} drift finding(s): " + "; ".join(said)
 
 
 def _flag(key: str, missing: str) -> Callable[[Facts], tuple[bool, str]]:
