@@ -12,8 +12,8 @@ from loom.platform import leases  # noqa: F401
 from loom.provisioning import models as provisioning_models  # noqa: F401
 from loom.queue import models as queue_models  # noqa: F401
 from loom.secrets import models as secrets_models  # noqa: F401
-from loom.services import check_models  # noqa: F401
+from loom.services import check_models as service_check_models  # noqa: F401
 from loom.services import models as services_models  # noqa: F401
-from loom.services import scorecard_models  # noqa: F401
+from loom.services import scorecard_models as service_scorecard_models  # noqa: F401
 
 metadata = Base.metadata
