@@ -37,6 +37,7 @@ from loom.provisioning.router import router as requests_router
 from loom.queue.router import router as queue_router
 from loom.services.router import graph_router as service_graph_router
 from loom.services.router import router as services_router
+from loom.services.search_router import router as search_router
 from loom.settings import Settings, get_settings
 from loom.web import install_portal
 from loom.workers.lifecycle import start_workers, stop_workers
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     api.include_router(escalation_router)
     api.include_router(services_router)
     api.include_router(service_graph_router)
+    api.include_router(search_router)
     app.include_router(api)
     app.include_router(metrics_router)
     install_portal(app)
