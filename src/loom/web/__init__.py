@@ -23,6 +23,7 @@ from loom.web import (
     queue,
     request_page,
     requests,
+    search,
     ticket_status,
 )
 from loom.web.headers import SecurityHeadersMiddleware
@@ -35,7 +36,7 @@ def install_portal(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     pages = (
         home, auth, docs, catalog, entry, ordering, requests, request_page, ticket_status,
-        approvals, queue,
+        approvals, queue, search,
     )  # fmt: skip
     for module in (*pages, placeholders):
         app.include_router(module.router)
