@@ -157,6 +157,6 @@ async def search(
     rows = await session.execute(stmt.limit(min(max(limit, 1), MAX_LIMIT)))
     return [
         Hit(kind=r.kind, id=r.ref, title=r.title, snippet=snippet_html(r.snippet or ""),
-            url=r.url, score=round(float(r.score), 6))
+            url=r.url, score=float(r.score))
         for r in rows
     ]  # fmt: skip

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, delete, exists, select
+from sqlalchemy import Index, Integer, String, Text, delete, exists, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -140,10 +140,25 @@ async def rebuild(session: AsyncSession, org_id: uuid.UUID) -> None:
 
 
 async def ensure_indexed(session: AsyncSession, org_id: uuid.UUID) -> None:
-    """Build an organisation's index if it has none yet (data from before the index
-    existed): one cheap query on every later search."""
-    if not await session.scalar(select(exists().where(SearchDocument.org_id == org_id))):
-        await rebuild(session, org_id)
+    """Build an organisation's index if it has none yet but has something to index (data
+    from before the index existed): one cheap query on every later search."""
+    if await _has_documents(session, org_id):
+        return
+    has_sources = exists().where(Service.org_id == org_id) | exists().where(
+        CatalogEntry.org_id == org_id
+    )
+    if not await session.scalar(select(has_sources)):
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        # Two first searches at once must not both fill it (SQLite runs one writer).
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": org_id.int >> 65})
+        if await _has_documents(session, org_id):
+            return
+    await rebuild(session, org_id)
+
+
+async def _has_documents(session: AsyncSession, org_id: uuid.UUID) -> bool:
+    return bool(await session.scalar(select(exists().where(SearchDocument.org_id == org_id))))
 
 
 # The catalog lies below the registry and must not import it: it calls what registers.
