@@ -43,6 +43,7 @@ from loom.services.deployments_router import router as deployments_router
 from loom.services.router import graph_router as service_graph_router
 from loom.services.router import router as services_router
 from loom.services.scorecard_router import router as scorecards_router
+from loom.services.search_router import router as search_router
 from loom.settings import Settings, get_settings
 from loom.web import install_portal
 from loom.workers.lifecycle import start_workers, stop_workers
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     api.include_router(service_graph_router)
     api.include_router(scorecards_router)
     api.include_router(service_checks_router)
+    api.include_router(search_router)
     app.include_router(api)
     app.include_router(metrics_router)
     install_portal(app)

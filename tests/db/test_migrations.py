@@ -11,7 +11,7 @@ from sqlalchemy import Connection, inspect
 
 from loom.db.engine import create_engine
 from loom.db.migrate import current_revision, downgrade, head_revision, upgrade
-from loom.db.models import metadata
+from loom.db.models import include_name, metadata
 from loom.settings import Settings
 from tests.databases import ThrowawayDatabases
 
@@ -47,7 +47,9 @@ async def test_models_match_migrations(database_url: str) -> None:
     engine = create_engine(Settings(env="test", database_url=database_url))
 
     def diff(conn: Connection) -> list[object]:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": include_name}
+        )
         return list(compare_metadata(context, metadata))
 
     try:

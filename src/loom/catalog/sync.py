@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -38,6 +39,10 @@ from loom.platform.runtime import Runtime
 log = structlog.get_logger("loom.catalog")
 _LEASE_TTL = timedelta(minutes=10)
 _LEASE_WAIT_SECONDS = 30.0
+
+#: Run by `apply`, in its transaction, once the stored catalog changed (modules above the
+#: catalog that keep data derived from it, such as the search index, register here).
+after_apply: list[Callable[[AsyncSession, uuid.UUID], Awaitable[None]]] = []
 
 
 def catalog_cache(runtime: Runtime) -> CatalogCache:
@@ -142,6 +147,8 @@ async def apply(
             await session.delete(row)
             changed += 1
     await session.flush()
+    for hook in after_apply:
+        await hook(session, org_id)
     return changed
 
 

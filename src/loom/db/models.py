@@ -15,5 +15,16 @@ from loom.secrets import models as secrets_models  # noqa: F401
 from loom.services import check_models as service_check_models  # noqa: F401
 from loom.services import models as services_models  # noqa: F401
 from loom.services import scorecard_models as service_scorecard_models  # noqa: F401
+from loom.services import search_index  # noqa: F401
 
 metadata = Base.metadata
+
+#: Schema objects the migrations make per store, outside `metadata` on purpose: the
+#: full-text search index (SQLite's FTS5 table and its shadow tables, PostgreSQL's
+#: generated tsvector column and its GIN index). Schema comparisons leave them alone.
+OUTSIDE_METADATA = ("search_fts", "search_vector", "ix_search_documents_search_vector")
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's `include_name` filter: everything but OUTSIDE_METADATA."""
+    return name is None or not name.startswith(OUTSIDE_METADATA)

@@ -23,7 +23,7 @@ from loom.auth.roles import Role
 from loom.auth.scoping import scoped
 from loom.auth.service import team_named
 from loom.errors import Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
-from loom.services import schemas
+from loom.services import schemas, search_index
 from loom.services.models import Service, ServiceDependency
 
 #: Fields a patch may clear (send null); the others need a value.
@@ -152,6 +152,7 @@ async def create_service(
     service = Service(org_id=principal.org_id, team_id=team_id, extra=body.metadata, **data)
     session.add(service)
     await _flush_or(session, taken_error)
+    await search_index.index_service(session, service)
     await _audit(session, principal, service, "service.create", after=service_data(service))
     return service
 
@@ -174,6 +175,7 @@ async def update_service(
     for key, value in sent.items():
         setattr(service, "extra" if key == "metadata" else key, value)
     await session.flush()
+    await search_index.index_service(session, service)
     new = service_data(service)
     changed = [k for k in new if new[k] != old[k] and k != "updated_at"]
     if changed:
@@ -188,6 +190,7 @@ async def delete_service(session: AsyncSession, principal: Principal, slug: str)
     """Remove a service; its dependencies, both ways, go with it."""
     service = await _changeable(session, principal, slug)
     before = service_data(service)
+    await search_index.unindex_service(session, service)
     await session.delete(service)
     await session.flush()
     await _audit(session, principal, service, "service.delete", before=before)

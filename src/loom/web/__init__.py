@@ -23,6 +23,7 @@ from loom.web import (
     queue,
     request_page,
     requests,
+    search,
     service_edit,
     service_graph,
     service_page,
@@ -39,7 +40,7 @@ def install_portal(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     pages = (
         home, auth, docs, catalog, entry, ordering, requests, request_page, ticket_status,
-        approvals, queue,
+        approvals, queue, search,
         # /ui/services/graph and .../{slug}/edit before the service page's /{slug}/{tab}.
         services, service_graph, service_edit, service_page,
     )  # fmt: skip
