@@ -219,3 +219,27 @@ async def test_unreadable_file_lets_go_of_no_service(
     assert record.status == "partial"
     assert [p["file"] for p in record.problems] == ["services/gateway.yaml"]
     assert (await get(client, tenant.headers["viewer-a"], "gateway"))["managed"] is True
+
+
+async def test_synced_services_are_found_by_search(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, repo: Path
+) -> None:
+    headers = tenant.headers["operator-a"]
+    # Something indexed already, so the search does not rebuild its index on first use.
+    await register(client, headers, "billing", description="Invoices.")
+    assert (await client.get("/api/v1/search", params={"q": "invoices"}, headers=headers)).json()
+
+    async def found(words: str) -> list[str]:
+        response = await client.get("/api/v1/search", params={"q": words}, headers=headers)
+        assert response.status_code == 200, response.text
+        return [hit["id"] for hit in response.json()["items"] if hit["kind"] == "service"]
+
+    await sync_repo(
+        app, repo, {"services/gateway.yaml": service_doc("gateway", desc="Edge router.")}
+    )
+    assert await found("edge router") == ["gateway"]
+    await sync_repo(
+        app, repo, {"services/gateway.yaml": service_doc("gateway", desc="Front door.")}
+    )
+    assert await found("front door") == ["gateway"]
+    assert await found("edge router") == []

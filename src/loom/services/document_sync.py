@@ -25,6 +25,7 @@ from loom.audit import service as audit
 from loom.auth.models import Team
 from loom.auth.principal import Principal
 from loom.catalog.extensions import KindBatch, KindEntry, KindProblem
+from loom.services import search_index
 from loom.services.documents import ServiceDocument
 from loom.services.models import Service, ServiceDependency
 from loom.services.service import dependency_data, service_data
@@ -103,6 +104,7 @@ async def _upsert(
         session.add(service)
         await session.flush()
         await _audit(session, org_id, actor, service, "service.create", after=service_data(service))
+        await search_index.index_service(session, service)
         return service
     old = service_data(service)
     for key, value in values.items():
@@ -113,6 +115,7 @@ async def _upsert(
     if changed:
         before, after = {k: old[k] for k in changed}, {k: new[k] for k in changed}
         await _audit(session, org_id, actor, service, "service.update", before=before, after=after)
+        await search_index.index_service(session, service)
     return service
 
 
