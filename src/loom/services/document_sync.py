@@ -28,7 +28,7 @@ from loom.catalog.extensions import KindBatch, KindEntry, KindProblem
 from loom.services import search_index
 from loom.services.documents import ServiceDocument
 from loom.services.models import Service, ServiceDependency
-from loom.services.service import dependency_data, service_data
+from loom.services.service import audit_service, dependency_data, service_data
 
 Actor = audit.Actor | Principal
 _DepKey = tuple[uuid.UUID | None, str | None]
@@ -70,8 +70,8 @@ async def apply_services(
         for slug, service in existing.items():
             if service.managed and slug not in documented:
                 service.managed = False
-                await _audit(session, org_id, actor, service, "service.unmanage",
-                             before={"managed": True}, after={"managed": False})  # fmt: skip
+                await audit_service(session, actor, service, "service.unmanage",
+                                    before={"managed": True}, after={"managed": False})  # fmt: skip
     await session.flush()
     return problems
 
@@ -103,7 +103,7 @@ async def _upsert(
         service = Service(org_id=org_id, slug=entry.id, **values)
         session.add(service)
         await session.flush()
-        await _audit(session, org_id, actor, service, "service.create", after=service_data(service))
+        await audit_service(session, actor, service, "service.create", after=service_data(service))
         await search_index.index_service(session, service)
         return service
     old = service_data(service)
@@ -114,7 +114,7 @@ async def _upsert(
     changed = [k for k in new if new[k] != old[k] and k != "updated_at"]
     if changed:
         before, after = {k: old[k] for k in changed}, {k: new[k] for k in changed}
-        await _audit(session, org_id, actor, service, "service.update", before=before, after=after)
+        await audit_service(session, actor, service, "service.update", before=before, after=after)
         await search_index.index_service(session, service)
     return service
 
@@ -163,37 +163,19 @@ async def _replace_dependencies(
             session.add(row)
             await session.flush()
             after = dependency_data(row, service.slug, dep.service)
-            await _audit(
-                session, service.org_id, actor, service, "service.dependency.add", after=after
-            )
+            await audit_service(session, actor, service, "service.dependency.add", after=after)
         elif any(getattr(row, k) != v for k, v in fields.items()):
             before = dependency_data(row, service.slug, dep.service)
             for k, v in fields.items():
                 setattr(row, k, v)
             await session.flush()
             after = dependency_data(row, service.slug, dep.service)
-            await _audit(session, service.org_id, actor, service, "service.dependency.update",
-                         before=before, after=after)  # fmt: skip
+            await audit_service(session, actor, service, "service.dependency.update",
+                                before=before, after=after)  # fmt: skip
     for key, row in current.items():
         if key not in wanted:
             before = dependency_data(row, service.slug, slugs.get(row.target_service_id))  # type: ignore[arg-type]
             await session.delete(row)
-            await _audit(session, service.org_id, actor, service, "service.dependency.remove",
-                         before=before)  # fmt: skip
+            await audit_service(session, actor, service, "service.dependency.remove",
+                                before=before)  # fmt: skip
     return problems
-
-
-async def _audit(
-    session: AsyncSession,
-    org_id: uuid.UUID,
-    actor: Actor,
-    service: Service,
-    action: str,
-    *,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> None:
-    await audit.record(
-        session, org_id=org_id, actor=actor, action=action, target_type="service",
-        target_id=service.id, team_id=service.team_id, before=before, after=after,
-    )  # fmt: skip

@@ -153,7 +153,7 @@ async def create_service(
     session.add(service)
     await _flush_or(session, taken_error)
     await search_index.index_service(session, service)
-    await _audit(session, principal, service, "service.create", after=service_data(service))
+    await audit_service(session, principal, service, "service.create", after=service_data(service))
     return service
 
 
@@ -179,7 +179,7 @@ async def update_service(
     new = service_data(service)
     changed = [k for k in new if new[k] != old[k] and k != "updated_at"]
     if changed:
-        await _audit(
+        await audit_service(
             session, principal, service, "service.update",
             before={k: old[k] for k in changed}, after={k: new[k] for k in changed},
         )  # fmt: skip
@@ -193,7 +193,7 @@ async def delete_service(session: AsyncSession, principal: Principal, slug: str)
     await search_index.unindex_service(session, service)
     await session.delete(service)
     await session.flush()
-    await _audit(session, principal, service, "service.delete", before=before)
+    await audit_service(session, principal, service, "service.delete", before=before)
 
 
 async def _flush_or(session: AsyncSession, conflict: Conflict) -> None:
@@ -205,17 +205,19 @@ async def _flush_or(session: AsyncSession, conflict: Conflict) -> None:
         raise conflict from None
 
 
-async def _audit(
+async def audit_service(
     session: AsyncSession,
-    principal: Principal,
+    actor: Principal | audit.Actor,
     service: Service,
     action: str,
     *,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
+    """An audit entry about `service` (or what hangs on it: its dependencies), by a
+    person or by the system (a catalog sync)."""
     await audit.record(
-        session, org_id=principal.org_id, actor=principal, action=action,
+        session, org_id=service.org_id, actor=actor, action=action,
         target_type="service", target_id=service.id, team_id=service.team_id,
         before=before, after=after,
     )  # fmt: skip
@@ -280,7 +282,7 @@ async def add_dependency(
     session.add(dep)
     await _flush_or(session, duplicate_error)
     data = dependency_data(dep, slug, body.target)
-    await _audit(session, principal, service, "service.dependency.add", after=data)
+    await audit_service(session, principal, service, "service.dependency.add", after=data)
     return data
 
 
@@ -318,4 +320,4 @@ async def remove_dependency(
     [before] = await describe_dependencies(session, [dep])
     await session.delete(dep)
     await session.flush()
-    await _audit(session, principal, service, "service.dependency.remove", before=before)
+    await audit_service(session, principal, service, "service.dependency.remove", before=before)
