@@ -54,6 +54,18 @@ NAV: tuple[NavItem, ...] = (
         "The service registry: owners, dependencies, versions per environment, health.",
     ),
     NavItem(
+        "versions",
+        "Versions",
+        "/ui/services/versions",
+        "What each service runs in each environment, and where they drift.",
+    ),
+    NavItem(
+        "scorecards",
+        "Scorecards",
+        "/ui/scorecards",
+        "How ready each service is, and whether it may go to each environment.",
+    ),
+    NavItem(
         "incidents",
         "Incidents",
         "/ui/incidents",
