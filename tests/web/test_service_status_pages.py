@@ -272,7 +272,8 @@ async def test_the_matrix_highlights_drift(signed_in_as: SignedIn, shop: Tenant)
     client = await as_user(signed_in_as, "viewer-b")
     page = await client.get("/ui/services/versions")
     assert page.status_code == 200
-    assert '<a href="/ui/services/versions" aria-current="page">' in page.text
+    assert '<a href="/ui/services" aria-current="page">' in page.text  # the Services domain
+    assert '<a href="/ui/services/versions" data-view="versions" aria-current="true">' in page.text
     doc = parse(page.text)
     assert rows_of(page, "version-matrix", "data-service") == ["orders", "payments"]
     orders = next(r for r in doc.by_id("version-matrix").find_all("tr")
@@ -291,13 +292,17 @@ async def test_the_matrix_highlights_drift(signed_in_as: SignedIn, shop: Tenant)
     assert 'id="no-drift"' in team_b.text
     by_system = await client.get("/ui/services/versions", params={"system": "nowhere"})
     assert 'id="matrix-empty"' in by_system.text
+    drift_link = await client.get("/ui/services/drift")
+    assert drift_link.status_code == 303
+    assert drift_link.headers["location"] == "/ui/services/versions#drift"
 
 
 async def test_the_scorecards_page_gives_go_or_no_go(signed_in_as: SignedIn, shop: Tenant) -> None:
     client = await as_user(signed_in_as, "viewer-a")
     page = await client.get("/ui/scorecards")
     assert page.status_code == 200
-    assert '<a href="/ui/scorecards" aria-current="page">' in page.text
+    assert '<a href="/ui/services" aria-current="page">' in page.text  # the Services domain
+    assert '<a href="/ui/scorecards" data-view="scorecards" aria-current="true">' in page.text
     doc = parse(page.text)
     rows = {r.get("data-service"): r for r in doc.by_id("scorecard-report").find_all("tr")
             if r.has("data-service")}  # fmt: skip

@@ -1,5 +1,6 @@
 """The version matrix in the portal (`/ui/services/versions`): services by environments,
-the version each runs, drifting cells marked with the finding, and the drift list below.
+the version each runs, drifting cells marked with the finding, and the drift list below
+(`/ui/services/drift` leads there).
 The data is `versions.version_matrix`, the function behind `GET /services/versions`."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Query, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from loom.api.deps import RuntimeDep, SessionDep
 from loom.services import versions
@@ -21,6 +22,7 @@ from loom.web.timefmt import moment
 router = page_router()
 
 VERSIONS = SERVICES + "/versions"
+DRIFT = SERVICES + "/drift"
 Text = Annotated[str, Query(max_length=200)]
 
 
@@ -72,3 +74,10 @@ async def versions_page(
         "moment": moment,
     }
     return render(request, "services/versions.html", context)
+
+
+@router.get(DRIFT)
+async def drift_page(_principal: PagePrincipal) -> Response:
+    """The drift list is the matrix page's second half (as `/services/drift` is beside
+    `/services/versions` in the API)."""
+    return RedirectResponse(f"{VERSIONS}#drift", status_code=303)
