@@ -154,7 +154,7 @@ async def test_tabs_are_links_and_each_is_a_page(
     page = await signed_in.get("/ui/services/orders/dependencies")
     assert page.status_code == 200
     tabs = {a.get("data-tab"): a for a in parse(page.text).find_all("a") if a.has("data-tab")}
-    assert list(tabs) == ["overview", "dependencies", "graph"]
+    assert list(tabs) == ["overview", "dependencies", "graph", "versions", "health", "scorecard"]
     assert tabs["overview"].get("href") == "/ui/services/orders"
     assert tabs["graph"].get("href") == "/ui/services/orders/graph"
     assert tabs["dependencies"].get("aria-current") == "page"
