@@ -1,7 +1,8 @@
 """In a real browser: the whole-system graph draws a node per service from the API's
 JSON, loops in red; clicking a node opens its service page; the layout switch re-lays
-the graph out; a service's graph tab follows its depth control. No console errors (a CSP
-violation or a script error would show up there)."""
+the graph out; a service's graph tab follows its depth control; a failing health check
+colours its service's node. No console errors (a CSP violation or a script error would
+show up there)."""
 
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def test_the_system_graph_draws_every_service_and_opens_one_on_click(
         "window.loomGraph.edges('.in-cycle').map(e => e.source().data('slug')).sort()"
     )
     assert looping == ["ledger", "payments"]
-    # Every node has a health hook, "unknown" until the endpoint checks feed it.
+    # Every node has a health hook, "unknown" while no service has a health check.
     assert (
         page.evaluate("window.loomGraph.nodes('[slug]').map(n => n.data('health'))")
         == ["unknown"] * 4
@@ -124,4 +125,33 @@ def test_a_service_graph_tab_follows_its_depth(
     page.get_by_label("Colour by").select_option("tier")
     expect(page.locator("#service-graph")).to_have_attribute("data-colour", "tier")
     expect(page.locator("#graph-legend li")).to_contain_text(["tier 1", "tier 2", "tier 3"])
+    assert console.errors == []
+
+
+def test_graph_nodes_are_coloured_by_health_when_a_check_fails(
+    server: LiveServer, page: Page, console: Console
+) -> None:
+    base = server.url
+    with httpx.Client(base_url=base, timeout=30) as api:
+        login = api.post(
+            "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        )
+        assert login.status_code == 200, login.text
+        # A host outside the allow-list: the run fails at once, no network needed.
+        check = {"name": "ping", "url": "http://10.1.2.3:9/health"}
+        assert api.post("/api/v1/services/orders/checks", json=check).status_code == 201
+        assert api.post("/api/v1/services/orders/checks/run").status_code == 200
+    _sign_in(page, base, "/ui/services/graph")
+    _drawn(page)
+    # A known status: the graph starts coloured by health, failing in red.
+    expect(page.locator("#service-graph")).to_have_attribute("data-colour", "health")
+    painted = page.evaluate(
+        "Object.fromEntries(window.loomGraph.nodes('[slug]')"
+        ".map(n => [n.data('slug'), [n.data('health'), n.data('colour')]]))"
+    )
+    assert painted["orders"] == ["failing", "#cf222e"]
+    assert {slug: health for slug, (health, _c) in painted.items() if slug != "orders"} == {
+        "payments": "unknown", "ledger": "unknown", "catalogue": "unknown",
+    }  # fmt: skip
+    expect(page.locator("#graph-legend li")).to_contain_text(["passing", "degraded", "failing"])
     assert console.errors == []

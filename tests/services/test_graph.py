@@ -91,7 +91,7 @@ async def test_nodes_and_edges_carry_what_a_picture_needs(
     body = await graph(client, tenant.headers["viewer-a"], "cc", 1, "down")
     assert body["nodes"][0] == {
         "slug": "cc", "name": "Cc", "tier": 2, "lifecycle": "experimental",
-        "team_id": str(tenant.team_a), "team": "team-a", "distance": 0,
+        "team_id": str(tenant.team_a), "team": "team-a", "distance": 0, "health": "unknown",
     }  # fmt: skip
     assert {(e["source"], e["target"], e["kind"], e["criticality"]) for e in body["edges"]} == {
         ("cc", "aa", "sync", "high"), ("cc", "dd", "sync", "high"),

@@ -77,8 +77,8 @@ async def test_the_list_shows_every_service_with_its_owner_and_a_link(
     row = next(r for r in parse(page.text).find_all("tr") if r.get("data-service") == "orders")
     assert row.find_all("a")[0].get("href") == "/ui/services/orders"
     assert "Team A" in row.text and "tier 1" in row.text and "production" in row.text
-    # No health column until the endpoint checks feed one: no made-up statuses.
-    assert "Health</th>" not in page.text
+    # No check yet: every service's health is unknown (test_service_status_pages has more).
+    assert row.find_all("td")[-1].get("data-health") == "unknown"
 
 
 @pytest.mark.parametrize(
@@ -154,7 +154,7 @@ async def test_tabs_are_links_and_each_is_a_page(
     page = await signed_in.get("/ui/services/orders/dependencies")
     assert page.status_code == 200
     tabs = {a.get("data-tab"): a for a in parse(page.text).find_all("a") if a.has("data-tab")}
-    assert list(tabs) == ["overview", "dependencies", "graph"]
+    assert list(tabs) == ["overview", "dependencies", "graph", "versions", "health", "scorecard"]
     assert tabs["overview"].get("href") == "/ui/services/orders"
     assert tabs["graph"].get("href") == "/ui/services/orders/graph"
     assert tabs["dependencies"].get("aria-current") == "page"

@@ -28,6 +28,7 @@ from loom.auth.principal import Principal
 from loom.auth.scoping import scoped
 from loom.errors import InvalidInput, NotFound, RejectedInput
 from loom.services import schemas
+from loom.services.checks.stats import health_by_service
 from loom.services.cycles import find_cycles
 from loom.services.kinds import Criticality, DependencyKind, Lifecycle
 from loom.services.models import Service, ServiceDependency
@@ -191,7 +192,8 @@ async def neighbourhood(
     rows: list[Any] = []
     for chunk in _chunks(distance):
         rows.extend(await session.execute(_NODES.where(_among(session, Service.id, chunk))))
-    return _graph(rows, edges.values(), distance)
+    health = await health_by_service(session, principal.org_id)
+    return _graph(rows, edges.values(), distance, health)
 
 
 async def system_graph(session: AsyncSession, principal: Principal) -> schemas.Graph:
@@ -200,18 +202,25 @@ async def system_graph(session: AsyncSession, principal: Principal) -> schemas.G
     edges = [Edge(*row) for row in await session.execute(
         select(*_EDGE).where(ServiceDependency.org_id == principal.org_id)
     )]  # fmt: skip
-    return _graph(rows, edges, None)
+    health = await health_by_service(session, principal.org_id)
+    return _graph(rows, edges, None, health)
 
 
 def _graph(
-    rows: list[Any], edges: Iterable[Edge], distance: dict[uuid.UUID, int] | None
+    rows: list[Any],
+    edges: Iterable[Edge],
+    distance: dict[uuid.UUID, int] | None,
+    health: Mapping[uuid.UUID, str],
 ) -> schemas.Graph:
+    """`health`: service id → its checks' overall status (`health_by_service`, one query
+    for the organisation); a service without checks is "unknown"."""
     # Rows read from the database are already valid: construct without validating them
     # again (a neighbourhood is hundreds of nodes and edges).
     nodes = [
         schemas.GraphNode.model_construct(
             slug=slug, name=name, tier=tier, lifecycle=Lifecycle(lifecycle), team_id=team_id,
             team=team, distance=distance[node_id] if distance is not None else None,
+            health=health.get(node_id, "unknown"),
         )
         for node_id, slug, name, tier, lifecycle, team_id, team in rows
     ]  # fmt: skip

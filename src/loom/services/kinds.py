@@ -42,7 +42,8 @@ class DeploymentSource(StrEnum):
 
 #: A service's slug (its id in the API), unique per organisation.
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
-#: Slugs no service may take: `/services/<them>` are fixed routes (the version matrix, drift).
-RESERVED_SLUGS = frozenset({"versions", "drift"})
+#: Slugs no service may take: `/services/<them>` are fixed routes (the version matrix,
+#: drift; the portal's whole-system graph at `/ui/services/graph`).
+RESERVED_SLUGS = frozenset({"versions", "drift", "graph"})
 #: An outside resource a service depends on: "<type>:<name>", e.g. "postgres:orders-db".
 RESOURCE_PATTERN = r"^[a-z][a-z0-9_-]{0,39}:[^\s]{1,200}$"

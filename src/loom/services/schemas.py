@@ -137,6 +137,8 @@ class GraphNode(BaseModel):
     team: str
     #: Hops from the service asked about (None in the whole-system graph).
     distance: int | None
+    #: Its health checks' overall status: passing, degraded, failing or unknown.
+    health: str = "unknown"
 
 
 class GraphEdge(BaseModel):

@@ -34,6 +34,8 @@ class VersionFilter:
     team: str | None = None
     system: str | None = None
     tier: int | None = None
+    #: One service only (its page's versions tab).
+    service_id: uuid.UUID | None = None
 
 
 @dataclass
@@ -60,6 +62,8 @@ async def version_matrix(
         stmt = stmt.where(Service.system == flt.system)
     if flt.tier is not None:
         stmt = stmt.where(Service.tier == flt.tier)
+    if flt.service_id is not None:
+        stmt = stmt.where(Service.id == flt.service_id)
     matrix = await _load(session, principal.org_id, stmt, default_hours, now or utcnow())
     items = []
     for svc in matrix.services:

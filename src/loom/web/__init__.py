@@ -23,10 +23,13 @@ from loom.web import (
     queue,
     request_page,
     requests,
+    scorecards,
     search,
+    service_actions,
     service_edit,
     service_graph,
     service_page,
+    service_versions,
     services,
     ticket_status,
 )
@@ -41,8 +44,10 @@ def install_portal(app: FastAPI) -> None:
     pages = (
         home, auth, docs, catalog, entry, ordering, requests, request_page, ticket_status,
         approvals, queue, search,
-        # /ui/services/graph and .../{slug}/edit before the service page's /{slug}/{tab}.
-        services, service_graph, service_edit, service_page,
+        # /ui/services/graph, /versions and .../{slug}/edit before the service page's
+        # /{slug} and /{slug}/{tab}.
+        services, service_graph, service_versions, service_edit, service_actions,
+        service_page, scorecards,
     )  # fmt: skip
     for module in (*pages, placeholders):
         app.include_router(module.router)

@@ -17,11 +17,13 @@ class NavItem:
     summary: str
     #: Only organisation admins see the entry (its pages refuse everyone else).
     admin_only: bool = False
+    #: Other pages of the domain, outside `href` (its sub-links: /ui/scorecards is Services').
+    also: tuple[str, ...] = ()
 
     def matches(self, path: str) -> bool:
         if self.href == "/ui":
             return path in ("/ui", "/ui/")
-        return path == self.href or path.startswith(self.href + "/")
+        return any(path == href or path.startswith(href + "/") for href in (self.href, *self.also))
 
     def visible_to(self, principal: Principal | None) -> bool:
         return not self.admin_only or (principal is not None and principal.org_role >= Role.ADMIN)
@@ -52,6 +54,9 @@ NAV: tuple[NavItem, ...] = (
         "Services",
         "/ui/services",
         "The service registry: owners, dependencies, versions per environment, health.",
+        # Versions (/ui/services/versions) and Scorecards are sub-links on its pages: the
+        # top bar has no room for more entries at common widths.
+        also=("/ui/scorecards",),
     ),
     NavItem(
         "incidents",

@@ -24,7 +24,7 @@ from loom.errors import Forbidden, NotFound
 from loom.services import graph, service
 from loom.services.kinds import Criticality, DependencyKind
 from loom.services.models import Service, ServiceDependency
-from loom.web import service_graph
+from loom.web import service_graph, service_status
 from loom.web.deps import PagePrincipal
 from loom.web.routing import page_router
 from loom.web.services import SERVICES, service_path, team_names
@@ -40,6 +40,8 @@ DONE = {
     "updated": "Saved.",
     "dependency-added": "Dependency added.",
     "dependency-removed": "Dependency removed.",
+    "deployed": "Deployment recorded.",
+    "checks-run": "Checks run: the results below are fresh.",
 }
 
 
@@ -135,6 +137,9 @@ TABS: list[ServiceTab] = [
     ServiceTab("overview", "Overview", "services/_overview.html", _overview),
     ServiceTab("dependencies", "Dependencies", "services/_dependencies.html", _dependencies),
     ServiceTab("graph", "Graph", "services/_graph_tab.html", _graph),
+    ServiceTab("versions", "Versions", "services/_versions.html", service_status.versions_tab),
+    ServiceTab("health", "Health", "services/_health.html", service_status.health_tab),
+    ServiceTab("scorecard", "Scorecard", "services/_scorecard.html", service_status.scorecard_tab),
 ]
 
 

@@ -11,9 +11,8 @@ from fastapi import APIRouter, Response, status
 from loom.api.deps import CurrentPrincipal, RuntimeDep, SessionDep
 from loom.api.pagination import Page, PageDep, page_body, paginate
 from loom.services.check_models import ServiceCheck, ServiceCheckResult
-from loom.services.checks import probe, schemas, service, stats
-from loom.services.checks.scheduler import pool_of
-from loom.services.service import get_service, require_operator
+from loom.services.checks import run_now, schemas, service, stats
+from loom.services.service import get_service
 
 router = APIRouter(prefix="/services/{slug}", tags=["services"])
 
@@ -50,28 +49,7 @@ async def run_checks(
 ) -> list[schemas.Check]:
     """Run the service's enabled checks now (operators), store the results and return
     the checks with them."""
-    async with session.begin():
-        found = await get_service(session, principal, slug)
-        require_operator(principal, found.team_id)
-        checks = (
-            await session.scalars(
-                service.checks_query(found)
-                .where(ServiceCheck.enabled.is_(True))
-                .order_by(ServiceCheck.name)
-            )
-        ).all()
-        targets = [(c.id, probe.Probe.of(c)) for c in checks]
-    await pool_of(runtime).run_all(targets)
-    async with session.begin():
-        found = await get_service(session, principal, slug)
-        ids = [check_id for check_id, _p in targets]
-        fresh = await session.scalars(
-            service.checks_query(found)
-            .where(ServiceCheck.id.in_(ids))
-            .order_by(ServiceCheck.name)
-            .execution_options(populate_existing=True)
-        )
-        return [service.check_out(c, slug) for c in fresh]
+    return await run_now.run_checks(session, principal, slug, runtime)
 
 
 @router.get("/checks/{check_id}", response_model=schemas.Check)

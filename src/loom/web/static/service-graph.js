@@ -4,8 +4,9 @@
    cookie authenticates the fetch); the page lists the same edges as text for readers
    without JavaScript.
 
-   Health: each node carries data(health), "unknown" until the graph JSON gives nodes a
-   `health` field (the endpoint checks' status); the "health" palette below colours it. */
+   Health: each node carries data(health), its health checks' overall status from the
+   graph JSON (passing, degraded, failing; "unknown" without checks). When any node has
+   a known status the graph starts coloured by health (see initialColour). */
 (function () {
   "use strict";
 
@@ -26,9 +27,9 @@
       "tier-3": ["#0969da", "tier 3"]
     },
     health: {
-      healthy: ["#1a7f37", "healthy"],
+      passing: ["#1a7f37", "passing"],
       degraded: ["#e0b400", "degraded"],
-      down: ["#cf222e", "down"],
+      failing: ["#cf222e", "failing"],
       unknown: ["#8c959f", "unknown"]
     }
   };
@@ -67,6 +68,14 @@
     });
     box.dataset.colour = mode;
     drawLegend(palette);
+  }
+
+  /* Health first when there is any to show (that is what people look for); else the
+     colouring the select shows. */
+  function initialColour(graph) {
+    var known = graph.nodes.some(function (n) { return n.health && n.health !== "unknown"; });
+    if (known) { colourSelect.value = "health"; }
+    return colourSelect.value;
   }
 
   function swatch(cls, label) {
@@ -184,7 +193,7 @@
     });
     cy.on("mouseover", "node[slug]", function () { box.classList.add("pointing"); });
     cy.on("mouseout", "node", function () { box.classList.remove("pointing"); });
-    paint(colourSelect.value);
+    paint(initialColour(graph));
     arrange(layoutSelect.value);
     box.dataset.nodes = String(cy.nodes("[slug]").length);
     box.dataset.ready = "true";
