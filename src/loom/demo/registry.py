@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -38,6 +39,8 @@ ACTOR = audit.Actor.system("demo")
 TASK_KEY = "demo_registry_task"
 CHECK_NAME = "health"
 LATENCY_THRESHOLD_MS = 500
+#: First runs a little apart, so the checks keep running at different seconds.
+STAGGER = timedelta(seconds=3)
 #: The target's endpoint each sample service's check calls (and how it judges it); the
 #: catalog indexer and the legacy reports have no check (a batch job, a retiring service).
 CHECKS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -102,7 +105,7 @@ async def seed_services(
         index = sorted(SAMPLES).index(service.slug)
         made["deployments"] += await _deploy(session, service, team, index)
         if target_url is not None and service.slug in CHECKS:
-            made["checks"] += await _check(session, service, target_url)
+            made["checks"] += await _check(session, service, target_url, STAGGER * index)
     return made
 
 
@@ -122,7 +125,7 @@ async def _deploy(session: AsyncSession, service: Service, team: str, index: int
     return len(history)
 
 
-async def _check(session: AsyncSession, service: Service, base: str) -> int:
+async def _check(session: AsyncSession, service: Service, base: str, later: timedelta) -> int:
     path, options = CHECKS[service.slug]
     url = f"{base}{path}"
     found = await session.scalar(
@@ -139,7 +142,7 @@ async def _check(session: AsyncSession, service: Service, base: str) -> int:
     )  # fmt: skip
     now = utcnow()
     check = ServiceCheck(
-        org_id=service.org_id, service_id=service.id, next_run_at=now, status_since=now,
+        org_id=service.org_id, service_id=service.id, next_run_at=now + later, status_since=now,
         status="unknown", **body.model_dump(mode="json"),
     )  # fmt: skip
     session.add(check)
