@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         await demo.start_integrations(runtime)
         if background:
             await start_background(runtime)
-            catalog_jobs.start_initial_sync(runtime)
+            demo.seed_registry_after(runtime, catalog_jobs.start_initial_sync(runtime))
             start_workers(runtime)
         log.info("loom started", version=__version__, database=runtime.engine.dialect.name)
         try:

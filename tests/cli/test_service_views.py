@@ -1,6 +1,7 @@
-"""The pure views of `loom service`: graph tree, version matrix, drift, check results and
-scorecards, fed sample answers shaped as the API contract says (with fields the client
-does not know, which it must ignore)."""
+"""The pure views of `loom service`: graph tree, version matrix, drift, checks, health and
+scorecards, fed sample answers shaped as the API answers (with fields the client does
+not know, which it must ignore). tests/cli/test_service_status.py runs the commands
+against the real API."""
 
 from __future__ import annotations
 
@@ -18,16 +19,18 @@ from loom.cli.service_views import (
     cycle_lines,
     drift_rows,
     graph_tree,
+    health_table,
     report_table,
     scorecard_table,
     versions_table,
 )
 from loom.client.service_models import (
-    CheckRun,
+    Check,
     DriftFinding,
     Graph,
     Scorecard,
     ScorecardReport,
+    ServiceHealth,
     VersionMatrix,
 )
 
@@ -103,34 +106,60 @@ def test_drift_rows_name_what_they_compare_with() -> None:
     ]
 
 
-def _results(*outcomes: str) -> CheckRun:
-    return CheckRun.model_validate([
-        {"check_id": f"c{i}", "name": f"check-{i}", "outcome": outcome, "status_code": 200,
-         "duration_ms": 12.0, "message": None if outcome == "passing" else "slow"}
-        for i, outcome in enumerate(outcomes)
-    ])  # fmt: skip
+CHECK_ID = "00000000-0000-0000-0000-0000000000c1"
 
 
-def test_check_results_exit_1_only_when_one_fails() -> None:
-    assert checks_exit_code(_results("passing", "degraded").items) == 0
-    assert checks_exit_code(_results("passing", "failing").items) == 1
+def _checks(*statuses: str) -> list[Check]:
+    return [
+        Check.model_validate({
+            "id": CHECK_ID, "service": "api", "name": f"check-{i}", "url": "http://t/health",
+            "status": status, "status_since": "2026-11-27T10:00:00Z", "interval_seconds": 60,
+            "last_result": {"started_at": "2026-11-27T10:00:00Z", "duration_ms": 12,
+                            "ok": status != "failing", "status_code": 200, "outcome": status,
+                            "message": "" if status == "passing" else "slow"},
+        })
+        for i, status in enumerate(statuses)
+    ]  # fmt: skip
+
+
+def test_checks_exit_1_only_when_one_fails() -> None:
+    assert checks_exit_code(_checks("passing", "degraded")) == 0
+    assert checks_exit_code(_checks("passing", "failing")) == 1
     assert checks_exit_code([]) == 0
-    table = checks_table(_results("passing", "failing").items)
-    assert [(c.plain, c.style) for c in column(table, "outcome")] == [
+    table = checks_table(_checks("passing", "failing"))
+    assert [(c.plain, c.style) for c in column(table, "status")] == [
         ("passing", "green"),
         ("failing", "bold red"),
     ]
     text = render(table)
     assert "check-1" in text and "12 " in text and "slow" in text
+    never = Check.model_validate({"id": CHECK_ID, "name": "new", "status": "unknown"})
+    assert render(checks_table([never])).count("unknown") == 1
+
+
+def test_health_shows_availability_per_window() -> None:
+    window = {"availability": 99.5, "p50_ms": 20, "p95_ms": 180, "samples": 1440}
+    health = ServiceHealth.model_validate({
+        "status": "degraded",
+        "checks": [{"id": CHECK_ID, "name": "ping", "url": "http://t", "status": "degraded",
+                    "status_since": "2026-11-27T10:00:00Z", "last_result": None,
+                    "windows": {"24h": window, "7d": {**window, "availability": None,
+                                                     "p95_ms": None, "samples": 0}}}],
+    })  # fmt: skip
+    table = health_table(health, "api: degraded")
+    assert [c.header for c in table.columns] == ["check", "status", "since", "24h", "7d", "30d"]
+    assert [c.plain for c in column(table, "24h")] == ["99.5%, p95 180 ms"]
+    assert [c.plain for c in column(table, "7d")] == ["—"]
+    assert [c.plain for c in column(table, "30d")] == ["—"]
 
 
 SCORECARD = {
     "service": "api", "level": "silver", "score": 80, "computed_at": "now",
     "rules": [
         {"id": "has-owner", "title": "Has an owner", "level": "bronze", "passed": True,
-         "message": "Every service needs an owning team", "detail": None},
+         "message": "Every service needs an owning team", "detail": ""},
         {"id": "two-owners", "title": "Tier 1 has two owners", "level": "gold",
-         "passed": False, "message": "Add a second owner", "detail": {"owners": 1}},
+         "passed": False, "message": "Add a second owner", "detail": "1 owner"},
     ],
 }  # fmt: skip
 
@@ -145,23 +174,40 @@ def test_scorecard_ticks_rules_and_names_the_level() -> None:
     assert scorecard_table(unscored).title == "x: level none"
 
 
-def test_report_says_go_or_no_go() -> None:
+def _failed(rule: str) -> dict[str, Any]:
+    return {"id": rule, "title": rule, "level": "silver", "passed": False,
+            "message": "do it", "detail": ""}  # fmt: skip
+
+
+def test_report_says_go_or_no_go_per_environment() -> None:
     report = ScorecardReport.model_validate({
-        "environment": "production", "required_level": "silver",
+        "environment": None, "required_levels": {"staging": "bronze", "production": "silver"},
+        "summary": {"services": 2, "go:staging": 2, "go:production": 1},
         "items": [
-            {"service": "api", "level": "silver", "score": 80, "go": True, "failing": []},
-            {"service": "auth", "level": "bronze", "score": 40.5, "go": False,
-             "failing": ["runbook", "two-owners"]},
+            {"service": "api", "name": "API", "team": "platform", "level": "silver",
+             "score": 80, "failing": [], "go": {"staging": True, "production": True}},
+            {"service": "auth", "name": "Auth", "team": "platform", "level": "bronze",
+             "score": 40.5, "failing": [_failed("runbook"), _failed("two-owners")],
+             "go": {"staging": True, "production": False}},
         ],
     })  # fmt: skip
     table = report_table(report)
-    assert table.title == "production (requires silver)"
-    assert [(c.plain, c.style) for c in column(table, "go")] == [
+    assert table.title == "readiness"
+    assert [(c.plain, c.style) for c in column(table, "production (silver)")] == [
         ("GO", "green"),
         ("NO-GO", "bold red"),
     ]
+    assert [c.plain for c in column(table, "staging (bronze)")] == ["GO", "GO"]
     assert [c.plain for c in column(table, "failing")] == ["", "runbook, two-owners"]
     assert [c.plain for c in column(table, "score")] == ["80", "40.5"]
+    one = ScorecardReport.model_validate({
+        "environment": "production", "required_levels": {"production": "silver"},
+        "items": [{"service": "x", "level": None, "score": 0, "failing": [], "go": {}}],
+    })  # fmt: skip
+    table = report_table(one)
+    assert table.title == "readiness for production"
+    assert [c.plain for c in column(table, "level")] == ["none"]
+    assert [c.plain for c in column(table, "production (silver)")] == ["—"]
 
 
 def _node(slug: str) -> dict[str, Any]:

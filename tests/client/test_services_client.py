@@ -1,17 +1,15 @@
-"""`LoomClient.services` against a live server (services, dependencies, graphs, errors),
-and the calls of the newer endpoints (versions, drift, deployments, checks, scorecards)
-against a stand-in server (httpx.MockTransport) answering as their contract says."""
+"""`LoomClient.services` against a live server: services, dependencies, graphs, errors,
+versions, drift, deployments, checks and scorecards (the checks' and scorecards' fuller
+cases run through the CLI, tests/cli/test_service_status.py)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
 from loom.client import ApiError, LoomClient
-from loom.client.service_models import ServiceFilter
+from loom.client.service_models import Deployment, ServiceFilter
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -131,76 +129,50 @@ def test_api_errors_name_the_field(registry: LoomClient) -> None:
     assert caught.value.status == 404
 
 
-# -- the newer endpoints, against their contract ---------------------------------------
-
-Handler = Callable[[httpx.Request], httpx.Response]
+# -- the newer endpoints -----------------------------------------------------------------
 
 
-def _stand_in(answers: dict[tuple[str, str], object], seen: list[httpx.Request]) -> LoomClient:
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        body = answers[(request.method, request.url.path)]
-        return httpx.Response(201 if request.method == "POST" else 200, json=body)
+def test_versions_drift_deployments_checks_and_scorecards(registry: LoomClient) -> None:
+    services = registry.services
+    five_days_ago = datetime.now(UTC) - timedelta(days=5)
 
-    return LoomClient("http://loom.test", "loom_x", transport=httpx.MockTransport(handler))
+    def release() -> Deployment:
+        return services.record_deployment(
+            "api", "staging", "1.3.0", commit_sha="abc1234", description="release",
+            deployed_at=five_days_ago, idempotency_key="d1",
+        )  # fmt: skip
 
+    deployed = release()
+    assert (deployed.service, deployed.environment, deployed.version) == ("api", "staging", "1.3.0")
+    assert release().id == deployed.id  # recorded once
+    services.record_deployment("api", "production", "1.2.0")
 
-VERSIONS = {
-    "environments": [{"slug": "staging", "name": "Staging", "rank": 1}],
-    "items": [
-        {
-            "service": "api",
-            "name": "API",
-            "team_id": "6f1c2b4e-8a59-4a7e-9a53-0d3e7a1b2c3d",
-            "tier": 1,
-            "versions": {"staging": {"version": "1.2.0", "deployed_at": None,
-                                     "deployed_by": "ci", "commit_sha": "abc"}},
-            "drift": [],
-            "owner_on_call": "someone new",
-        }
-    ],
-    "generated_at": "later",
-}  # fmt: skip
+    matrix = services.versions(team="platform", tier=1)
+    assert [e.slug for e in matrix.environments] == ["dev", "staging", "production"]
+    row = {r.service: r for r in matrix.items}["api"]
+    staging = row.versions["staging"]
+    assert staging is not None and staging.commit_sha == "abc1234"
+    assert row.versions["dev"] is None
+    (finding,) = services.drift(environment="production", kind="behind")
+    assert (finding.service, finding.kind, finding.reference_version) == ("api", "behind", "1.3.0")
+    # 1.2.0 never went to staging either.
+    assert [f.version for f in services.drift(kind="unseen_version")] == ["1.2.0"]
+    assert [f.kind for f in services.drift(environment="staging")] == ["missing"]  # no dev
+    history = list(services.iter_deployments("api", page_size=1))
+    assert [d.version for d in history] == ["1.2.0", "1.3.0"]
+    assert [d.version for d in services.iter_deployments("api", environment="staging")] == ["1.3.0"]
 
+    assert services.run_checks("api") == []
+    health = services.health("api")
+    assert (health.status, health.checks) == ("unknown", [])
+    card = services.scorecard("api")
+    assert card.service == "api" and card.rules == []
+    report = services.scorecard_report(environment="production")
+    assert report.required_levels == {"production": "silver"}
+    assert {i.service for i in report.items} == {"api", "auth", "billing", "ledger", "payouts"}
+    assert all(i.go.keys() == {"production"} for i in report.items)
 
-def test_newer_endpoints_send_what_their_contract_says() -> None:
-    seen: list[httpx.Request] = []
-    answers: dict[tuple[str, str], object] = {
-        ("GET", "/api/v1/services/versions"): VERSIONS,
-        ("GET", "/api/v1/services/drift"): {"items": []},
-        ("POST", "/api/v1/services/api/deployments"): {"environment": "prod", "version": "2"},
-        ("GET", "/api/v1/services/api/deployments"): {"items": [], "next_cursor": None},
-        ("POST", "/api/v1/services/api/checks/run"): [
-            {"check_id": "c1", "name": "ping", "outcome": "passing", "status_code": 200,
-             "duration_ms": 12, "message": None}
-        ],
-        ("GET", "/api/v1/scorecards/report"): {"environment": "prod", "items": []},
-    }  # fmt: skip
-    with _stand_in(answers, seen) as client:
-        matrix = client.services.versions(team="platform", tier=1)
-        row = matrix.items[0]
-        assert row.versions["staging"] and row.versions["staging"].version == "1.2.0"
-        assert client.services.drift(environment="production") == []
-        deployed = client.services.record_deployment("api", "prod", "2", commit_sha="abc")
-        assert (deployed.environment, deployed.version) == ("prod", "2")
-        assert list(client.services.iter_deployments("api", environment="prod")) == []
-        assert [r.outcome for r in client.services.run_checks("api")] == ["passing"]
-        assert client.services.scorecard_report(environment="prod").items == []
-
-    params = [dict(r.url.params) for r in seen if r.method == "GET"]
-    assert params[0] == {"team": "platform", "tier": "1"}
-    assert params[1] == {"environment": "production"}
-    assert params[2] == {"environment": "prod", "limit": "100"}
-    assert params[3] == {"environment": "prod"}
-    posted = json.loads(seen[2].content)
-    assert posted == {"environment": "prod", "version": "2", "commit_sha": "abc"}
-
-
-@pytest.mark.parametrize("wrapper", ["items", "results"])
-def test_check_results_may_come_wrapped(wrapper: str) -> None:
-    result = {"check_id": "c1", "outcome": "failing", "message": "HTTP 500"}
-    answers: dict[tuple[str, str], object] = {
-        ("POST", "/api/v1/services/api/checks/run"): {wrapper: [result]}
-    }
-    with _stand_in(answers, []) as client:
-        assert [r.message for r in client.services.run_checks("api")] == ["HTTP 500"]
+    with pytest.raises(ApiError) as caught:
+        services.record_deployment("api", "qa", "1")
+    assert caught.value.status == 400
+    assert [d.field for d in caught.value.details] == ["environment"]

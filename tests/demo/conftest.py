@@ -1,6 +1,7 @@
 """Fixtures of the demo's tests: a clock the demo's ticker reads (so nothing moves until a
 test says so), and the app `make serve` runs: demo data, demo integrations and the
-sample catalog, synced, with API clients for the admin and the demo approver."""
+sample catalog, synced, then the registry's demo deployments and checks, with API
+clients for the admin and the demo approver."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from fastapi import FastAPI
 
 from loom.app import create_app
 from loom.catalog.sync import sync
-from loom.demo import APPROVER, EXTRAS_KEY
+from loom.demo import APPROVER, EXTRAS_KEY, registry
 from loom.demo.integrations import DemoIntegrations
 from loom.platform.runtime import Runtime
 from tests.conftest import ADMIN_EMAIL, bearer, make_settings, token_for
@@ -62,6 +63,7 @@ async def demo(database_url: str) -> AsyncIterator[Demo]:
         runtime = app.state.runtime
         record = await sync(runtime, trigger="test")
         assert record.status == "ok", record.problems
+        await registry.seed(runtime)  # what `make serve` does after its initial sync
         integrations = runtime.extras[EXTRAS_KEY]
         clock = Clock()
         integrations.ticker.clock = clock  # the background ticker too: nothing moves by itself

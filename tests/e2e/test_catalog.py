@@ -42,9 +42,16 @@ def catalog_source(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(database_url: str, catalog_source: Path, tmp_path: Path) -> Settings:
+def demo_data() -> bool:
+    """Whether the server seeds the demo organisation (a test may parametrize it)."""
+    return False
+
+
+@pytest.fixture
+def settings(database_url: str, catalog_source: Path, demo_data: bool, tmp_path: Path) -> Settings:
     return make_settings(
         database_url,
+        demo_data=demo_data,
         catalog={"source": str(catalog_source), "cache_dir": str(tmp_path / "cache")},
     )
 
@@ -168,7 +175,8 @@ def test_conditions_show_and_hide_fields_as_people_choose(
 
 
 @pytest.mark.skipif(not EXAMPLES.is_dir(), reason="examples/catalog is not in this checkout")
-@pytest.mark.parametrize("catalog_source", [EXAMPLES], ids=["examples"])
+# The demo organisation: the sample's services are owned by the demo's teams.
+@pytest.mark.parametrize(("catalog_source", "demo_data"), [(EXAMPLES, True)], ids=["examples"])
 def test_every_sample_page_runs_its_script_cleanly(
     catalog_server: LiveServer, page: Page, console: Console
 ) -> None:

@@ -846,8 +846,10 @@ async def test_text_from_documents_is_escaped(
 async def test_every_sample_entry_renders_with_its_form(database_url: str, tmp_path: Path) -> None:
     from loom.app import create_app
 
+    # The demo organisation: the sample's services are owned by the demo's teams.
     settings = make_settings(
         database_url,
+        demo_data=True,
         catalog={"source": str(EXAMPLES), "cache_dir": str(tmp_path / "cache")},
     )
     application = create_app(settings, background=False)

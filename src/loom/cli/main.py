@@ -17,7 +17,7 @@ from loom.cli.request_approvals import approvals, approve, reject
 from loom.cli.request_escalation import complete, escalate
 from loom.cli.requests import request_app
 from loom.cli.serve import db_app, serve, worker
-from loom.cli.service_status import check, drift, scorecard, versions
+from loom.cli.service_status import check, drift, scorecard, service_health, versions
 from loom.cli.services import service_app
 from loom.cli.system import system_app
 from loom.cli.tokens import token_app
@@ -55,6 +55,7 @@ app.add_typer(request_app, name="request")
 service_app.command("versions")(versions)
 service_app.command("drift")(drift)
 service_app.command("check")(check)
+service_app.command("health")(service_health)
 service_app.command("scorecard")(scorecard)
 app.add_typer(service_app, name="service")
 app.add_typer(queue_app, name="queue")

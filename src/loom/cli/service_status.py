@@ -1,5 +1,5 @@
-"""`loom service versions|drift|check|scorecard`: what runs where, drift, health checks
-run now, and readiness (registered on `service_app` in main)."""
+"""`loom service versions|drift|check|health|scorecard`: what runs where, drift, health
+checks run now, health over time, and readiness (registered on `service_app` in main)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from loom.cli.service_views import (
     checks_exit_code,
     checks_table,
     drift_rows,
+    health_table,
     report_table,
     scorecard_table,
     table,
@@ -67,16 +68,33 @@ def check(
     slug: Annotated[str, typer.Argument(metavar="SLUG", help="The service's slug")],
     output: OutputOption = OutputFormat.table,
 ) -> None:
-    """Run a service's health checks now and show their results; exit 1 when any fails."""
+    """Run a service's enabled health checks now (operators of its team) and show what
+    they found; exit 1 when any fails (degraded is not failing)."""
     with connect() as client:
-        results = client.services.run_checks(slug)
+        checks = client.services.run_checks(slug)
     if output is OutputFormat.json:
-        emit([r.model_dump(mode="json") for r in results], output)
-    elif not results:
+        emit([c.model_dump(mode="json") for c in checks], output)
+    elif not checks:
+        info(f"{slug} has no enabled health checks")
+    else:
+        console.print(checks_table(checks, f"{slug}: {plural(len(checks), 'check')}"))
+    raise typer.Exit(checks_exit_code(checks))
+
+
+def service_health(
+    slug: Annotated[str, typer.Argument(metavar="SLUG", help="The service's slug")],
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Show a service's health: its status (its worst check) and each check's
+    availability and p95 latency over 24 h, 7 d and 30 d."""
+    with connect() as client:
+        found = client.services.health(slug)
+    if output is OutputFormat.json:
+        emit(found.model_dump(mode="json"), output)
+    elif not found.checks:
         info(f"{slug} has no health checks")
     else:
-        console.print(checks_table(results, f"{slug}: {plural(len(results), 'check')}"))
-    raise typer.Exit(checks_exit_code(results))
+        console.print(health_table(found, f"{slug}: {found.status}"))
 
 
 def scorecard(
@@ -88,17 +106,20 @@ def scorecard(
     ] = False,
     environment: _Env = None,
     team: _Team = None,
+    level: Annotated[
+        str | None, typer.Option(help="With --report: only services at this level (or none)")
+    ] = None,
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Show a service's readiness rules (✓ passed, ✗ failed) and the level it reaches;
-    with --report, go or no-go of every service for an environment."""
+    with --report, go or no-go of every service for each environment (or --env)."""
     if report == (slug is not None):
         fail("give a service's SLUG, or --report (with --env) for every service")
     with connect() as client:
         found: Scorecard | ScorecardReport = (
             client.services.scorecard(slug)
             if slug is not None
-            else client.services.scorecard_report(environment=environment, team=team)
+            else client.services.scorecard_report(environment=environment, team=team, level=level)
         )
     if output is OutputFormat.json:
         emit(found.model_dump(mode="json"), output)

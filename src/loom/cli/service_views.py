@@ -15,13 +15,15 @@ from rich.tree import Tree
 
 from loom.cli.output import cell, readable
 from loom.client.service_models import (
-    CheckResult,
+    Check,
     DriftFinding,
     Graph,
     GraphEdge,
     GraphNode,
+    HealthCheck,
     Scorecard,
     ScorecardReport,
+    ServiceHealth,
     VersionMatrix,
 )
 
@@ -149,22 +151,47 @@ def drift_rows(findings: Iterable[DriftFinding]) -> list[list[str]]:
 # -- health checks -------------------------------------------------------------------
 
 
-CHECK_COLUMNS = ["check", "outcome", "status", "duration_ms", "message"]
+CHECK_COLUMNS = ["check", "status", "http", "duration_ms", "url", "message"]
 
 
-def checks_table(results: Sequence[CheckResult], title: str = "") -> Table:
-    rows: list[list[str | Text]] = [
-        [r.name or str(r.check_id),
-         Text(r.outcome, style=_OUTCOME_STYLE.get(r.outcome, "bold")),
-         cell(r.status_code), readable(r.duration_ms), r.message or ""]
-        for r in results
-    ]  # fmt: skip
+def checks_table(checks: Sequence[Check], title: str = "") -> Table:
+    """Each check with its status and what its latest run found."""
+    rows: list[list[str | Text]] = []
+    for c in checks:
+        run = c.last_result
+        rows.append([
+            c.name, Text(c.status, style=_OUTCOME_STYLE.get(c.status, "dim")),
+            cell(run.status_code if run else None), readable(run.duration_ms if run else None),
+            c.url, run.message if run else "",
+        ])  # fmt: skip
     return table(CHECK_COLUMNS, rows, title)
 
 
-def checks_exit_code(results: Iterable[CheckResult]) -> int:
+def checks_exit_code(checks: Iterable[Check]) -> int:
     """1 when any check fails (degraded is not failing), else 0."""
-    return 1 if any(r.outcome == "failing" for r in results) else 0
+    return 1 if any(c.status == "failing" for c in checks) else 0
+
+
+HEALTH_WINDOWS = ("24h", "7d", "30d")
+
+
+def _availability(check: HealthCheck, window: str) -> str:
+    found = check.windows.get(window)
+    if found is None or found.availability is None:
+        return "—"
+    p95 = f", p95 {readable(found.p95_ms)} ms" if found.p95_ms is not None else ""
+    return f"{readable(found.availability)}%{p95}"
+
+
+def health_table(health: ServiceHealth, title: str = "") -> Table:
+    """Each check's status, since when, and availability (p95 latency) per window."""
+    rows: list[list[str | Text]] = [
+        [c.name, Text(c.status, style=_OUTCOME_STYLE.get(c.status, "dim")),
+         cell(c.status_since.isoformat()) if c.status_since else "",
+         *[_availability(c, w) for w in HEALTH_WINDOWS]]
+        for c in health.checks
+    ]  # fmt: skip
+    return table(["check", "status", "since", *HEALTH_WINDOWS], rows, title)
 
 
 # -- scorecards ----------------------------------------------------------------------
@@ -186,14 +213,21 @@ def scorecard_table(card: Scorecard) -> Table:
     return table(["", "rule", "level", "title", "message"], rows, scorecard_title(card))
 
 
+def _go(go: bool | None) -> Text:
+    if go is None:
+        return Text("—", style="dim")
+    return Text("GO", style="green") if go else Text("NO-GO", style="bold red")
+
+
 def report_table(report: ScorecardReport) -> Table:
-    """Go or no-go per service for the environment's required level."""
+    """Per service: level, score, go or no-go for each environment (its column header
+    names the level it requires), and the rules it fails."""
+    envs = list(report.required_levels)
     rows: list[list[str | Text]] = [
-        [r.service, r.level or "", readable(r.score),
-         Text("GO", style="green") if r.go else Text("NO-GO", style="bold red"),
-         ", ".join(r.failing)]
+        [r.service, r.level or "none", readable(r.score), *[_go(r.go.get(e)) for e in envs],
+         ", ".join(f.id for f in r.failing)]
         for r in report.items
     ]  # fmt: skip
-    needs = f" (requires {report.required_level})" if report.required_level else ""
-    title = f"{report.environment}{needs}"
-    return table(["service", "level", "score", "go", "failing"], rows, title)
+    heads = [f"{e} ({report.required_levels[e]})" for e in envs]
+    title = f"readiness for {report.environment}" if report.environment else "readiness"
+    return table(["service", "level", "score", *heads, "failing"], rows, title)

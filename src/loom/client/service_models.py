@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel
 
 from loom.client.models import ApiModel
 
@@ -146,28 +146,33 @@ class Deployment(ApiModel):
 
 
 class CheckResult(ApiModel):
-    check_id: uuid.UUID | str
-    name: str = ""
+    """One run of a health check."""
+
+    started_at: datetime | None = None
+    duration_ms: float | None = None
+    #: The response was what the check expects (a slow one is ok, and degraded).
+    ok: bool | None = None
+    status_code: int | None = None
     #: passing, degraded or failing.
     outcome: str
-    status_code: int | None = None
-    duration_ms: float | None = None
-    message: str | None = None
+    message: str = ""
 
 
-class CheckRun(ApiModel):
-    """The results of running a service's checks: a list, or one wrapped in an object."""
+class Check(ApiModel):
+    """A health check of a service, with its status and its latest run."""
 
-    items: list[CheckResult]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _wrapped(cls, data: Any) -> Any:
-        if isinstance(data, list):
-            return {"items": data}
-        if isinstance(data, dict) and "items" not in data and "results" in data:
-            return {**data, "items": data["results"]}
-        return data
+    id: uuid.UUID
+    service: str = ""
+    name: str
+    url: str = ""
+    method: str = "GET"
+    environment: str | None = None
+    latency_threshold_ms: int | None = None
+    enabled: bool = True
+    #: unknown (never run), passing, degraded or failing.
+    status: str
+    status_since: datetime | None = None
+    last_result: CheckResult | None = None
 
 
 class HealthWindow(ApiModel):
@@ -183,6 +188,7 @@ class HealthCheck(ApiModel):
     url: str = ""
     status: str
     status_since: datetime | None = None
+    last_result: CheckResult | None = None
     #: "24h", "7d", "30d" → availability and latency over that window.
     windows: dict[str, HealthWindow] = {}
 
@@ -197,8 +203,10 @@ class ScorecardRule(ApiModel):
     title: str = ""
     level: str = ""
     passed: bool
-    message: str | None = None
-    detail: Any = None
+    #: What to do to pass.
+    message: str = ""
+    #: Why it failed (empty when it passed).
+    detail: str = ""
 
 
 class Scorecard(ApiModel):
@@ -211,14 +219,22 @@ class Scorecard(ApiModel):
 
 class ReportRow(ApiModel):
     service: str
+    name: str = ""
+    #: The owning team's slug.
+    team: str | None = None
     level: str | None = None
     score: float | None = None
-    go: bool
-    #: Ids of the rules it fails.
-    failing: list[str] = []
+    #: The rules it fails.
+    failing: list[ScorecardRule] = []
+    #: Environment slug → whether the service reaches the level it requires.
+    go: dict[str, bool] = {}
 
 
 class ScorecardReport(ApiModel):
-    environment: str
-    required_level: str | None = None
+    #: The environment asked about (None: every environment).
+    environment: str | None = None
+    #: Environment slug → the level a service needs to go there.
+    required_levels: dict[str, str] = {}
+    #: "services": how many are listed; "go:<environment>": how many may go there.
+    summary: dict[str, int] = {}
     items: list[ReportRow] = []

@@ -17,8 +17,7 @@ from urllib.parse import quote
 from loom.client.base import HttpCore, parse_as
 from loom.client.pagination import Page, iterate
 from loom.client.service_models import (
-    CheckResult,
-    CheckRun,
+    Check,
     Dependency,
     Deployment,
     DriftFinding,
@@ -217,11 +216,13 @@ class ServicesApi:
 
     # -- health and readiness ---------------------------------------------------------
 
-    def run_checks(self, slug: str) -> builtins.list[CheckResult]:
-        """Run every health check of the service now and return their results."""
-        return self._core.post(
-            _path(slug, "checks", "run"), CheckRun, ok=(200, 201), timeout=CHECKS_TIMEOUT
-        ).items
+    def run_checks(self, slug: str) -> builtins.list[Check]:
+        """Run every enabled health check of the service now (operators of its team); the
+        checks, each with the run's result as `last_result` and its status after it."""
+        response = self._core.request(
+            "POST", _path(slug, "checks", "run"), ok=(200,), timeout=CHECKS_TIMEOUT
+        )
+        return parse_as(response, builtins.list[Check])
 
     def health(self, slug: str) -> ServiceHealth:
         """The service's status and, per check, availability and latency over 24h/7d/30d."""
@@ -232,8 +233,10 @@ class ServicesApi:
         return self._core.get(_path(slug, "scorecard"), Scorecard)
 
     def scorecard_report(
-        self, *, environment: str | None = None, team: str | None = None
+        self, *, environment: str | None = None, team: str | None = None, level: str | None = None
     ) -> ScorecardReport:
-        """Go or no-go per service for an environment's required level."""
-        params = {"environment": environment, "team": team}
+        """Every service's level, failing rules and go or no-go for each environment's
+        required level (or just `environment`'s); `level`: only services at that level
+        (bronze, silver, gold or none)."""
+        params = {"environment": environment, "team": team, "level": level}
         return self._core.get("/scorecards/report", ScorecardReport, params=params)

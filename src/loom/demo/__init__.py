@@ -2,14 +2,17 @@
 database (`seed`), and demo integrations: local fake JIRA, GitHub and Terraform servers
 (`fakes/`, which the tests use too) run inside the process for the systems that have no
 real instance configured (`start_integrations`; see integrations.py), with a local target
-for the sample services' health checks (target.py).
+for the sample services' health checks (target.py), and once the initial catalog sync
+has made the sample services, their deployments and checks (`seed_registry_after`;
+registry.py).
 
 Nothing here is for production: the fakes keep their data in memory and forget it when
 the process stops."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+from typing import TYPE_CHECKING, Any
 
 from loom.demo.seed import APPROVER, PEOPLE, TEAMS, DemoSeed, seed
 
@@ -26,6 +29,7 @@ __all__ = [
     "TEAMS",
     "DemoSeed",
     "seed",
+    "seed_registry_after",
     "start_integrations",
     "stop_integrations",
 ]
@@ -42,9 +46,24 @@ async def start_integrations(runtime: Runtime) -> None:
         await integrations.start(runtime)
 
 
-async def stop_integrations(runtime: Runtime) -> None:
-    from loom.demo import target
+def seed_registry_after(
+    runtime: Runtime, sync: asyncio.Task[Any] | None
+) -> asyncio.Task[None] | None:
+    """In the demo, seed the registry's deployments and checks once `sync` (the initial
+    catalog sync, None if there is none) is done; the task doing it, if any."""
+    if sync is None or not runtime.settings.demo_data:
+        return None
+    from loom.demo import registry
 
+    return registry.seed_after(runtime, sync)
+
+
+async def stop_integrations(runtime: Runtime) -> None:
+    from loom.demo import registry, target
+
+    seeding = runtime.extras.pop(registry.TASK_KEY, None)
+    if seeding is not None:
+        seeding.cancel()
     await target.stop(runtime)
     if EXTRAS_KEY in runtime.extras:
         from loom.demo import integrations

@@ -137,6 +137,9 @@ class FakeServer:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # The default backlog (5) drops the connections of a burst (the demo's checks, run
+    # together): the client retries a second later and the check looks slow.
+    request_queue_size = 128
     owner: FakeServer
 
     def process_request(self, request: Any, client_address: Any) -> None:
