@@ -27,6 +27,11 @@ from loom.catalog.yaml_source import Path, SourceDocument
 #: The folders the catalog reads itself: no extra kind may claim them.
 BUILTIN_FOLDERS = ("catalog", "bundles")
 
+#: Run by the sync's `apply`, in its transaction, once the stored catalog changed (modules
+#: above the catalog that keep data derived from it, such as the search index, register
+#: here; this module is light, so registering loads no database or app layer).
+after_apply: list[Callable[[AsyncSession, uuid.UUID], Awaitable[None]]] = []
+
 
 @dataclass(frozen=True)
 class KindEntry:

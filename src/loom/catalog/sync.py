@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loom.audit import service as audit
 from loom.auth.models import Organization, Team
 from loom.auth.principal import Principal
+from loom.catalog import extensions
 from loom.catalog.cache import CatalogCache
 from loom.catalog.documents import CatalogItem
 from loom.catalog.extensions import registered
@@ -39,10 +39,6 @@ from loom.platform.runtime import Runtime
 log = structlog.get_logger("loom.catalog")
 _LEASE_TTL = timedelta(minutes=10)
 _LEASE_WAIT_SECONDS = 30.0
-
-#: Run by `apply`, in its transaction, once the stored catalog changed (modules above the
-#: catalog that keep data derived from it, such as the search index, register here).
-after_apply: list[Callable[[AsyncSession, uuid.UUID], Awaitable[None]]] = []
 
 
 def catalog_cache(runtime: Runtime) -> CatalogCache:
@@ -147,7 +143,7 @@ async def apply(
             await session.delete(row)
             changed += 1
     await session.flush()
-    for hook in after_apply:
+    for hook in extensions.after_apply:
         await hook(session, org_id)
     return changed
 

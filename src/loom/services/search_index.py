@@ -17,7 +17,7 @@ from sqlalchemy import Index, Integer, String, Text, delete, exists, select, tex
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from loom.catalog import sync as catalog_sync
+from loom.catalog import extensions as catalog_extensions
 from loom.catalog.models import CatalogEntry
 from loom.db.base import Base, OrgScoped
 from loom.services.models import Service
@@ -162,5 +162,5 @@ async def _has_documents(session: AsyncSession, org_id: uuid.UUID) -> bool:
 
 
 # The catalog lies below the registry and must not import it: it calls what registers.
-if reindex_catalog not in catalog_sync.after_apply:
-    catalog_sync.after_apply.append(reindex_catalog)
+if reindex_catalog not in catalog_extensions.after_apply:
+    catalog_extensions.after_apply.append(reindex_catalog)
