@@ -136,6 +136,9 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_zero(
     # A request in flight: its headers are in, its body is still on its way.
     in_flight = socket.create_connection(("127.0.0.1", server.port), timeout=20)
     in_flight.sendall(head + body[:10])
+    # The server takes connections in order: once a later request is answered, it has
+    # taken this one (just after start-up its loop may still be busy for a moment).
+    assert wait_until(server.healthy), "no answer to a request after the one in flight"
     time.sleep(0.3)
 
     server.process.send_signal(signal.SIGTERM)
