@@ -113,8 +113,12 @@ async def _ring(
             if within is not None:
                 term = and_(term, _among(session, far, list(within)))
             terms.append(term)
-        stmt = select(*_EDGE).where(ServiceDependency.org_id == org_id, or_(*terms))
-        found.extend(Edge(*row) for row in await session.execute(stmt))
+        # PostgreSQL answers the directions' OR with a bitmap OR of the two indexes;
+        # SQLite's planner scans the organisation's edges for it: one query each there.
+        together = session.get_bind().dialect.name == "postgresql"
+        for where in [or_(*terms)] if together else terms:
+            stmt = select(*_EDGE).where(ServiceDependency.org_id == org_id, where)
+            found.extend(Edge(*row) for row in await session.execute(stmt))
     return found
 
 
