@@ -30,7 +30,7 @@ from loom.demo import releases, target
 from loom.platform.runtime import Runtime
 from loom.services.check_models import ServiceCheck
 from loom.services.checks.schemas import CheckCreate
-from loom.services.checks.service import check_out
+from loom.services.checks.service import audit_check, check_out
 from loom.services.deployments import record_deployment
 from loom.services.models import Service, ServiceDeployment
 
@@ -150,7 +150,7 @@ async def _check(session: AsyncSession, service: Service, base: str, later: time
     after = check_out(check, service.slug).model_dump(
         mode="json", exclude={"next_run_at", "status", "status_since", "last_result"}
     )
-    await _audit(session, service, check, "service.check.create", after=after)
+    await audit_check(session, ACTOR, service, check, "service.check.create", after=after)
     return 1
 
 
@@ -162,21 +162,5 @@ async def _repoint(session: AsyncSession, service: Service, check: ServiceCheck,
     before = check.url
     check.url = url
     await session.flush()
-    await _audit(session, service, check, "service.check.update",
-                 before={"url": before}, after={"url": url})  # fmt: skip
-
-
-async def _audit(
-    session: AsyncSession,
-    service: Service,
-    check: ServiceCheck,
-    action: str,
-    *,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> None:
-    await audit.record(
-        session, org_id=service.org_id, actor=ACTOR, action=action,
-        target_type="service_check", target_id=check.id, team_id=service.team_id,
-        before=before, after=after,
-    )  # fmt: skip
+    await audit_check(session, ACTOR, service, check, "service.check.update",
+                      before={"url": before}, after={"url": url})  # fmt: skip

@@ -157,7 +157,7 @@ async def create_check(
         await session.flush()
     except IntegrityError:  # a concurrent twin won the race
         raise _name_taken(body.name) from None
-    await _audit(
+    await audit_check(
         session, principal, service, check, "service.check.create", after=_data(check, slug)
     )
     return check
@@ -203,7 +203,7 @@ async def update_check(
     new = _data(check, slug)
     changed = [k for k in new if new[k] != old[k] and k != "updated_at"]
     if changed:
-        await _audit(
+        await audit_check(
             session, principal, service, check, "service.check.update",
             before={k: old[k] for k in changed}, after={k: new[k] for k in changed},
         )  # fmt: skip
@@ -219,12 +219,12 @@ async def delete_check(
     before = _data(check, slug)
     await session.delete(check)
     await session.flush()
-    await _audit(session, principal, service, check, "service.check.delete", before=before)
+    await audit_check(session, principal, service, check, "service.check.delete", before=before)
 
 
-async def _audit(
+async def audit_check(
     session: AsyncSession,
-    principal: Principal,
+    actor: Principal | audit.Actor,
     service: Service,
     check: ServiceCheck,
     action: str,
@@ -232,8 +232,9 @@ async def _audit(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
+    """An audit entry about one of `service`'s checks, by a person or by the system."""
     await audit.record(
-        session, org_id=principal.org_id, actor=principal, action=action,
+        session, org_id=service.org_id, actor=actor, action=action,
         target_type="service_check", target_id=check.id, team_id=service.team_id,
         before=before, after=after,
     )  # fmt: skip
