@@ -196,7 +196,7 @@ async def neighbourhood(
     rows: list[Any] = []
     for chunk in _chunks(distance):
         rows.extend(await session.execute(_NODES.where(_among(session, Service.id, chunk))))
-    health = await health_by_service(session, principal.org_id)
+    health = await health_by_service(session, principal.org_id, among=distance)
     return _graph(rows, edges.values(), distance, health)
 
 
@@ -217,7 +217,7 @@ def _graph(
     health: Mapping[uuid.UUID, str],
 ) -> schemas.Graph:
     """`health`: service id → its checks' overall status (`health_by_service`, one query
-    for the organisation); a service without checks is "unknown"."""
+    for the services shown); a service without checks is "unknown"."""
     # Rows read from the database are already valid: construct without validating them
     # again (a neighbourhood is hundreds of nodes and edges).
     nodes = [
