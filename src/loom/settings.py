@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -142,6 +142,39 @@ class ServicesSettings(_Group):
     drift_threshold_hours: int = Field(default=72, ge=1, le=24 * 365)
 
 
+GroupingStrategy = Literal["same_service", "topology", "label"]
+
+
+def _service_labels() -> list[str]:
+    return ["service", "app", "app_kubernetes_io_name", "job", "container", "namespace"]
+
+
+def _grouping_labels() -> list[str]:
+    return ["host", "instance", "node", "pod", "deployment", "cluster"]
+
+
+class IncidentSettings(_Group):
+    """Alert ingestion and grouping into incidents (loom.incidents)."""
+
+    #: Labels that name the service, tried in order; a value is the service's slug unless
+    #: `service_aliases` maps it to one.
+    service_labels: list[str] = Field(default_factory=_service_labels)
+    service_aliases: dict[str, str] = Field(default_factory=dict)
+    #: An alert joins an incident only within this long of the incident's last alert,
+    #: and only with the same service, a graph neighbour, or a shared grouping label.
+    grouping_window_minutes: float = Field(default=5, gt=0, le=24 * 60)
+    grouping_strategies: list[GroupingStrategy] = Field(
+        default_factory=lambda: list(get_args(GroupingStrategy))
+    )
+    topology_hops: int = Field(default=2, ge=1, le=10)
+    grouping_labels: list[str] = Field(default_factory=_grouping_labels)
+    #: An incident whose alerts all resolved resolves itself after this long.
+    resolve_grace_minutes: float = Field(default=5, ge=0, le=24 * 60)
+    #: Changes this long before an incident's first alert are candidates for its cause.
+    change_window_minutes: int = Field(default=120, ge=1, le=7 * 24 * 60)
+    max_batch_alerts: int = Field(default=1000, ge=1, le=100_000)
+
+
 class SqsQueueUrls(_Group):
     """The SQS FIFO queue behind one named Loom queue, and its dead-letter queue (a FIFO
     queue named in the main queue's redrive policy, maxReceiveCount 3)."""
@@ -246,6 +279,7 @@ class Settings(BaseSettings):
     queue: QueueSettings = QueueSettings()
     integrations: IntegrationSettings = IntegrationSettings()
     health_checks: HealthCheckSettings = HealthCheckSettings()
+    incidents: IncidentSettings = IncidentSettings()
 
     @field_validator("database_url")
     @classmethod
