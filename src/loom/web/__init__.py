@@ -11,13 +11,18 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from loom.web import (
+    alerts,
     approvals,
     auth,
     catalog,
+    changes,
     docs,
     entry,
     errors,
     home,
+    incident_actions,
+    incident_page,
+    incidents,
     ordering,
     placeholders,
     queue,
@@ -48,6 +53,7 @@ def install_portal(app: FastAPI) -> None:
         # /{slug} and /{slug}/{tab}.
         services, service_graph, service_versions, service_edit, service_actions,
         service_page, scorecards,
+        incidents, incident_actions, incident_page, alerts, changes,
     )  # fmt: skip
     for module in (*pages, placeholders):
         app.include_router(module.router)

@@ -63,6 +63,8 @@ NAV: tuple[NavItem, ...] = (
         "Incidents",
         "/ui/incidents",
         "Alerts grouped into incidents, with root cause, related changes and a timeline.",
+        # Alerts and Changes are sub-links on its pages, as Services' views are on theirs.
+        also=("/ui/alerts", "/ui/changes"),
     ),
     NavItem(
         "oncall",
