@@ -98,3 +98,28 @@ async def alerts_of(app: FastAPI, incident: Incident) -> list[dict[str, Any]]:
     async with app.state.runtime.sessions() as s:
         rows = await s.scalars(select(Alert).where(Alert.incident_id == incident.id))
         return [{"name": a.name, "grouping": a.grouping, "service_id": a.service_id} for a in rows]
+
+
+async def resolve(app: FastAPI, org_id: uuid.UUID, alerts: list[Alert], *, now: datetime) -> None:
+    """Mark `alerts` resolved at `now` and run the pipeline on them."""
+    settings = app.state.runtime.settings.incidents
+    async with app.state.runtime.sessions() as s, s.begin():
+        await pipeline.lock_alerts(s, org_id)
+        rows = list(await s.scalars(select(Alert).where(Alert.id.in_([a.id for a in alerts]))))
+        for row in rows:
+            row.status, row.ends_at, row.last_seen = "resolved", now, now
+        await pipeline.process(
+            s, org_id, pipeline.StoredBatch(resolved=rows), settings=settings, now=now
+        )
+
+
+async def refire(app: FastAPI, org_id: uuid.UUID, alerts: list[Alert], *, now: datetime) -> None:
+    settings = app.state.runtime.settings.incidents
+    async with app.state.runtime.sessions() as s, s.begin():
+        await pipeline.lock_alerts(s, org_id)
+        rows = list(await s.scalars(select(Alert).where(Alert.id.in_([a.id for a in alerts]))))
+        for row in rows:
+            row.status, row.ends_at, row.last_seen, row.count = "firing", None, now, row.count + 1
+        await pipeline.process(
+            s, org_id, pipeline.StoredBatch(refired=rows), settings=settings, now=now
+        )

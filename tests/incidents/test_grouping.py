@@ -11,11 +11,14 @@ from sqlalchemy import select
 from loom.incidents.models import IncidentEvent
 from tests.conftest import Tenant
 from tests.incidents.pipeline_support import (
+    T0,
     AlertSpec,
     alerts_of,
     build_shop,
     fire,
     incidents,
+    refire,
+    resolve,
 )
 
 S = timedelta(seconds=1)
@@ -184,3 +187,42 @@ async def test_timeline_tells_the_story(
     assert kinds.count("alert_fired") == 2 and kinds[0] == "incident_created"
     root_events = [e for e in events if e.kind == "root_cause"]
     assert [e.data["service"] for e in root_events] == ["api", "orders-db"]
+
+
+async def test_resolved_alerts_quiet_the_incident_and_a_refire_wakes_it(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await build_shop(client, tenant.headers["admin-a"])
+    alerts = await fire(app, tenant.org_id, [AlertSpec("A", "orders"), AlertSpec("B", "orders-db")])
+    await resolve(app, tenant.org_id, alerts[:1], now=T0 + 60 * S)
+    (incident,) = await incidents(app, tenant.org_id)
+    assert (incident.firing_count, incident.quiet_since) == (1, None)
+    await resolve(app, tenant.org_id, alerts[1:], now=T0 + 90 * S)
+    (incident,) = await incidents(app, tenant.org_id)
+    assert incident.firing_count == 0 and incident.alert_count == 2
+    assert incident.quiet_since == T0 + 90 * S
+    assert incident.status == "triggered"  # resolving itself is the grace period's job
+    await refire(app, tenant.org_id, alerts[1:], now=T0 + 120 * S)
+    (incident,) = await incidents(app, tenant.org_id)
+    assert incident.firing_count == 1 and incident.quiet_since is None
+    assert incident.last_alert_at == T0 + 120 * S
+    async with app.state.runtime.sessions() as s:
+        kinds = list(
+            await s.scalars(
+                select(IncidentEvent.kind).where(IncidentEvent.incident_id == incident.id)
+            )
+        )
+    assert kinds.count("alert_resolved") == 2 and kinds.count("alert_fired") == 3
+
+
+async def test_severity_is_the_worst_alert_and_title_follows_the_root_cause(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await build_shop(client, tenant.headers["admin-a"])
+    await fire(app, tenant.org_id, [AlertSpec("SlowPages", "web", severity="info")])
+    (incident,) = await incidents(app, tenant.org_id)
+    assert (incident.severity, incident.title) == ("info", "web: SlowPages")
+    await fire(app, tenant.org_id, [AlertSpec("ApiErrors", "api", 10 * S, severity="warning")])
+    (incident,) = await incidents(app, tenant.org_id)
+    assert incident.severity == "warning"
+    assert incident.title == "api: ApiErrors — 1 more service affected"
