@@ -147,8 +147,8 @@ async def make_scene(app: FastAPI) -> Scene:
         scene.alert_ids = {"db": first.id, "api": second.id, "web": third.id}
         timeline.add(s, open_, EventKind.ALERT_FIRED, "PostgresDown fired on db",
                      at=start + timedelta(seconds=1))  # fmt: skip
-        timeline.add(s, open_, EventKind.COMMENT, "commented", actor=ADMIN_EMAIL,
-                     at=start + timedelta(minutes=5), data={"body": "<i>looking</i>"})  # fmt: skip
+        timeline.add(s, open_, EventKind.COMMENT, "<i>looking</i>", actor=ADMIN_EMAIL,
+                     at=start + timedelta(minutes=5))  # fmt: skip
         deployed = await change(s, org_id, db, start - timedelta(minutes=15), version="2.0.1",
                                 previous_version="2.0.0", title="db config rollout",
                                 url="https://ci.example/run/1")  # fmt: skip

@@ -152,7 +152,7 @@ async def _timeline(session: AsyncSession, incident: Incident) -> list[dict[str,
         out.append({
             "kind": shown.kind.value, "icon": ICONS.get(shown.kind, "•"), "at": moment(shown.at),
             "actor": shown.actor, "summary": shown.summary,
-            "body": shown.data.get("body") if shown.kind == EventKind.COMMENT else None,
+            "comment": shown.kind == EventKind.COMMENT,
         })  # fmt: skip
     return out
 
