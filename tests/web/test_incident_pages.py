@@ -17,7 +17,8 @@ from fastapi import FastAPI
 
 from loom.auth.models import Organization
 from loom.db.types import utcnow
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Tenant
+from tests.incidents.pipeline_support import AlertSpec, build_shop, fire
 from tests.web.conftest import sign_in
 from tests.web.incident_support import (
     OPERATOR,
@@ -343,3 +344,35 @@ async def test_operations_pages_keep_the_incidents_entry_current(scene: Scene, a
         text = (await client.get(path)).text
         assert '<a href="/ui/incidents" aria-current="page">Incidents</a>' in text, path
         assert f'data-view="{view}" aria-current="true"' in text, path
+
+
+async def test_an_outage_grouped_by_the_pipeline_shows_its_root_cause(
+    app: FastAPI, client: httpx.AsyncClient, admin_headers: dict[str, str], tenant: Tenant,
+    as_user: As,
+) -> None:  # fmt: skip
+    """The real thing: a database failure fanning out through the shop's graph becomes
+    one incident; its page names the database as the root cause, with the pipeline's own
+    reasons and the text of why each alert joined."""
+    await build_shop(client, admin_headers)
+    await fire(app, tenant.org_id, [
+        AlertSpec("DBDown", "orders-db"),
+        AlertSpec("OrdersErrors", "orders", timedelta(minutes=1)),
+        AlertSpec("ApiLatency", "api", timedelta(minutes=2), severity="warning"),
+        AlertSpec("WebErrors", "web", timedelta(minutes=3)),
+    ])  # fmt: skip
+    viewer = await as_user(ADMIN_EMAIL)
+    listed = await viewer.get("/ui/incidents")
+    assert rows_of(section(listed.text, "open-table"), "data-incident") == ["1"]
+    assert '<a href="/ui/services/orders-db" class="root-cause">orders-db</a>' in listed.text
+    page = (await viewer.get("/ui/incidents/INC-1")).text
+    box = section(page, "root-cause")
+    assert 'id="root-cause-service"><strong>orders-db</strong>' in box
+    assert rows_of(section(page, "other-causes"), "data-candidate")[0] == "orders"
+    assert {"orders", "api", "web"} <= set(rows_of(section(page, "affected-services"),
+                                                   "data-service"))  # fmt: skip
+    alerts = section(page, "incident-alerts")
+    assert alerts.count('class="joined"><small>') == 4 and "<small>—</small>" not in alerts
+    assert "<code>orders</code> depends on <code>orders-db</code> (1 hop)" in alerts
+    assert "<code>orders-db</code>" in box  # the reasons' names, as code
+    kinds = rows_of(section(page, "timeline"), "data-kind")
+    assert kinds[0] == "incident_created" and kinds.count("alert_fired") >= 3

@@ -22,7 +22,7 @@ from loom.incidents import queries, schemas, timeline, views
 from loom.incidents.kinds import TRANSITIONS, EventKind, IncidentStatus
 from loom.incidents.models import Alert, Change, ChangeCorrelation, Incident, IncidentEvent
 from loom.web.deps import PagePrincipal
-from loom.web.ops import INCIDENTS, age, incident_path
+from loom.web.ops import INCIDENTS, age, incident_path, ticked
 from loom.web.routing import page_router
 from loom.web.services import service_path
 from loom.web.templating import render
@@ -84,7 +84,8 @@ def status_actions(status: IncidentStatus) -> list[dict[str, str]]:
 
 
 def _candidate(c: schemas.RootCauseCandidate) -> dict[str, Any]:
-    return {**c.model_dump(), "url": service_path(c.service), "first": moment(c.first_seen)}
+    return {**c.model_dump(), "url": service_path(c.service), "first": moment(c.first_seen),
+            "reasons": [ticked(r) for r in c.reasons]}  # fmt: skip
 
 
 def _alert(a: schemas.Alert) -> dict[str, Any]:
@@ -93,7 +94,7 @@ def _alert(a: schemas.Alert) -> dict[str, Any]:
         "service_url": service_path(a.service) if a.service else None,
         "first": moment(a.first_seen),
         "last": moment(a.last_seen),
-        "joined": a.grouping.text if a.grouping else "",
+        "joined": ticked(a.grouping.text) if a.grouping else "",
         "strategy": a.grouping.strategy if a.grouping else "",
     }
 
@@ -151,7 +152,7 @@ async def _timeline(session: AsyncSession, incident: Incident) -> list[dict[str,
         shown = timeline.event_out(event)
         out.append({
             "kind": shown.kind.value, "icon": ICONS.get(shown.kind, "•"), "at": moment(shown.at),
-            "actor": shown.actor, "summary": shown.summary,
+            "actor": shown.actor, "summary": ticked(shown.summary),
             "comment": shown.kind == EventKind.COMMENT,
         })  # fmt: skip
     return out

@@ -3,8 +3,11 @@ sub-navigation between them, and the small formatting helpers their rows use."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from urllib.parse import urlencode
+
+from markupsafe import Markup, escape
 
 from loom.incidents.kinds import Severity
 from loom.web.timefmt import duration
@@ -48,3 +51,16 @@ def age(since: datetime, now: datetime) -> str:
         return duration(since, now)
     days, rest = divmod(int(seconds), 86400)
     return f"{days} d {rest // 3600:02d} h"
+
+
+_TICKED = re.compile(r"`([^`]+)`")
+
+
+def ticked(text: str) -> Markup:
+    """`text` escaped, with its `quoted` names (as the grouping and root-cause reasons
+    write them) as <code>."""
+    parts = _TICKED.split(text)
+    return Markup("").join(
+        Markup("<code>{}</code>").format(part) if i % 2 else escape(part)
+        for i, part in enumerate(parts)
+    )
