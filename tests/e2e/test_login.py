@@ -66,7 +66,7 @@ def test_sign_in_returns_to_the_page_asked_for_and_sign_out_ends_it(
     page.get_by_label("Password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{base}/ui/incidents")
-    expect(page.get_by_text("coming soon")).to_be_visible()
+    expect(page.get_by_role("heading", name="Incidents", exact=True)).to_be_visible()
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(f"{base}/ui/login")
