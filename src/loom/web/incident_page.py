@@ -45,12 +45,12 @@ STATUS_ACTIONS = (
     ("reopen", "Reopen", IncidentStatus.TRIGGERED),
 )
 ICONS: dict[str, str] = {
-    EventKind.INCIDENT_CREATED: "✚", EventKind.ALERT_FIRED: "🔥",
+    EventKind.INCIDENT_CREATED: "✚", EventKind.ALERT_FIRED: "▲",
     EventKind.ALERT_RESOLVED: "✓", EventKind.ALERT_MOVED: "⇄", EventKind.CHANGE: "⚙",
-    EventKind.CORRELATION_VERDICT: "⚖", EventKind.ROOT_CAUSE: "◎", EventKind.MERGED: "⤚",
-    EventKind.SPLIT: "⤙", EventKind.STATUS_CHANGED: "↻", EventKind.ACKNOWLEDGED: "👁",
-    EventKind.ASSIGNED: "👤", EventKind.SEVERITY_CHANGED: "⚠", EventKind.TITLE_CHANGED: "✎",
-    EventKind.HOLD: "⏸", EventKind.COMMENT: "💬", EventKind.NOTIFICATION_SENT: "✉",
+    EventKind.CORRELATION_VERDICT: "⚖", EventKind.ROOT_CAUSE: "◎", EventKind.MERGED: "⇥",
+    EventKind.SPLIT: "⇤", EventKind.STATUS_CHANGED: "↻", EventKind.ACKNOWLEDGED: "☑",
+    EventKind.ASSIGNED: "☺", EventKind.SEVERITY_CHANGED: "⚠", EventKind.TITLE_CHANGED: "✎",
+    EventKind.HOLD: "‖", EventKind.COMMENT: "❝", EventKind.NOTIFICATION_SENT: "✉",
     EventKind.RUNBOOK_EXECUTED: "▶", EventKind.RESOLVED: "✔", EventKind.REOPENED: "↺",
 }  # fmt: skip
 #: What an action that went through says on the page it returns to (`?done=`).
