@@ -25,6 +25,7 @@ from loom.catalog.webhooks import router as webhooks_router
 from loom.db.migrate import upgrade
 from loom.incidents import auto_resolve  # noqa: F401  (registers incidents.auto_resolve)
 from loom.incidents.router import router as incidents_router
+from loom.incidents.sources_router import router as alert_sources_router
 from loom.platform.lifecycle import start_background, stop_background
 from loom.platform.logging import configure_logging
 from loom.platform.metrics import HttpMetrics
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     api.include_router(scorecards_router)
     api.include_router(service_checks_router)
     api.include_router(search_router)
+    api.include_router(alert_sources_router)
     api.include_router(incidents_router)
     app.include_router(api)
     app.include_router(metrics_router)
