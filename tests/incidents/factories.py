@@ -44,12 +44,14 @@ async def make_alert(
     severity: Severity = Severity.WARNING,
     status: AlertStatus = AlertStatus.FIRING,
     seen: datetime | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Alert:
     seen = seen or incident.opened_at
     alert = Alert(
         org_id=incident.org_id, source_kind=AlertSourceKind.GENERIC.value,
         fingerprint=uuid.uuid4().hex, status=status.value, severity=severity.value,
-        name=name, labels={"alertname": name}, annotations={}, service_id=service_id,
+        name=name, labels={"alertname": name, **(labels or {})}, annotations={},
+        service_id=service_id,
         starts_at=seen, ends_at=seen if status is AlertStatus.RESOLVED else None,
         first_seen=seen, last_seen=seen, incident_id=incident.id,
         grouping={"strategy": "new", "text": "opened a new incident"},
@@ -72,6 +74,7 @@ async def make_incident(
     quiet_since: datetime | None = None,
     hold_open: bool = False,
     title: str | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Incident:
     """An incident with `alerts` alerts spread over `services` (ids or slugs), with the
     given `severities` in turn; flushed, not committed. Counts, severity and service keys
@@ -83,9 +86,10 @@ async def make_incident(
     ) + 1
     service_ids = await _service_ids(session, org_id, services)
     worst = max(severities[: max(alerts, 1)], key=lambda s: s.rank)
+    keys = sorted(f"{k}={v}" for k, v in (labels or {}).items())
     incident = Incident(
         org_id=org_id, number=number, title=title or f"Incident {number}", status=status.value,
-        severity=worst.value, service_ids=sorted({str(s) for s in service_ids}), label_keys=[],
+        severity=worst.value, service_ids=sorted({str(s) for s in service_ids}), label_keys=keys,
         alert_count=alerts, firing_count=alerts if firing else 0, opened_at=opened_at,
         last_alert_at=opened_at, quiet_since=quiet_since, hold_open=hold_open,
         resolved_at=opened_at if status is IncidentStatus.RESOLVED else None,
@@ -98,7 +102,7 @@ async def make_incident(
             service_id=service_ids[n % len(service_ids)] if service_ids else None,
             severity=severities[n % len(severities)], name=f"Alert{n}",
             status=AlertStatus.FIRING if firing else AlertStatus.RESOLVED,
-            seen=opened_at + timedelta(seconds=n),
+            seen=opened_at + timedelta(seconds=n), labels=labels,
         )  # fmt: skip
     return incident
 

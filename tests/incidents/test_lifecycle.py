@@ -191,8 +191,8 @@ async def test_patch_changes_what_is_sent_and_null_clears(
     )
     headers = tenant.headers["operator-a"]
     url = f"{INCIDENTS}/{made.ref}"
-    body = (await client.patch(url, json={"severity": "critical", "assignee": "admin-a@loom.test",
-                                         "title": "  Payments down  "}, headers=headers)).json()  # fmt: skip
+    change = {"severity": "critical", "assignee": "admin-a@loom.test", "title": "  Payments down  "}
+    body = (await client.patch(url, json=change, headers=headers)).json()
     assert body["severity"] == "critical" and body["severity_override"] == "critical"
     assert body["assignee"] == "admin-a@loom.test"
     assert body["title"] == "Payments down" and body["title_edited"] is True

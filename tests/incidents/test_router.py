@@ -42,8 +42,9 @@ async def test_another_organisations_incident_is_not_found(
 ) -> None:
     made = await create_incident(app, tenant.org_id)
     theirs = await other_org_admin(app)
-    for url in (f"{INCIDENTS}/{made.id}", f"{INCIDENTS}/{made.ref}", f"{INCIDENTS}/{made.ref}/timeline",
-                f"{INCIDENTS}/{made.ref}/alerts"):  # fmt: skip
+    urls = [f"{INCIDENTS}/{made.id}", f"{INCIDENTS}/{made.ref}",
+            f"{INCIDENTS}/{made.ref}/timeline", f"{INCIDENTS}/{made.ref}/alerts"]  # fmt: skip
+    for url in urls:
         response = await client.get(url, headers=theirs)
         assert response.status_code == 404, (url, response.text)
         assert response.json()["error"]["code"] == "NOT_FOUND"

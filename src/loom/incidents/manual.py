@@ -10,6 +10,9 @@ an audit entry names the person, and ends refreshed (`refresh.refresh_incidents`
 Rules: an incident cannot lose its last alert by a split or a move (merge it instead);
 alerts only go to open incidents; a merged incident is resolved, points at the one it
 was merged into (`merged_into_id`) and takes no further merges, splits or moves.
+A split-off incident opens at its earliest alert's start, like the pipeline's do (so its
+MTTA counts from when its alerts began), as triggered: someone acknowledges it anew.
+The grouping labels kept on the incidents touched (`label_keys`) are recomputed.
 """
 
 from __future__ import annotations
@@ -33,11 +36,39 @@ from loom.incidents.queries import get_incident
 from loom.settings import IncidentSettings
 
 
-def _grouping(verb: str, principal: Principal, source: Incident) -> dict[str, Any]:
+def _grouping(verb: str, principal: Principal, source: Incident, to: Incident) -> dict[str, Any]:
     return {
         "strategy": GroupingStrategy.MANUAL.value,
         "text": f"{verb} by {principal.email} from {name(source)}",
+        "incident_number": to.number,
     }
+
+
+async def _relabel(
+    session: AsyncSession, incidents: list[Incident], settings: IncidentSettings
+) -> None:
+    """Recompute the grouping labels kept on each incident (`label_keys`) from its alerts,
+    so later alerts group with the incident that now holds the matching ones."""
+    names = tuple(settings.grouping_labels)
+    for incident in incidents:
+        keys: set[str] = set()
+        for labels in await session.scalars(
+            select(Alert.labels).where(Alert.incident_id == incident.id)
+        ):
+            keys |= label_keys_of(labels, names)
+        incident.label_keys = sorted(keys)
+
+
+def label_keys_of(labels: dict[str, str], names: tuple[str, ...]) -> set[str]:
+    return {f"{n}={labels[n]}" for n in names if labels.get(n)}
+
+
+async def _finish(
+    session: AsyncSession, incidents: list[Incident], settings: IncidentSettings, now: datetime
+) -> None:
+    await session.flush()
+    await _relabel(session, incidents, settings)
+    await refresh.refresh_incidents(session, incidents, settings=settings, now=now)
 
 
 def _require_open(incident: Incident, field: str) -> None:
@@ -108,7 +139,10 @@ async def merge(
         select(func.count()).select_from(Alert).where(Alert.incident_id == source.id)
     )
     await _move_alerts(
-        session, Alert.incident_id == source.id, target, _grouping("merged", principal, source)
+        session,
+        Alert.incident_id == source.id,
+        target,
+        _grouping("merged", principal, source, target),
     )
     data: dict[str, Any] = {"into": target.number, "alerts": moved or 0}
     if note:
@@ -119,6 +153,7 @@ async def merge(
             note=f"merged into {name(target)}", data={"merged_into": target.number},
         )  # fmt: skip
     source.merged_into_id = target.id
+    target.last_alert_at = max(target.last_alert_at, source.last_alert_at)
     timeline.add(
         session, source, EventKind.MERGED, f"Merged into {name(target)}", actor=principal,
         at=now, data=data,
@@ -129,8 +164,7 @@ async def merge(
         data={"from": source.number, "alerts": moved or 0, **({"note": note} if note else {})},
     )  # fmt: skip
     await _audit(session, principal, source, "merge", **data)
-    await session.flush()
-    await refresh.refresh_incidents(session, [source, target], settings=settings, now=now)
+    await _finish(session, [source, target], settings, now)
     return target
 
 
@@ -190,8 +224,8 @@ async def split(
         status=IncidentStatus.TRIGGERED.value,
         severity=worst.value,
         environment=source.environment,
-        opened_at=now,
-        last_alert_at=max(a.last_seen for a in alerts),
+        opened_at=min(a.starts_at for a in alerts),
+        last_alert_at=max(a.starts_at for a in alerts),
         alert_count=len(alerts),
         firing_count=sum(1 for a in alerts if a.status == "firing"),
     )
@@ -199,7 +233,7 @@ async def split(
     await session.flush()
     await _move_alerts(
         session, Alert.id.in_([a.id for a in alerts]), created,
-        _grouping("split", principal, source),
+        _grouping("split", principal, source, created),
     )  # fmt: skip
     moved = [str(a.id) for a in alerts]
     timeline.add(
@@ -213,8 +247,7 @@ async def split(
         data={"from": source.number, "alerts": moved, "strategy": GroupingStrategy.MANUAL.value},
     )  # fmt: skip
     await _audit(session, principal, source, "split", into=created.number, alerts=moved)
-    await session.flush()
-    await refresh.refresh_incidents(session, [source, created], settings=settings, now=now)
+    await _finish(session, [source, created], settings, now)
     return created
 
 
@@ -240,7 +273,10 @@ async def move_alert(
     _require_open(target, "to")
     (alert,) = await _alerts_of(session, source, [alert_id], "alert")
     await _keeps_an_alert(session, source, 1, "alert")
-    await _move_alerts(session, Alert.id == alert.id, target, _grouping("moved", principal, source))
+    await _move_alerts(
+        session, Alert.id == alert.id, target, _grouping("moved", principal, source, target)
+    )
+    target.last_alert_at = max(target.last_alert_at, min(alert.starts_at, now))
     data = {"alert": str(alert.id), "name": alert.name, "from": source.number, "to": target.number}
     timeline.add(
         session, source, EventKind.ALERT_MOVED, f"Alert {alert.name} moved to {name(target)}",
@@ -251,6 +287,5 @@ async def move_alert(
         f"{name(source)}", actor=principal, at=now, data=data,
     )  # fmt: skip
     await _audit(session, principal, source, "move_alert", **data)
-    await session.flush()
-    await refresh.refresh_incidents(session, [source, target], settings=settings, now=now)
+    await _finish(session, [source, target], settings, now)
     return target
