@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import FastAPI
+from sqlalchemy import select
 
+from loom.auth.models import Organization
 from loom.db.types import utcnow
 from loom.incidents import auto_resolve
 from loom.incidents.auto_resolve import resolve_quiet
@@ -16,6 +18,7 @@ from loom.settings import IncidentSettings
 from tests.conftest import Tenant
 from tests.incidents.factories import create_incident
 from tests.incidents.support import audits, events, row
+from tests.services.support import other_org_admin
 
 GRACE = IncidentSettings(resolve_grace_minutes=5)
 
@@ -106,3 +109,16 @@ async def test_the_periodic_job_is_registered_and_resolves(app: FastAPI, tenant:
     )
     await auto_resolve.auto_resolve(app.state.runtime)
     assert (await row(app, made.id)).status == "resolved"
+
+
+async def test_every_organisation_is_resolved(app: FastAPI, tenant: Tenant) -> None:
+    await other_org_admin(app)
+    async with app.state.runtime.sessions() as s:
+        other_org = await s.scalar(select(Organization.id).where(Organization.slug == "other-org"))
+    assert other_org is not None
+    quiet = utcnow() - timedelta(hours=1)
+    ours = await create_incident(app, tenant.org_id, firing=False, quiet_since=quiet)
+    theirs = await create_incident(app, other_org, firing=False, quiet_since=quiet)
+    assert sorted(await _run(app)) == sorted([ours.ref, theirs.ref])  # both are INC-1
+    assert (await row(app, theirs.id)).status == "resolved"
+    assert [a.action for a in await audits(app, theirs.id)] == ["incident.resolve"]

@@ -35,7 +35,7 @@ from loom.auth.principal import Principal
 from loom.auth.roles import Role
 from loom.db.types import utcnow
 from loom.errors import Conflict, FieldIssue, Forbidden, IllegalTransition, InvalidInput
-from loom.incidents import timeline
+from loom.incidents import pipeline, timeline
 from loom.incidents.incident_schemas import IncidentUpdate
 from loom.incidents.kinds import EventKind, IncidentStatus, Severity, allowed
 from loom.incidents.models import Alert, Incident, IncidentEvent
@@ -144,10 +144,20 @@ async def _audit(
     )  # fmt: skip
 
 
-async def _acting_on(session: AsyncSession, principal: Principal, ref: str | Incident) -> Incident:
+async def _acting_on(
+    session: AsyncSession,
+    principal: Principal,
+    ref: str | Incident,
+    *,
+    closing: bool = False,
+) -> Incident:
+    """The incident to change, locked. `closing` (a resolve): first take the lock alert
+    ingestion groups under, so no alert joins the incident while it resolves."""
     require_responder(principal)
     if isinstance(ref, Incident):
         return ref
+    if closing:
+        await pipeline.lock_alerts(session, principal.org_id)
     return await get_incident(session, principal, ref, for_update=True)
 
 
@@ -164,7 +174,7 @@ async def change_status(
     reopen). A merged incident lives on in the one it was merged into: it neither
     resolves nor reopens again."""
     now = now or utcnow()
-    incident = await _acting_on(session, principal, ref)
+    incident = await _acting_on(session, principal, ref, closing=new is S.RESOLVED)
     if incident.merged_into_id is not None:
         raise Conflict(
             f"{name(incident)} was merged into another incident: act on that one",
@@ -325,7 +335,7 @@ async def update(
     """`PATCH /incidents/{ref}`: apply the fields sent, each as its own action (its own
     event and audit entry), the status last; all or nothing (one transaction)."""
     now = now or utcnow()
-    incident = await _acting_on(session, principal, ref)
+    incident = await _acting_on(session, principal, ref, closing=body.status is S.RESOLVED)
     sent = body.model_fields_set
     for required in ("title", "hold_open", "status"):
         if required in sent and getattr(body, required) is None:
