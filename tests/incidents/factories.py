@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.db.types import utcnow
+from loom.incidents import tally
 from loom.incidents.kinds import AlertSourceKind, AlertStatus, IncidentStatus, Severity
 from loom.incidents.models import Alert, Incident
 from loom.services.models import Service
@@ -104,6 +105,8 @@ async def make_incident(
             status=AlertStatus.FIRING if firing else AlertStatus.RESOLVED,
             seen=opened_at + timedelta(seconds=n), labels=labels,
         )  # fmt: skip
+    incident.stats = (await tally.recount(session, [incident.id]))[incident.id].to_json()
+    await session.flush()
     return incident
 
 

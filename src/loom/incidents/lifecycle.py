@@ -40,6 +40,7 @@ from loom.incidents.incident_schemas import IncidentUpdate
 from loom.incidents.kinds import EventKind, IncidentStatus, Severity, allowed
 from loom.incidents.models import Alert, Incident, IncidentEvent
 from loom.incidents.queries import get_incident
+from loom.incidents.tally import Tally
 
 S = IncidentStatus
 
@@ -190,6 +191,10 @@ async def change_status(
 
 
 async def _alert_severity(session: AsyncSession, incident: Incident) -> Severity | None:
+    """The max of the incident's alerts' severities: from its tally when it has one."""
+    counted = Tally.from_json(incident.stats)
+    if counted.alerts:
+        return counted.severity
     found = await session.scalars(
         select(Alert.severity).where(Alert.incident_id == incident.id).distinct()
     )
