@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -17,6 +18,15 @@ from loom.platform.scheduler import JOBS
 from loom.settings import IncidentSettings
 from tests.conftest import Tenant
 from tests.incidents.factories import create_incident
+from tests.incidents.pipeline_support import (
+    T0,
+    AlertSpec,
+    build_shop,
+    fire,
+    incidents,
+    refire,
+    resolve,
+)
 from tests.incidents.support import audits, events, row
 from tests.services.support import other_org_admin
 
@@ -122,3 +132,26 @@ async def test_every_organisation_is_resolved(app: FastAPI, tenant: Tenant) -> N
     assert sorted(await _run(app)) == sorted([ours.ref, theirs.ref])  # both are INC-1
     assert (await row(app, theirs.id)).status == "resolved"
     assert [a.action for a in await audits(app, theirs.id)] == ["incident.resolve"]
+
+
+async def test_through_the_pipeline_a_refire_in_the_grace_period_restarts_it(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await build_shop(client, tenant.headers["operator-a"])
+    alerts = await fire(app, tenant.org_id, [AlertSpec("DiskFull", "orders-db")])
+    (incident,) = await incidents(app, tenant.org_id)
+
+    async def run_at(minutes: float) -> list[int]:
+        async with app.state.runtime.sessions() as s, s.begin():
+            now = T0 + timedelta(minutes=minutes)
+            return [i.number for i in await resolve_quiet(s, settings=GRACE, now=now)]
+
+    await resolve(app, tenant.org_id, alerts, now=T0 + timedelta(minutes=10))
+    assert (await row(app, incident.id)).quiet_since == T0 + timedelta(minutes=10)
+    assert await run_at(14) == []
+    await refire(app, tenant.org_id, alerts, now=T0 + timedelta(minutes=14, seconds=30))
+    assert await run_at(16) == []  # firing again
+    await resolve(app, tenant.org_id, alerts, now=T0 + timedelta(minutes=17))
+    assert await run_at(21) == []  # quiet for 4 min only
+    assert await run_at(22) == [incident.number]
+    assert (await row(app, incident.id)).status == "resolved"

@@ -222,7 +222,8 @@ async def test_a_refused_patch_changes_nothing(
                                  headers=headers)  # fmt: skip
     assert unknown.status_code == 422, unknown.text
     assert unknown.json()["error"]["details"][0]["field"] == "assignee"
-    for bad in ({"severity": "fatal"}, {"title": ""}, {"status": None}, {"colour": "red"}):
+    for bad in ({"severity": "fatal"}, {"title": ""}, {"status": None}, {"colour": "red"},
+                {"note": "no status"}):  # fmt: skip
         response = await client.patch(url, json=bad, headers=headers)
         assert response.status_code == 422, (bad, response.text)
     assert snapshot(await row(app, made.id)) == before

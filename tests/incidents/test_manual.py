@@ -4,6 +4,7 @@ them and from where; both incidents get timeline events and end refreshed."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from loom.incidents.kinds import IncidentStatus, Severity
 from tests.conftest import Tenant
 from tests.incidents.factories import create_incident
+from tests.incidents.pipeline_support import AlertSpec, build_shop, fire, incidents
 from tests.incidents.support import INCIDENTS, alerts_of, audits, events, row, snapshot
 from tests.services.support import register
 
@@ -196,3 +198,21 @@ async def test_grouping_labels_follow_the_alerts(
     assert split.status_code == 201, split.text
     assert (await row(app, into.id)).label_keys == ["host=db-1"]
     assert (await row(app, uuid.UUID(split.json()["id"]))).label_keys == ["host=web-7"]
+
+
+async def test_after_a_merge_new_alerts_of_the_merged_services_join_the_target(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await build_shop(client, tenant.headers["operator-a"])
+    await fire(app, tenant.org_id, [AlertSpec("DiskFull", "orders-db")])
+    await fire(app, tenant.org_id, [AlertSpec("IndexStale", "search-index")])
+    db, search = await incidents(app, tenant.org_id)
+    merged = await client.post(
+        f"{INCIDENTS}/INC-{search.number}/merge", json={"into": f"INC-{db.number}"},
+        headers=tenant.headers["operator-a"],
+    )  # fmt: skip
+    assert merged.status_code == 200, merged.text
+    assert sorted(merged.json()["services"]) == ["orders-db", "search-index"]
+    await fire(app, tenant.org_id, [AlertSpec("IndexSlow", "search-index", timedelta(minutes=2))])
+    assert [i.number for i in await incidents(app, tenant.org_id)] == [db.number, search.number]
+    assert (await row(app, db.id)).alert_count == 3

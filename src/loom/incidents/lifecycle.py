@@ -345,6 +345,8 @@ async def update(
     for required in ("title", "hold_open", "status"):
         if required in sent and getattr(body, required) is None:
             raise InvalidInput.on(required, "must not be null")
+    if body.note and body.status is None:
+        raise InvalidInput.on("note", "goes with a status change (send `status` too)")
     if "title" in sent and body.title is not None:
         await set_title(session, principal, incident, body.title, now=now)
     if "severity" in sent:
