@@ -172,6 +172,16 @@ async def test_correlate_scores_own_and_dependency_changes_and_returns_best_per_
     assert rows[on_db].parts["service"] == 0.6
     assert rows[on_billing].parts["service"] == 0.0
     assert rows[on_web].score > rows[on_db].score > rows[on_billing].score
+    async with app.state.runtime.sessions() as s:
+        events = list(await s.scalars(select(IncidentEvent).order_by(IncidentEvent.at)))
+    # Each suggestion is on the timeline once, at the change's time; a second pass adds none.
+    assert sorted(e.data["change_id"] for e in events) == sorted(str(c) for c in rows)
+    assert events[0].data["change_id"] == str(on_web_older)
+    assert all(e.kind == "change" for e in events) and len(events) == 4
+    assert {e.at for e in events} == {T0 - timedelta(minutes=m) for m in (15, 90)}
+    await _correlate(app, incident_id)
+    async with app.state.runtime.sessions() as s:
+        assert len(list(await s.scalars(select(IncidentEvent.id)))) == 4
     assert best == {
         ids["web"]: rows[on_web].score, ids["db"]: rows[on_db].score,
         ids["billing"]: rows[on_billing].score,
@@ -206,7 +216,7 @@ async def test_correlate_keeps_verdicts_and_drops_unjudged_rows_that_no_longer_s
     assert (rows[judged].verdict, rows[judged].verdict_note) == ("confirmed", "it was")
     async with app.state.runtime.sessions() as s:
         kinds = list(await s.scalars(select(IncidentEvent.kind)))
-    assert kinds == ["correlation_verdict"]
+    assert sorted(kinds) == ["change", "change", "correlation_verdict"]
 
 
 async def test_verdicts_need_an_operator_and_a_suggested_change(

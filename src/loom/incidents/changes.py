@@ -21,9 +21,9 @@ from loom.audit.service import Actor
 from loom.auth.principal import Principal
 from loom.auth.roles import Role
 from loom.errors import Forbidden, NotFound, RejectedInput
-from loom.incidents import correlation, timeline
+from loom.incidents import correlation
 from loom.incidents.change_schemas import ChangeCreate, ChangeFrequencies, ChangeFrequency
-from loom.incidents.kinds import OPEN, ChangeSource, ChangeType, EventKind
+from loom.incidents.kinds import OPEN, ChangeSource, ChangeType
 from loom.incidents.models import Change, Incident
 from loom.services.deployments import CLOCK_SKEW, record_deployment
 from loom.services.environments import environment_named
@@ -143,8 +143,8 @@ async def record_change(
 async def _correlate_open_incidents(
     session: AsyncSession, change: Change, *, settings: IncidentSettings, now: datetime
 ) -> None:
-    """Open incidents whose window holds the change: correlated again; those it scores
-    for get a `change` event on their timeline."""
+    """Open incidents whose window holds the change are correlated again (those it
+    scores for get a `change` event on their timeline)."""
     window = correlation.window_of(settings)
     incidents = (
         await session.scalars(
@@ -157,17 +157,7 @@ async def _correlate_open_incidents(
         )
     ).all()
     for incident in incidents:
-        scored = await correlation.correlate_changes(session, incident, settings=settings, now=now)
-        result = scored.get(change.id)
-        if result is None:
-            continue
-        what = change.title or f"{change.type} {change.version or ''}".strip()
-        timeline.add(
-            session, incident, EventKind.CHANGE,
-            f"Related change: {what} (score {result.total})",
-            actor=change.author, at=now,
-            data={"change_id": str(change.id), "score": result.total, "parts": result.parts()},
-        )  # fmt: skip
+        await correlation.correlate_changes(session, incident, settings=settings, now=now)
 
 
 async def get_change(session: AsyncSession, principal: Principal, change_id: uuid.UUID) -> Change:

@@ -13,7 +13,10 @@ parts, each explained, and the stored suggestions (`ChangeCorrelation`) kept in 
 
 A change outside the window scores 0 whatever else it shares with the incident.
 `score` is pure; `correlate` reads an incident's candidate changes in one query, its
-existing suggestions in another, and upserts them (verdicts are never lost).
+existing suggestions in another (and walks the graph once when a candidate is on a
+service outside the incident), and upserts them (verdicts are never lost). A change
+first suggested for an incident goes on the incident's timeline (`change`, at the
+change's time), whether the change or the incident came first.
 """
 
 from __future__ import annotations
@@ -34,8 +37,7 @@ from loom.errors import NotFound
 from loom.incidents import timeline
 from loom.incidents.kinds import ChangeType, EventKind, Verdict
 from loom.incidents.models import Change, ChangeCorrelation, Incident
-from loom.services import graph
-from loom.services.models import Service
+from loom.incidents.topology import Topology
 from loom.settings import IncidentSettings
 
 WEIGHTS = {"time": 40, "service": 35, "environment": 10, "type": 15}
@@ -138,20 +140,13 @@ def window_of(settings: IncidentSettings) -> timedelta:
     return timedelta(minutes=settings.change_window_minutes)
 
 
-async def _services_and_dependencies(
-    session: AsyncSession, incident: Incident, hops: int
-) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
-    own = {uuid.UUID(s) for s in incident.service_ids}
-    if not own:
-        return own, set()
-    slugs = set((await session.scalars(select(Service.slug).where(Service.id.in_(own)))).all())
-    below = await graph.downstream(session, incident.org_id, slugs, hops)
-    if not below:
-        return own, set()
-    ids = await session.scalars(
-        select(Service.id).where(Service.org_id == incident.org_id, Service.slug.in_(below))
-    )
-    return own, set(ids.all()) - own
+async def _dependencies(
+    session: AsyncSession, incident: Incident, own: set[uuid.UUID], hops: int
+) -> set[uuid.UUID]:
+    """What the incident's services call, within `hops` (one walk of the graph)."""
+    topology = await Topology.around(session, incident.org_id, own, hops)
+    below = {node for sid in own for node in topology.reach(sid, "down", hops)}
+    return below - own
 
 
 async def _correlate(
@@ -177,10 +172,10 @@ async def _correlate(
             )
         ).all()
     }
-    own: set[uuid.UUID] = {uuid.UUID(s) for s in incident.service_ids}
+    own = {uuid.UUID(s) for s in incident.service_ids}
     upstream: set[uuid.UUID] = set()
-    if any(c.service_id is not None and c.service_id not in own for c in candidates):
-        own, upstream = await _services_and_dependencies(session, incident, settings.topology_hops)
+    if own and any(c.service_id is not None and c.service_id not in own for c in candidates):
+        upstream = await _dependencies(session, incident, own, settings.topology_hops)
     scored: dict[uuid.UUID, tuple[Change, Score]] = {}
     for change in candidates:
         result = score(
@@ -192,6 +187,7 @@ async def _correlate(
         scored[change.id] = (change, result)
         row = existing.get(change.id)
         if row is None:
+            _on_timeline(session, incident, change, result)
             session.add(
                 ChangeCorrelation(
                     org_id=incident.org_id, incident_id=incident.id, change_id=change.id,
@@ -205,6 +201,16 @@ async def _correlate(
             await session.delete(row)
     await session.flush()
     return list(scored.values())
+
+
+def _on_timeline(session: AsyncSession, incident: Incident, change: Change, result: Score) -> None:
+    """A change first suggested for an incident goes on its timeline, at its time."""
+    what = change.title or " ".join(filter(None, [change.type, change.version]))
+    timeline.add(
+        session, incident, EventKind.CHANGE, f"Related change: {what} (score {result.total})",
+        actor=change.author, at=change.happened_at,
+        data={"change_id": str(change.id), "score": result.total, "parts": result.parts()},
+    )  # fmt: skip
 
 
 async def correlate_changes(
