@@ -9,6 +9,7 @@ import httpx
 from loom.client.audit import AuditApi
 from loom.client.base import DEFAULT_TIMEOUT, HttpCore
 from loom.client.catalog import CatalogApi
+from loom.client.changes import ChangesApi
 from loom.client.identity import IdentityApi
 from loom.client.platform import PlatformApi
 from loom.client.queue import QueueApi
@@ -18,7 +19,8 @@ from loom.client.services import ServicesApi
 
 class LoomClient:
     """A synchronous client: `client.platform`, `client.identity`, `client.audit`,
-    `client.catalog`, `client.requests`, `client.queue`, `client.services`.
+    `client.catalog`, `client.requests`, `client.queue`, `client.services`,
+    `client.changes`.
 
     >>> with LoomClient("http://127.0.0.1:8080", token) as loom:
     ...     loom.identity.me().email
@@ -46,6 +48,7 @@ class LoomClient:
         self.requests = RequestsApi(self.core)
         self.queue = QueueApi(self.core)
         self.services = ServicesApi(self.core)
+        self.changes = ChangesApi(self.core)
 
     @property
     def base_url(self) -> str:
