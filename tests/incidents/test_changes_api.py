@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from loom.audit.service import Actor
+from loom.incidents import changes
+from loom.incidents.change_schemas import ChangeCreate
+from loom.incidents.kinds import ChangeSource, ChangeType
 from loom.incidents.models import Change, IncidentEvent
-from loom.services.models import Service
+from loom.services.models import Service, ServiceDeployment
 from tests.conftest import Tenant
 from tests.incidents.change_support import (
     CHANGES,
@@ -254,3 +260,47 @@ async def test_a_change_correlates_open_incidents_and_engineers_judge_it(
         "/api/v1/audit", params={"action": "incident.correlation_verdict"}, headers=admin_headers
     )
     assert len(audit.json()["items"]) == 1
+
+
+async def test_a_delivery_racing_another_returns_the_change_that_won(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lookup of the repeat missed the row another transaction committed: the
+    insert's conflict is caught, nothing else is written, the first change answers."""
+    await register(client, tenant.headers["operator-a"], "api")
+    data = ChangeCreate(
+        type=ChangeType.DEPLOYMENT, service="api", environment="staging", version="4.0",
+        external_id="deploy-1",
+    )  # fmt: skip
+    actor = Actor.system("ci")
+
+    async def record() -> uuid.UUID:
+        async with app.state.runtime.sessions() as s, s.begin():
+            made = await changes.record_change(
+                s, actor, tenant.org_id, data, source=ChangeSource.JENKINS, now=datetime.now(UTC)
+            )
+            return made.id
+
+    winner = await record()
+    real_first = changes._first
+    calls = []
+
+    async def missed_once(*args: Any) -> Change | None:
+        calls.append(args)
+        return None if len(calls) == 1 else await real_first(*args)
+
+    monkeypatch.setattr(changes, "_first", missed_once)
+    assert await record() == winner
+    assert len(calls) == 2
+    async with app.state.runtime.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Change)) == 1
+        assert await s.scalar(select(func.count()).select_from(ServiceDeployment)) == 1
+
+
+async def test_openapi_describes_the_change_body(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/api/v1/openapi.json")).json()
+    body = spec["paths"]["/api/v1/changes"]["post"]["requestBody"]["content"]["application/json"]
+    schema = body["schema"]
+    assert schema["required"] == ["type"]
+    assert "deployment" in schema["properties"]["type"]["enum"]
+    assert "$ref" not in str(schema)

@@ -14,6 +14,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.audit import service as audit
@@ -77,6 +78,19 @@ async def _previous_version(
     )
 
 
+async def _first(
+    session: AsyncSession, org_id: uuid.UUID, source: ChangeSource, external_id: str | None
+) -> Change | None:
+    if external_id is None:
+        return None
+    return await session.scalar(
+        select(Change).where(
+            Change.org_id == org_id, Change.source == source.value,
+            Change.external_id == external_id,
+        )
+    )  # fmt: skip
+
+
 async def record_change(
     session: AsyncSession,
     actor: Principal | Actor,
@@ -89,15 +103,9 @@ async def record_change(
 ) -> Change:
     """Store `data` (audited `change.create`), or return the change it repeats."""
     settings = settings or IncidentSettings()
-    if data.external_id is not None:
-        first = await session.scalar(
-            select(Change).where(
-                Change.org_id == org_id, Change.source == source.value,
-                Change.external_id == data.external_id,
-            )
-        )  # fmt: skip
-        if first is not None:
-            return first
+    first = await _first(session, org_id, source, data.external_id)
+    if first is not None:
+        return first
     if data.happened_at is not None and data.happened_at > now + CLOCK_SKEW:
         raise RejectedInput.on("happened_at", "is in the future")
     service = await service_by_slug(session, org_id, data.service) if data.service else None
@@ -117,6 +125,18 @@ async def record_change(
         assert service is not None and data.environment and data.version
         if change.previous_version is None:
             change.previous_version = await _previous_version(session, service, data.environment)
+    try:
+        # A delivery racing this one with the same external id: its change wins.
+        async with session.begin_nested():
+            session.add(change)
+            await session.flush()
+    except IntegrityError:
+        first = await _first(session, org_id, source, data.external_id)
+        if first is None:
+            raise
+        return first
+    if deploys:
+        assert service is not None and data.environment and data.version
         dep = await record_deployment(
             session, actor, service, environment=data.environment, version=data.version,
             commit_sha=data.commit_sha, deployed_at=happened_at, deployed_by=author,
@@ -124,8 +144,7 @@ async def record_change(
             source=_DEPLOYMENT_SOURCE[source], now=now,
         )  # fmt: skip
         change.deployment_id = dep.id
-    session.add(change)
-    await session.flush()
+        await session.flush()
     await audit.record(
         session, org_id=org_id, actor=actor, action="change.create", target_type="change",
         target_id=change.id, team_id=service.team_id if service else None,

@@ -53,6 +53,26 @@ async def _caller(
     return principal
 
 
+def _inline_schema(model: type[change_schemas.ChangeCreate]) -> dict[str, Any]:
+    """`model`'s JSON schema with its `$defs` inlined (the body is read by hand, for
+    400s naming fields, so OpenAPI learns its shape from here)."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
 @router.post(
     "",
     response_model=schemas.Change,
@@ -61,7 +81,7 @@ async def _caller(
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": change_schemas.ChangeCreate.model_json_schema()}
+                "application/json": {"schema": _inline_schema(change_schemas.ChangeCreate)}
             },
         }
     },
