@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from loom.auth.models import User
 from loom.auth.principal import load_principal
@@ -18,6 +19,7 @@ from loom.errors import Forbidden, NotFound
 from loom.incidents import correlation
 from loom.incidents.kinds import ChangeType, IncidentStatus, Verdict
 from loom.incidents.models import Change, ChangeCorrelation, Incident, IncidentEvent
+from loom.incidents.topology import Topology
 from loom.services.models import Service
 from loom.settings import IncidentSettings
 from tests.conftest import Tenant
@@ -240,3 +242,32 @@ async def test_verdicts_need_an_operator_and_a_suggested_change(
         admin = await load_principal(s, admin_id)
         with pytest.raises(NotFound):
             await correlation.set_verdict(s, admin, incident, uuid.uuid4(), Verdict.REJECTED)
+
+
+async def test_correlate_reads_candidates_and_suggestions_in_one_query_each(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await _setup(client, tenant)
+    ids = await _ids(app)
+    incident_id = await _incident(app, tenant.org_id, [ids["web"]])
+    for slug in ("web", "api", "db", "billing", "web", "api"):
+        await _change(app, tenant.org_id, ids[slug], 20)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.split()[0].upper())
+
+    engine = app.state.runtime.engine.sync_engine
+    async with app.state.runtime.sessions() as s, s.begin():
+        incident = await s.get(Incident, incident_id)
+        assert incident is not None
+        topology = await Topology.around(s, tenant.org_id, {ids["web"]}, 2)
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            best = await correlation.correlate(
+                s, incident, settings=IncidentSettings(), now=T0, topology=topology
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+    assert set(best) == {ids["web"], ids["api"], ids["db"], ids["billing"]}
+    assert statements.count("SELECT") == 2, statements

@@ -141,16 +141,27 @@ def window_of(settings: IncidentSettings) -> timedelta:
 
 
 async def _dependencies(
-    session: AsyncSession, incident: Incident, own: set[uuid.UUID], hops: int
+    session: AsyncSession,
+    incident: Incident,
+    own: set[uuid.UUID],
+    hops: int,
+    topology: Topology | None,
 ) -> set[uuid.UUID]:
-    """What the incident's services call, within `hops` (one walk of the graph)."""
-    topology = await Topology.around(session, incident.org_id, own, hops)
+    """What the incident's services call, within `hops`: from `topology` when the caller
+    has walked the graph around them already, else one walk."""
+    if topology is None:
+        topology = await Topology.around(session, incident.org_id, own, hops)
     below = {node for sid in own for node in topology.reach(sid, "down", hops)}
     return below - own
 
 
 async def _correlate(
-    session: AsyncSession, incident: Incident, *, settings: IncidentSettings, now: datetime
+    session: AsyncSession,
+    incident: Incident,
+    *,
+    settings: IncidentSettings,
+    now: datetime,
+    topology: Topology | None = None,
 ) -> list[tuple[Change, Score]]:
     window = window_of(settings)
     candidates = list(
@@ -175,7 +186,7 @@ async def _correlate(
     own = {uuid.UUID(s) for s in incident.service_ids}
     upstream: set[uuid.UUID] = set()
     if own and any(c.service_id is not None and c.service_id not in own for c in candidates):
-        upstream = await _dependencies(session, incident, own, settings.topology_hops)
+        upstream = await _dependencies(session, incident, own, settings.topology_hops, topology)
     scored: dict[uuid.UUID, tuple[Change, Score]] = {}
     for change in candidates:
         result = score(
@@ -222,12 +233,19 @@ async def correlate_changes(
 
 
 async def correlate(
-    session: AsyncSession, incident: Incident, *, settings: IncidentSettings, now: datetime
+    session: AsyncSession,
+    incident: Incident,
+    *,
+    settings: IncidentSettings,
+    now: datetime,
+    topology: Topology | None = None,
 ) -> dict[uuid.UUID, int]:
     """Refresh `incident`'s related changes; the best score per changed service id (the
-    root-cause ranking reads it)."""
+    root-cause ranking reads it). `topology`: the graph already walked around the
+    incident's services, at least `settings.topology_hops` deep (saves a walk)."""
     best: dict[uuid.UUID, int] = {}
-    for change, result in await _correlate(session, incident, settings=settings, now=now):
+    scored = await _correlate(session, incident, settings=settings, now=now, topology=topology)
+    for change, result in scored:
         if change.service_id is not None:
             best[change.service_id] = max(best.get(change.service_id, 0), result.total)
     return best
