@@ -167,17 +167,21 @@ async def test_correlate_scores_own_and_dependency_changes_and_returns_best_per_
     on_db = await _change(app, tenant.org_id, ids["db"], 15)  # two hops below web
     on_billing = await _change(app, tenant.org_id, ids["billing"], 15)
     too_old = await _change(app, tenant.org_id, ids["web"], 180)
+    faint = await _change(app, tenant.org_id, ids["billing"], 100)  # listed, not on the timeline
     best = await _correlate(app, incident_id)
     rows = await _rows(app, incident_id)
-    assert set(rows) == {on_web, on_web_older, on_db, on_billing}
+    assert set(rows) == {on_web, on_web_older, on_db, on_billing, faint}
     assert too_old not in rows
+    assert 0 < rows[faint].score < correlation.TIMELINE_MIN_SCORE
     assert rows[on_db].parts["service"] == 0.6
     assert rows[on_billing].parts["service"] == 0.0
     assert rows[on_web].score > rows[on_db].score > rows[on_billing].score
     async with app.state.runtime.sessions() as s:
         events = list(await s.scalars(select(IncidentEvent).order_by(IncidentEvent.at)))
     # Each suggestion is on the timeline once, at the change's time; a second pass adds none.
-    assert sorted(e.data["change_id"] for e in events) == sorted(str(c) for c in rows)
+    assert sorted(e.data["change_id"] for e in events) == sorted(
+        str(c) for c in set(rows) - {faint}
+    )
     assert events[0].data["change_id"] == str(on_web_older)
     assert all(e.kind == "change" for e in events) and len(events) == 4
     assert {e.at for e in events} == {T0 - timedelta(minutes=m) for m in (15, 90)}

@@ -15,8 +15,9 @@ A change outside the window scores 0 whatever else it shares with the incident.
 `score` is pure; `correlate` reads an incident's candidate changes in one query, its
 existing suggestions in another (and walks the graph once when a candidate is on a
 service outside the incident), and upserts them (verdicts are never lost). A change
-first suggested for an incident goes on the incident's timeline (`change`, at the
-change's time), whether the change or the incident came first.
+first suggested for an incident with a score of at least `TIMELINE_MIN_SCORE` goes on
+the incident's timeline (`change`, at the change's time), whether the change or the
+incident came first.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ TYPE_FACTOR = {
 DEPENDENCY_FACTOR = 0.6
 #: The time part of a change made after the first alert (while the incident runs).
 DURING_INCIDENT_FACTOR = 0.25
+#: Suggestions scoring this much go on the incident's timeline too (every deployment of
+#: a busy organisation in the window would drown it otherwise); all are listed.
+TIMELINE_MIN_SCORE = 50
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,8 @@ async def _correlate(
         scored[change.id] = (change, result)
         row = existing.get(change.id)
         if row is None:
-            _on_timeline(session, incident, change, result)
+            if result.total >= TIMELINE_MIN_SCORE:
+                _on_timeline(session, incident, change, result)
             session.add(
                 ChangeCorrelation(
                     org_id=incident.org_id, incident_id=incident.id, change_id=change.id,
@@ -215,7 +220,7 @@ async def _correlate(
 
 
 def _on_timeline(session: AsyncSession, incident: Incident, change: Change, result: Score) -> None:
-    """A change first suggested for an incident goes on its timeline, at its time."""
+    """A change suggested for an incident goes on its timeline, at its time."""
     what = change.title or " ".join(filter(None, [change.type, change.version]))
     timeline.add(
         session, incident, EventKind.CHANGE, f"Related change: {what} (score {result.total})",
