@@ -10,7 +10,8 @@ import httpx
 from fastapi import FastAPI
 
 from loom.incidents.kinds import IncidentStatus
-from loom.incidents.models import Incident
+from loom.incidents.models import Alert, Incident
+from loom.incidents.tally import Tally
 
 CHANGES = "/api/v1/changes"
 
@@ -44,6 +45,8 @@ async def open_incident(
     app: FastAPI, org_id: uuid.UUID, services: list[uuid.UUID], *, opened_at: datetime,
     last_alert_at: datetime, number: int = 1, environment: str | None = "production",
 ) -> uuid.UUID:  # fmt: skip
+    """An open incident with one firing alert per service (and the tallies to match, as
+    ingestion keeps them)."""
     async with app.state.runtime.sessions() as s, s.begin():
         incident = Incident(
             org_id=org_id, number=number, title="trouble", status=IncidentStatus.TRIGGERED.value,
@@ -52,4 +55,16 @@ async def open_incident(
         )  # fmt: skip
         s.add(incident)
         await s.flush()
+        counts = Tally()
+        for service_id in services:
+            alert = Alert(
+                org_id=org_id, source_kind="generic", fingerprint=uuid.uuid4().hex,
+                status="firing", severity="critical", name="Errors", service_id=service_id,
+                environment=environment, starts_at=opened_at, first_seen=opened_at,
+                last_seen=opened_at, incident_id=incident.id,
+            )  # fmt: skip
+            s.add(alert)
+            counts.add(alert)
+        incident.stats = counts.to_json()
+        incident.alert_count = incident.firing_count = len(services)
         return incident.id

@@ -17,7 +17,7 @@ from loom.audit.service import Actor
 from loom.incidents import changes
 from loom.incidents.change_schemas import ChangeCreate
 from loom.incidents.kinds import ChangeSource, ChangeType
-from loom.incidents.models import Change, IncidentEvent
+from loom.incidents.models import Change, Incident, IncidentEvent
 from loom.services.models import Service, ServiceDeployment
 from tests.conftest import Tenant
 from tests.incidents.change_support import (
@@ -233,7 +233,13 @@ async def test_a_change_correlates_open_incidents_and_engineers_judge_it(
                 select(IncidentEvent.kind).where(IncidentEvent.incident_id == incident_id)
             )
         )
-    assert events == ["change", "change"]
+    assert events.count("change") == 2
+    # The incident's root-cause ranking counts the best change on its service.
+    async with app.state.runtime.sessions() as s:
+        incident = await s.get(Incident, incident_id)
+        assert incident is not None
+    assert incident.root_cause[0]["service"] == "api"
+    assert incident.root_cause[0]["related_change_score"] == items[0]["score"]
     verdict_url = f"/api/v1/incidents/1/changes/{below['id']}/verdict"
     viewer = await client.post(
         verdict_url, json={"verdict": "rejected"}, headers=tenant.headers["viewer-a"]

@@ -4,8 +4,10 @@ A change names its service by slug (400 if unknown); a repeat of (source, extern
 returns the first change; a deployment with service, environment and version also goes
 to the registry (`services.deployments.record_deployment`), so the version matrix shows
 it, and its previous version defaults to what the matrix showed before. Once stored, the
-open incidents whose window it falls in are correlated again, and those it scores for
-get a `change` timeline event.
+open incidents whose window it falls in are refreshed (`refresh.refresh_incidents`): its
+score joins their related changes and their root-cause ranking, and those it scores
+well for get a `change` timeline event. Recording takes the organisation's alert lock
+(`pipeline.lock_alerts`) so that it and ingestion never write one incident at once.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from loom.incidents import correlation
 from loom.incidents.change_schemas import ChangeCreate, ChangeFrequencies, ChangeFrequency
 from loom.incidents.kinds import OPEN, ChangeSource, ChangeType
 from loom.incidents.models import Change, Incident
+from loom.incidents.pipeline import lock_alerts
+from loom.incidents.refresh import refresh_incidents
 from loom.services.deployments import CLOCK_SKEW, record_deployment
 from loom.services.environments import environment_named
 from loom.services.kinds import DeploymentSource
@@ -111,6 +115,9 @@ async def record_change(
     service = await service_by_slug(session, org_id, data.service) if data.service else None
     if isinstance(actor, Principal):
         require_recorder(actor, service)
+    # Incidents it may relate to are refreshed below: one writer of them at a time, and
+    # the lock taken before this transaction writes anything (no lock-order deadlock).
+    await lock_alerts(session, org_id)
     author = data.author or (actor.email if isinstance(actor, Principal) else actor.name)
     happened_at = data.happened_at or now
     change = Change(
@@ -155,15 +162,16 @@ async def record_change(
             "happened_at": happened_at.isoformat(),
         },
     )  # fmt: skip
-    await _correlate_open_incidents(session, change, settings=settings, now=now)
+    await _refresh_open_incidents(session, change, settings=settings, now=now)
     return change
 
 
-async def _correlate_open_incidents(
+async def _refresh_open_incidents(
     session: AsyncSession, change: Change, *, settings: IncidentSettings, now: datetime
 ) -> None:
-    """Open incidents whose window holds the change are correlated again (those it
-    scores for get a `change` event on their timeline)."""
+    """Open incidents whose window holds the change: refreshed, so their related changes
+    (and the root-cause ranking that reads them) count it. Those it scores for enough
+    get a `change` event on their timeline."""
     window = correlation.window_of(settings)
     incidents = (
         await session.scalars(
@@ -175,8 +183,9 @@ async def _correlate_open_incidents(
             )
         )
     ).all()
-    for incident in incidents:
-        await correlation.correlate_changes(session, incident, settings=settings, now=now)
+    await refresh_incidents(
+        session, incidents, settings=settings, now=now, correlate=True, recount=False
+    )
 
 
 async def get_change(session: AsyncSession, principal: Principal, change_id: uuid.UUID) -> Change:
