@@ -32,14 +32,14 @@ from loom.audit import service as audit
 from loom.audit.service import Actor
 from loom.auth.models import User
 from loom.auth.principal import Principal
-from loom.auth.roles import Role
 from loom.db.types import utcnow
-from loom.errors import Conflict, FieldIssue, Forbidden, IllegalTransition, InvalidInput
+from loom.errors import Conflict, FieldIssue, IllegalTransition, InvalidInput
 from loom.incidents import pipeline, timeline
 from loom.incidents.incident_schemas import IncidentUpdate
 from loom.incidents.kinds import EventKind, IncidentStatus, Severity, allowed
 from loom.incidents.models import Alert, Incident, IncidentEvent
 from loom.incidents.queries import get_incident
+from loom.incidents.responders import require_responder
 from loom.incidents.tally import Tally
 
 S = IncidentStatus
@@ -60,19 +60,6 @@ _EVENTS: dict[IncidentStatus, tuple[EventKind, str]] = {
     S.RESOLVED: (EventKind.RESOLVED, "Resolved"),
     S.TRIGGERED: (EventKind.REOPENED, "Reopened"),
 }
-
-
-def may_act(principal: Principal) -> bool:
-    """Whether the caller may change incidents (operators, of the org or of any team)."""
-    if principal.org_role >= Role.OPERATOR:
-        return True
-    return any(role >= Role.OPERATOR for role in principal.team_roles.values())
-
-
-def require_responder(principal: Principal) -> None:
-    if not may_act(principal):
-        raise Forbidden("requires the operator role in the organisation or in one of its teams")
-    principal.require_scope("write")
 
 
 def name(incident: Incident) -> str:

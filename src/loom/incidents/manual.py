@@ -30,9 +30,10 @@ from loom.db.types import utcnow
 from loom.errors import Conflict, FieldIssue, InvalidInput
 from loom.incidents import pipeline, refresh, timeline
 from loom.incidents.kinds import OPEN, EventKind, GroupingStrategy, IncidentStatus, Severity
-from loom.incidents.lifecycle import apply_status, name, require_responder
+from loom.incidents.lifecycle import apply_status, name
 from loom.incidents.models import Alert, Incident
 from loom.incidents.queries import get_incident
+from loom.incidents.responders import require_responder
 from loom.settings import IncidentSettings
 
 
