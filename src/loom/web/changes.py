@@ -1,7 +1,7 @@
 """The change list (deployments, config, scaling, feature-flag and infrastructure changes,
 newest first, filtered by service, type and environment) and the change frequency per
-service over the last 7 and 30 days. The list's query is the incidents domain's
-(`queries.changes_query`), the same as `GET /changes`."""
+service over the last 7 and 30 days. The data is the incidents domain's, as the API's:
+`queries.changes_query` (`GET /changes`) and `changes.frequency` (`GET /changes/frequency`)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from loom.api.deps import SessionDep
 from loom.api.pagination import PageParams, paginate
 from loom.db.types import utcnow
 from loom.errors import InvalidInput
-from loom.incidents import queries, schemas, views
-from loom.incidents.change_frequency import ServiceChanges, change_frequency
+from loom.incidents import changes, queries, schemas, views
+from loom.incidents.change_schemas import ChangeFrequency
 from loom.incidents.kinds import ChangeType
 from loom.incidents.models import Change
 from loom.web.deps import PagePrincipal
@@ -63,7 +63,7 @@ def _row(c: schemas.Change) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _frequency(counts: list[ServiceChanges], filters: ListFilters) -> list[dict[str, Any]]:
+def _frequency(counts: list[ChangeFrequency], filters: ListFilters) -> list[dict[str, Any]]:
     top = max((c.last_30_days for c in counts), default=0)
     return [
         {
@@ -93,7 +93,7 @@ async def changes_page(
     rows: list[schemas.Change] = []
     next_cursor, problem = None, None
     async with session.begin():
-        counts = await change_frequency(session, principal.org_id, utcnow())
+        counts = (await changes.frequency(session, principal, now=utcnow())).items
         try:
             stmt = await queries.changes_query(session, principal, filters.to_query())
             found, next_cursor = await paginate(

@@ -15,12 +15,11 @@ from starlette.responses import Response
 
 from loom.api.deps import SessionDep
 from loom.auth.principal import Principal
-from loom.auth.roles import Role
 from loom.db.types import utcnow
 from loom.errors import InvalidInput, NotFound
-from loom.incidents import queries, schemas, timeline, views
+from loom.incidents import correlation, lifecycle, queries, schemas, timeline, views
 from loom.incidents.kinds import TRANSITIONS, EventKind, IncidentStatus
-from loom.incidents.models import Alert, Change, ChangeCorrelation, Incident, IncidentEvent
+from loom.incidents.models import Alert, Incident, IncidentEvent
 from loom.web.deps import PagePrincipal
 from loom.web.ops import INCIDENTS, age, incident_path, ticked
 from loom.web.routing import page_router
@@ -68,11 +67,6 @@ DONE = {
 }
 
 
-def can_act(principal: Principal) -> bool:
-    """Operators and above act on incidents; viewers read them."""
-    return principal.org_role >= Role.OPERATOR
-
-
 def status_actions(status: IncidentStatus) -> list[dict[str, str]]:
     """The status buttons the lifecycle allows from `status` (`kinds.TRANSITIONS`)."""
     allowed = TRANSITIONS[status]
@@ -108,22 +102,10 @@ def _score_part(value: Any) -> int | None:
 
 async def correlations(session: AsyncSession, incident: Incident) -> list[dict[str, Any]]:
     """The changes suggested as related to `incident`, best score first."""
-    rows = list(
-        await session.scalars(
-            select(ChangeCorrelation)
-            .where(ChangeCorrelation.incident_id == incident.id)
-            .order_by(ChangeCorrelation.score.desc(), ChangeCorrelation.id)
-        )
-    )
-    if not rows:
-        return []
-    found = await session.scalars(select(Change).where(Change.id.in_([r.change_id for r in rows])))
-    changes = {c.id: c for c in await views.changes_out(session, list(found))}
+    rows = list(await session.execute(correlation.correlations_query(incident)))
+    shown = await views.changes_out(session, [found for _, found in rows])
     out = []
-    for r in rows:
-        change = changes.get(r.change_id)
-        if change is None:
-            continue
+    for (r, _), change in zip(rows, shown, strict=True):
         parts = [{"key": key, "label": label, "percent": _score_part(r.parts.get(key))}
                  for key, label in SCORE_PARTS]  # fmt: skip
         reasons = r.parts.get("reasons")
@@ -166,7 +148,7 @@ async def page_context(session: AsyncSession, principal: Principal, number: str)
         raise NotFound(f"incident '{number}' not found") from None
     incident = await views.incident_out(session, found)
     candidates = [_candidate(c) for c in incident.root_cause_candidates]
-    actor = can_act(principal)
+    actor = lifecycle.may_act(principal)
     return {
         "incident": incident,
         "ref": f"INC-{incident.number}",
