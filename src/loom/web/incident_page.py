@@ -17,7 +17,7 @@ from loom.api.deps import SessionDep
 from loom.auth.principal import Principal
 from loom.db.types import utcnow
 from loom.errors import InvalidInput, NotFound
-from loom.incidents import correlation, lifecycle, queries, schemas, timeline, views
+from loom.incidents import correlation, queries, responders, schemas, timeline, views
 from loom.incidents.kinds import TRANSITIONS, EventKind, IncidentStatus
 from loom.incidents.models import Alert, Incident, IncidentEvent
 from loom.web.deps import PagePrincipal
@@ -148,7 +148,7 @@ async def page_context(session: AsyncSession, principal: Principal, number: str)
         raise NotFound(f"incident '{number}' not found") from None
     incident = await views.incident_out(session, found)
     candidates = [_candidate(c) for c in incident.root_cause_candidates]
-    actor = lifecycle.may_act(principal)
+    actor = responders.may_act(principal)
     return {
         "incident": incident,
         "ref": f"INC-{incident.number}",
