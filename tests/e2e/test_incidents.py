@@ -1,6 +1,7 @@
 """In a real browser: an outage grouped by the pipeline shows up in the incident list;
-its page shows the root cause box and the timeline; an operator acknowledges it and the
-page says so, the timeline gaining the acknowledgement. No console errors (a CSP
+its page shows the root cause box, the related deployment and the timeline; an operator
+confirms the deployment as the cause and acknowledges the incident, and the page says so,
+the timeline gaining the acknowledgement. No console errors (a CSP
 violation or a script error would show up there)."""
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ async def outage(live_server: LiveServer, settings: Settings) -> LiveServer:
                    for slug in GRAPH]  # fmt: skip
         bodies += [(f"/api/v1/services/{slug}/dependencies", {"target": target})
                    for slug, targets in GRAPH.items() for target in targets]  # fmt: skip
+        # A deployment of the database 15 minutes before its first alert.
+        deployed = (utcnow() - timedelta(minutes=25)).isoformat()
+        bodies.append(("/api/v1/changes", {"type": "deployment", "service": "orders-db",
+                                           "version": "2.0.1", "happened_at": deployed}))  # fmt: skip
         for path, body in bodies:
             response = await api.post(path, json=body)
             assert response.status_code == 201, response.text
@@ -93,10 +98,19 @@ def test_an_operator_opens_an_incident_and_acknowledges_it(
     expect(box.locator("#root-cause-reasons li").first).to_be_visible()
     expect(page.locator("#other-causes tr[data-candidate]")).to_have_count(2)
     timeline = page.locator("#timeline li.event")
-    expect(timeline.first).to_have_attribute("data-kind", "incident_created")
+    # The deployment first (it happened before), then the incident opening.
+    expect(timeline.first).to_have_attribute("data-kind", "change")
+    expect(timeline.nth(1)).to_have_attribute("data-kind", "incident_created")
     expect(page.locator('#timeline li[data-kind="root_cause"]')).to_contain_text("orders-db")
     expect(page.locator("#incident-alerts")).to_contain_text("<b>WebErrors</b>")  # as text
     expect(page.locator("#incident-status")).to_have_text("triggered")
+
+    related = page.locator("#related-changes tr[data-change]")
+    expect(related).to_have_count(1)
+    expect(related).to_contain_text("orders-db")
+    related.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#incident-notice")).to_contain_text("your answer on the change")
+    expect(related.locator(".verdict-confirmed")).to_have_text("confirmed")
 
     page.get_by_role("button", name="Acknowledge").click()
     expect(page).to_have_url(f"{base}/ui/incidents/INC-1?done=ack")
