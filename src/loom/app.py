@@ -23,6 +23,8 @@ from loom.catalog.router import router as catalog_router
 from loom.catalog.router import tools_router as catalog_tools_router
 from loom.catalog.webhooks import router as webhooks_router
 from loom.db.migrate import upgrade
+from loom.incidents.alerts_router import router as alerts_router
+from loom.incidents.silences_router import router as silences_router
 from loom.incidents.sources_router import router as alert_sources_router
 from loom.platform.lifecycle import start_background, stop_background
 from loom.platform.logging import configure_logging
@@ -137,6 +139,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     api.include_router(service_checks_router)
     api.include_router(search_router)
     api.include_router(alert_sources_router)
+    api.include_router(alerts_router)
+    api.include_router(silences_router)
     app.include_router(api)
     app.include_router(metrics_router)
     install_portal(app)
