@@ -23,6 +23,7 @@ from loom.catalog.router import router as catalog_router
 from loom.catalog.router import tools_router as catalog_tools_router
 from loom.catalog.webhooks import router as webhooks_router
 from loom.db.migrate import upgrade
+from loom.incidents import health_events  # noqa: F401  (registers its periodic job)
 from loom.incidents.alerts_router import router as alerts_router
 from loom.incidents.silences_router import router as silences_router
 from loom.incidents.sources_router import router as alert_sources_router

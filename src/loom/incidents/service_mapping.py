@@ -45,5 +45,5 @@ async def resolve(
     rows = await session.execute(
         select(Service.slug, Service.id).where(Service.org_id == org_id, Service.slug.in_(every))
     )
-    ids = {slug: sid for slug, sid in rows.tuples()}
+    ids = {slug: sid for slug, sid in rows}
     return [next((ids[s] for s in slugs if s in ids), None) for slugs in wanted]
