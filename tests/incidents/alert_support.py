@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from typing import Any
 
 import httpx
-import pytest
 
-from loom.incidents import pipeline, sources
+from loom.incidents import sources
 
 SOURCES = "/api/v1/alert-sources"
 ALERTS = "/api/v1/alerts"
-
-
-@pytest.fixture
-def no_grouping(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Until the grouping pipeline lands, storing alerts is tested without it."""
-    if "NotImplementedError" in inspect.getsource(pipeline.process):
-
-        async def process(*_args: Any, **_kwargs: Any) -> None:
-            return None
-
-        monkeypatch.setattr(pipeline, "process", process)
 
 
 async def make_source(

@@ -17,13 +17,9 @@ from tests.incidents.alert_support import (
     as_source,
     list_alerts,
     make_source,
-    no_grouping,
     post_am,
 )
 from tests.services.support import other_org_admin, register
-
-pytestmark = pytest.mark.usefixtures("no_grouping")
-__all__ = ["no_grouping"]
 
 
 @pytest.fixture
@@ -75,14 +71,15 @@ async def test_a_resolve_ends_the_alert(
     assert await list_alerts(client, admin_headers, status="firing") == []
 
 
-async def test_a_fire_after_resolve_without_open_incident_is_a_new_episode(
+async def test_a_fire_after_resolve_refires_the_row_while_its_incident_is_open(
     client: httpx.AsyncClient, admin_headers: dict[str, str], am: dict[str, Any]
 ) -> None:
-    await post_am(client, am, am_alert("Flappy"))
+    first = await post_am(client, am, am_alert("Flappy"))
     await post_am(client, am, am_alert("Flappy", "resolved"))
-    await post_am(client, am, am_alert("Flappy"))
-    alerts = await list_alerts(client, admin_headers)
-    assert sorted(a["status"] for a in alerts) == ["firing", "resolved"]
+    again = await post_am(client, am, am_alert("Flappy"))
+    assert again.json()["incidents"] == first.json()["incidents"]
+    (alert,) = await list_alerts(client, admin_headers)
+    assert alert["status"] == "firing" and alert["count"] == 3 and alert["ends_at"] is None
 
 
 async def test_a_partly_bad_batch_stores_the_good_and_names_the_bad(
@@ -237,4 +234,20 @@ async def test_a_silenced_alert_is_stored_silenced(
         ("NoisyDisk", True, None)
     ]
     assert silenced[0]["count"] == 2
+    incidents = await client.get("/api/v1/incidents", headers=admin_headers)
+    if incidents.status_code == 200:  # the incidents API (another branch) may not be merged
+        assert len(incidents.json()["items"]) == 1
     assert [a["name"] for a in await list_alerts(client, admin_headers, silenced=False)] == ["Real"]
+
+
+async def test_alerts_open_an_incident_and_the_answer_names_it(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], am: dict[str, Any]
+) -> None:
+    await register(client, admin_headers, "checkout")
+    response = await post_am(client, am, am_alert("Errors", service="checkout"))
+    assert response.status_code == 200, response.text
+    (number,) = response.json()["incidents"]
+    (alert,) = await list_alerts(client, admin_headers, incident=str(number))
+    assert alert["incident_number"] == number and alert["name"] == "Errors"
+    again = await post_am(client, am, am_alert("Errors", service="checkout"))
+    assert again.json()["incidents"] == [number]

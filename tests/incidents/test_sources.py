@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import httpx
-import pytest
 
 from tests.incidents.alert_support import (
     ALERTS,
@@ -14,13 +13,9 @@ from tests.incidents.alert_support import (
     am_payload,
     as_source,
     make_source,
-    no_grouping,
     post_am,
     signed,
 )
-
-pytestmark = pytest.mark.usefixtures("no_grouping")
-__all__ = ["no_grouping"]
 
 
 async def test_token_authenticates_the_source(

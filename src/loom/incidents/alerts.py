@@ -130,9 +130,8 @@ async def store(
         if row.silence_id is not None:
             batch.silenced.append(row)  # silenced for its whole episode
         elif row.status == AlertStatus.FIRING.value:
-            batch.repeated.append(row)
-            if before == AlertStatus.RESOLVED.value:
-                batch.refired.append(row)
+            refired = before == AlertStatus.RESOLVED.value
+            (batch.refired if refired else batch.repeated).append(row)
         elif before == AlertStatus.FIRING.value or fingerprint in fired:
             batch.resolved.append(row)
     session.add_all(new_rows.values())
@@ -153,12 +152,6 @@ async def ingest(
 ) -> IngestSummary:
     """Store and group `items`; the summary a sender gets back."""
     batch = await store(session, org_id, source, items, settings=settings, now=now, kind=kind)
-    await pipeline.process(session, org_id, batch, settings=settings, now=now)
-    rows = [*batch.opened, *batch.repeated, *batch.resolved]
-    incident_ids = {r.incident_id for r in rows if r.incident_id is not None}
-    numbers: list[int] = []
-    if incident_ids:
-        numbers = sorted(
-            await session.scalars(select(Incident.number).where(Incident.id.in_(incident_ids)))
-        )
+    touched = await pipeline.process(session, org_id, batch, settings=settings, now=now)
+    numbers = sorted(incident.number for incident in touched)
     return IngestSummary(accepted=len(items), rejected=list(rejected), incidents=numbers)

@@ -40,8 +40,6 @@ class StoredBatch:
     refired: list[Alert] = field(default_factory=list)
     #: Stored silenced: kept, grouped into nothing.
     silenced: list[Alert] = field(default_factory=list)
-    #: Resolved episodes firing again while their incident is open (also in `repeated`).
-    refired: list[Alert] = field(default_factory=list)
 
 
 async def lock_alerts(session: AsyncSession, org_id: uuid.UUID) -> None:
