@@ -6,6 +6,7 @@ from types import TracebackType
 
 import httpx
 
+from loom.client.alerts import AlertsApi, SilencesApi
 from loom.client.audit import AuditApi
 from loom.client.base import DEFAULT_TIMEOUT, HttpCore
 from loom.client.catalog import CatalogApi
@@ -46,6 +47,8 @@ class LoomClient:
         self.requests = RequestsApi(self.core)
         self.queue = QueueApi(self.core)
         self.services = ServicesApi(self.core)
+        self.alerts = AlertsApi(self.core)
+        self.silences = SilencesApi(self.core)
 
     @property
     def base_url(self) -> str:
