@@ -237,3 +237,19 @@ def test_health_check_event_bad_fields() -> None:
         now=NOW,
     )
     assert [r.field for r in parsed.rejected] == ["events[0].status", "events[1].service"]
+
+
+def test_values_the_database_cannot_hold_are_refused_per_item() -> None:
+    payload = copy.deepcopy(ALERTMANAGER)
+    payload["alerts"][0]["generatorURL"] = "http://x/" + "a" * 2000
+    payload["alerts"][1]["labels"]["instance"] = "db\x00-1"
+    payload["alerts"].append({"status": "firing", "labels": {"alertname": "Far"},
+                              "startsAt": "9999-12-31T23:59:59-14:00"})  # fmt: skip
+    payload["alerts"].append({"status": "firing", "labels": {"alertname": "Long"},
+                              "fingerprint": "f" * 201})  # fmt: skip
+    parsed = normalize.alertmanager(payload, now=NOW)
+    assert parsed.items == []
+    assert [r.field for r in parsed.rejected] == [
+        "alerts[0].generatorURL", "alerts[1].labels.instance", "alerts[2].startsAt",
+        "alerts[3].fingerprint",
+    ]  # fmt: skip

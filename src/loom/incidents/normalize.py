@@ -41,7 +41,10 @@ _HEALTH = {
     "passing": (AlertStatus.RESOLVED, None),
 }
 # Column sizes of `models.Alert`.
-_MAX = {"fingerprint": 200, "name": 200, "environment": 63, "url": 2000}
+_MAX = {
+    "fingerprint": 200, "name": 200, "title": 200, "environment": 63,
+    "url": 2000, "generatorURL": 2000, "externalURL": 2000,
+}  # fmt: skip
 _MAX_LABELS = 100
 _MAX_LABEL_VALUE = 2000
 
@@ -120,6 +123,8 @@ def _str(obj: Mapping[str, Any], key: str, path: str, *, required: bool = False)
         return None
     if not isinstance(value, str):
         raise BadItem(path + key, "must be a string")
+    if "\x00" in value:
+        raise BadItem(path + key, "must not contain NUL characters")
     limit = _MAX.get(key)
     if limit is not None and len(value) > limit:
         raise BadItem(path + key, f"at most {limit} characters")
@@ -142,6 +147,8 @@ def _mapping(
             item = json.dumps(item)
         if not isinstance(item, str):
             raise BadItem(f"{path}{key}.{name}", "must be a string")
+        if "\x00" in item or "\x00" in name:
+            raise BadItem(f"{path}{key}.{name}", "must not contain NUL characters")
         if len(item) > _MAX_LABEL_VALUE:
             raise BadItem(f"{path}{key}.{name}", f"at most {_MAX_LABEL_VALUE} characters")
         out[str(name)] = item
@@ -168,7 +175,10 @@ def parse_time(value: object, field_name: str) -> datetime | None:
         raise BadItem(field_name, "not an RFC 3339 time (2026-01-31T12:00:00Z)") from None
     if parsed.tzinfo is None:
         raise BadItem(field_name, "must carry a time zone (Z or +hh:mm)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise BadItem(field_name, "out of range") from None
 
 
 def _status(value: object, field_name: str, default: AlertStatus | None = None) -> AlertStatus:
