@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
 from loom.api.deps import CurrentPrincipal, RuntimeDep, SessionDep
@@ -58,7 +59,11 @@ async def read_body(request: Request) -> bytes:
 
 
 async def _receive(
-    request: Request, session: Any, runtime: Runtime, kind: AlertSourceKind, parse: Parser
+    request: Request,
+    session: AsyncSession,
+    runtime: Runtime,
+    kind: AlertSourceKind,
+    parse: Parser,
 ) -> dict[str, Any]:
     body = await read_body(request)
     key = derive_key(runtime.settings.secret_key.get_secret_value())
