@@ -5,7 +5,8 @@ The current episode of a fingerprint is its newest row that still fires, or whos
 incident is still open. A repeat while firing bumps `count` and `last_seen`; a resolve
 ends it; a fire after a resolve while its incident is open fires the same row again;
 anything else starts a new row. One batch costs a fixed number of queries, whatever its
-size: the lock, the current episodes, the services, the silences, one flush.
+size: the lock, the current episodes, the services, the silences; the new rows are added
+to the session unflushed (the pipeline writes them once, with their incident).
 """
 
 from __future__ import annotations
@@ -90,7 +91,6 @@ async def store(
     active = await silences.active_silences(session, org_id, now)
     new_rows: dict[str, Alert] = {}
     was: dict[str, str] = {}  # fingerprint -> the status its existing row had
-    fired: set[str] = set()  # existing rows that a fire of this batch touched
 
     for item, service_id in zip(items, service_ids, strict=True):
         row = current.get(item.fingerprint)
@@ -110,7 +110,6 @@ async def store(
         row.count += 1
         row.last_seen = now
         if item.status is AlertStatus.FIRING:
-            fired.add(item.fingerprint)
             _refresh(row, item, now)
             if row.status == AlertStatus.RESOLVED.value:
                 row.status = AlertStatus.FIRING.value
@@ -132,10 +131,11 @@ async def store(
         elif row.status == AlertStatus.FIRING.value:
             refired = before == AlertStatus.RESOLVED.value
             (batch.refired if refired else batch.repeated).append(row)
-        elif before == AlertStatus.FIRING.value or fingerprint in fired:
+        elif before == AlertStatus.FIRING.value:
             batch.resolved.append(row)
+        # resolved before and after (maybe firing in between): no change to report
+    # Not flushed: the pipeline writes the new rows once, with their incident.
     session.add_all(new_rows.values())
-    await session.flush()
     return batch
 
 
