@@ -95,3 +95,15 @@ async def test_only_admins_make_sources(client: httpx.AsyncClient, tenant: objec
             SOURCES, json={"name": "am", "kind": "alertmanager"}, headers=headers[who]
         )
         assert response.status_code == 403, who
+
+
+async def test_github_style_signature_names_the_source_in_the_query(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    source = await make_source(client, admin_headers, "generic")
+    body = json.dumps({"title": "Build broke"}).encode()
+    headers = {"X-Hub-Signature-256": signed(source, body)["X-Loom-Signature-256"]}
+    ok = await client.post(ALERTS, params={"source": source["id"]}, content=body, headers=headers)
+    assert ok.status_code == 200, ok.text
+    unnamed = await client.post(ALERTS, content=body, headers=headers)
+    assert unnamed.status_code == 401
