@@ -21,7 +21,7 @@ an incident. Target: >= 2,000 alerts/s on PostgreSQL with p95 < 100 ms.
 
     .venv/bin/python benchmarks/incident_ingest.py [--backend postgres|sqlite]
         [--services 200] [--clients 8] [--batch 100] [--seconds 25] [--postgres URL]
-        [--keep-log FILE]
+        [--keep-log FILE] [--profile FILE]
 
 PostgreSQL: a throwaway database on the server (LOOM_TEST_DATABASE_URL, else
 postgresql://postgres@127.0.0.1:5432/postgres), dropped at the end. SQLite: a file in a
@@ -381,6 +381,66 @@ def _cpu_seconds(process: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
+def _postgres_cpu_seconds() -> float:
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] == "postgres":
+            with contextlib.suppress(psutil.Error):
+                total += _cpu_seconds(process)
+    return total
+
+
+@contextlib.contextmanager
+def profiling(pid: int, out: Path | None) -> Iterator[None]:
+    """py-spy (if asked for; `pip install py-spy`) sampling the server while the block
+    runs; collapsed stacks to `out`, and the heaviest frames printed."""
+    if out is None:
+        yield
+        return
+    spy = subprocess.Popen(
+        ["py-spy", "record", "--pid", str(pid), "--rate", "250", "--format", "raw",
+         "--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+    if out.exists():
+        print_profile(out)
+
+
+def print_profile(collapsed: Path, top: int = 25) -> None:
+    """From py-spy's collapsed stacks: Loom's own frames by the share of samples they were
+    on the stack (less the request plumbing every sample shares), and the frames the
+    samples were in (self)."""
+    inclusive: dict[str, int] = {}
+    leaf: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        frames = stack.split(";")
+        total += int(count)
+        leaf[frames[-1]] = leaf.get(frames[-1], 0) + int(count)
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + int(count)
+    if not total:
+        print("  profile: no samples")
+        return
+    handler = max((c for f, c in inclusive.items() if "loom/incidents/" in f), default=total)
+    print(f"  profile: {total} samples of the server ({handler / total * 100:.0f} % in the "
+          "alert endpoint); Loom frames, inclusive:")  # fmt: skip
+    own = [(f, c) for f, c in inclusive.items() if "loom/" in f and c <= handler]
+    for frame, count in sorted(own, key=lambda kv: -kv[1])[:top]:
+        print(f"    {count / total * 100:5.1f} %  {frame}")
+    print("  where the samples were (self):")
+    for frame, count in sorted(leaf.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"    {count / total * 100:5.1f} %  {frame}")
+
+
 async def bench(args: argparse.Namespace, tmp: Path) -> bool:
     async with database(args.backend, args, tmp) as url:
         port = free_port()
@@ -400,9 +460,10 @@ async def bench(args: argparse.Namespace, tmp: Path) -> bool:
                 await ingest(base, source_token, url, warm, workload)
                 before = await tally(url)
                 process = psutil.Process(server.pid)
-                cpu = _cpu_seconds(process)
-                run = await ingest(base, source_token, url, args, workload)
-                cpu = _cpu_seconds(process) - cpu
+                cpu, db_cpu = _cpu_seconds(process), _postgres_cpu_seconds()
+                with profiling(server.pid, args.profile):
+                    run = await ingest(base, source_token, url, args, workload)
+                cpu, db_cpu = _cpu_seconds(process) - cpu, _postgres_cpu_seconds() - db_cpu
                 after = await tally(url)
         finally:
             if args.keep_log is not None and log.exists():
@@ -415,6 +476,9 @@ async def bench(args: argparse.Namespace, tmp: Path) -> bool:
     print(f"  ingested and grouped  {rate:7.0f} alerts/s   ({batches / run.seconds:.1f} POSTs/s; "
           f"server CPU {cpu / run.seconds * 100:.0f} % of a core, "
           f"{cpu / batches * 1000:.1f} ms per POST)")  # fmt: skip
+    if args.backend == "postgres":
+        print(f"  PostgreSQL CPU        {db_cpu / batches * 1000:.1f} ms per POST (every "
+              "postgres process on the machine, other databases' work included)")  # fmt: skip
     print(f"  POST latency          p50 {run.percentile(50):6.1f} ms   p95 {p95:6.1f} ms   "
           f"max {max(run.latencies_ms):6.1f} ms")  # fmt: skip
     formed = after["incidents"] - before["incidents"]
@@ -442,6 +506,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--postgres", default=os.environ.get("LOOM_TEST_DATABASE_URL", DEFAULT_PG))
     parser.add_argument("--keep-log", type=Path, help="copy the server's output here")
+    parser.add_argument("--profile", type=Path, help="py-spy the server into this file")
     args = parser.parse_args()
     print(f"machine: {machine()}; load average {load_average()}")
     print(f"workload: {args.clients} clients posting Alertmanager batches of {args.batch} "
