@@ -286,3 +286,16 @@ async def downstream(
     dependencies: where a failure of theirs may come from). The given services are not
     included."""
     return await _reach(session, org_id, slugs, hops, "down")
+
+
+async def edges_near(
+    session: AsyncSession, org_id: uuid.UUID, start: Iterable[uuid.UUID], hops: int
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """The service-to-service edges (caller, callee) within `hops` of any of `start`, in
+    both directions: enough to walk from each start service, in memory, up or down for
+    `hops` steps (incident grouping and root-cause ranking do so for many services at
+    once, at the cost of one walk)."""
+    if hops < 0:
+        raise InvalidInput.on("hops", "cannot be negative")
+    _, edges = await _walk(session, org_id, start, hops, ("down", "up"), closing=False)
+    return [(e.source, e.target) for e in edges.values() if e.target is not None]
