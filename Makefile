@@ -71,6 +71,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py
 	-$(BIN)/python benchmarks/end_to_end.py
 	-$(BIN)/python benchmarks/request_latency.py
+	-$(BIN)/python benchmarks/incident_ingest.py
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache

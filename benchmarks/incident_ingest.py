@@ -366,9 +366,13 @@ async def tally(db_url: str) -> dict[str, int]:
                 "firing": await conn.scalar(
                     select(func.count()).where(Alert.status == "firing")
                 ) or 0,
-                "outside incidents": await conn.scalar(
+                # Firing, not silenced, in no incident: grouping missed it. (A resolve
+                # that overtakes its own fire, from another client, is stored resolved
+                # and groups nothing, as designed.)
+                "ungrouped": await conn.scalar(
                     select(func.count()).where(Alert.incident_id.is_(None),
-                                               Alert.silence_id.is_(None))
+                                               Alert.silence_id.is_(None),
+                                               Alert.status == "firing")
                 ) or 0,
                 "incidents": await conn.scalar(select(func.count()).select_from(Incident)) or 0,
             }  # fmt: skip
@@ -460,10 +464,16 @@ async def bench(args: argparse.Namespace, tmp: Path) -> bool:
                 await ingest(base, source_token, url, warm, workload)
                 before = await tally(url)
                 process = psutil.Process(server.pid)
-                cpu, db_cpu = _cpu_seconds(process), _postgres_cpu_seconds()
+                me = psutil.Process()
+                cpu, db_cpu, client_cpu = (
+                    _cpu_seconds(process),
+                    _postgres_cpu_seconds(),
+                    _cpu_seconds(me),
+                )
                 with profiling(server.pid, args.profile):
                     run = await ingest(base, source_token, url, args, workload)
                 cpu, db_cpu = _cpu_seconds(process) - cpu, _postgres_cpu_seconds() - db_cpu
+                client_cpu = _cpu_seconds(me) - client_cpu
                 after = await tally(url)
         finally:
             if args.keep_log is not None and log.exists():
@@ -488,8 +498,11 @@ async def bench(args: argparse.Namespace, tmp: Path) -> bool:
     grouped = run.sampled_fingerprints - len(run.ungrouped)
     print(f"  in an incident when the POST answered: {grouped} of {run.sampled_fingerprints} "
           f"new fingerprints in {run.sampled} sampled batches")  # fmt: skip
-    print(f"  alerts outside any incident (not silenced): {after['outside incidents']}")
-    met = rate >= TARGET_RATE and p95 < TARGET_P95_MS and not run.ungrouped
+    print(f"  firing alerts in no incident (not silenced): {after['ungrouped']}")
+    print(f"  benchmark clients' CPU {client_cpu / batches * 1000:.1f} ms per POST (this process)")
+    met = (
+        rate >= TARGET_RATE and p95 < TARGET_P95_MS and not run.ungrouped and not after["ungrouped"]
+    )
     print(f"  [>= {TARGET_RATE:.0f} alerts/s, p95 < {TARGET_P95_MS:.0f} ms, every sampled alert "
           f"grouped on answer: {'met' if met else 'MISSED'}]")  # fmt: skip
     return met
