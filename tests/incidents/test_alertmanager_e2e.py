@@ -110,6 +110,12 @@ def _failure(loom: httpx.Client, am: Alertmanager) -> str:
     assert sorted(incident["services"]) == sorted(FAILING), incident
     assert incident["severity"] == "critical"
     assert incident["status"] == "triggered"
+    detail = _ok(loom.get(f"/incidents/{incident['id']}"), 200)
+    top = detail["root_cause_candidates"][0]
+    assert top["service"] == "postgres-db" and top["failing_dependencies"] == 0, detail
+    assert top["reasons"], detail
+    affected = {a["service"] for a in detail["affected"]}
+    assert {"orders", "api", "web"} <= affected and "payments" not in affected, detail
     return str(incident["id"])
 
 
@@ -154,3 +160,6 @@ def test_alertmanager_alerts_become_one_incident_rooted_at_the_database(
         still = {a["service"]: a["status"] for a in _alerts_of(loom, incident_id)}
         assert still == {"postgres-db": "resolved", "orders": "firing", "api": "firing",
                          "web": "firing"}  # fmt: skip
+        timeline = _ok(loom.get(f"/incidents/{incident_id}/timeline", params={"limit": 100}), 200)
+        resolved = [e for e in timeline["items"] if e["kind"] == "alert_resolved"]
+        assert [e["data"]["fingerprint"] for e in resolved] == [db["fingerprint"]], timeline
