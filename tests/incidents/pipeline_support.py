@@ -77,8 +77,7 @@ async def fire(
                     starts_at=starts, first_seen=starts, last_seen=starts,
                 )
             )  # fmt: skip
-        s.add_all(alerts)
-        await s.flush()
+        s.add_all(alerts)  # not flushed: the pipeline writes them with their incident
         when = now or max(T0 + x.at for x in specs) + timedelta(seconds=5)
         await pipeline.process(
             s, org_id, pipeline.StoredBatch(opened=alerts), settings=settings, now=when

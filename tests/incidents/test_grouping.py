@@ -212,7 +212,7 @@ async def test_resolved_alerts_quiet_the_incident_and_a_refire_wakes_it(
                 select(IncidentEvent.kind).where(IncidentEvent.incident_id == incident.id)
             )
         )
-    assert kinds.count("alert_resolved") == 2 and kinds.count("alert_fired") == 3
+    assert kinds.count("alert_resolved") == 2 and kinds.count("alert_fired") == 2
 
 
 async def test_severity_is_the_worst_alert_and_title_follows_the_root_cause(

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from loom.db.base import Base, OrgScoped, Timestamps, UUIDPrimaryKey
 from loom.db.types import PortableJSON, UTCDateTime, utcnow
@@ -81,6 +81,8 @@ class Incident(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     #: the services with alerts (ids as strings) and "label=value" of the grouping labels.
     service_ids: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
     label_keys: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
+    #: Running counts of its alerts (`loom.incidents.tally`).
+    stats: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
     alert_count: Mapped[int] = mapped_column(Integer, default=0)
     firing_count: Mapped[int] = mapped_column(Integer, default=0)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -137,6 +139,9 @@ class Alert(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     )
     #: Why it is in its incident: {"strategy": GroupingStrategy, "text": "...", ...}.
     grouping: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
+    #: Never loaded (lazy="raise"): it is here so one flush writes a new incident before
+    #: the new alerts that point at it.
+    incident: Mapped[Incident | None] = relationship(lazy="raise")
 
 
 class IncidentEvent(UUIDPrimaryKey, OrgScoped, Base):

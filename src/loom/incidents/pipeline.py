@@ -20,9 +20,10 @@ from loom.incidents import timeline
 from loom.incidents.grouping import Group, Grouper, Match, Rules, event_time
 from loom.incidents.kinds import OPEN, EventKind, GroupingStrategy, IncidentStatus, Severity
 from loom.incidents.models import Alert, Incident
-from loom.incidents.refresh import refresh_incidents
+from loom.incidents.refresh import Graph, refresh_incidents
+from loom.incidents.root_cause import HOPS
+from loom.incidents.tally import Tally
 from loom.incidents.topology import Topology
-from loom.incidents.views import service_slugs
 from loom.settings import IncidentSettings
 
 
@@ -62,39 +63,62 @@ async def process(
     """Group `batch.opened`, note re-fired and resolved alerts, refresh what changed.
     Returns the incidents touched."""
     touched: dict[uuid.UUID, Incident] = {}
+    tallies: dict[uuid.UUID, Tally] = {}
     created: list[uuid.UUID] = []
+    graph: Graph | None = None
     if batch.opened:
-        groups = await _group(session, org_id, batch.opened, settings, now)
-        for incident in await _write_groups(session, org_id, groups, settings, now):
+        with session.no_autoflush:  # the batch's new alerts are written once, complete
+            groups, graph = await _group(session, org_id, batch.opened, settings, now)
+        for incident, counted in await _write_groups(session, org_id, groups, settings, now):
             touched[incident.id] = incident
+            tallies[incident.id] = counted
         created = [
             g.incident.id for g in groups if g.incident and not g.merged_into and not g.existed
         ]
     others = [a for a in (*batch.refired, *batch.resolved, *batch.repeated) if a.incident_id]
-    if others:
-        missing = {a.incident_id for a in others} - set(touched)
-        if missing:
-            for incident in await session.scalars(select(Incident).where(Incident.id.in_(missing))):
-                touched[incident.id] = incident
+    missing = {a.incident_id for a in others} - set(touched)
+    if missing:
+        for incident in await session.scalars(select(Incident).where(Incident.id.in_(missing))):
+            touched[incident.id] = incident
+            tallies[incident.id] = Tally.from_json(incident.stats)
+    _note_others(session, batch, touched, tallies, now)
+    for incident_id, counted in tallies.items():
+        touched[incident_id].stats = counted.to_json()
+    await refresh_incidents(
+        session, list(touched.values()), settings=settings, now=now, correlate=created,
+        recount=False, graph=graph,
+    )  # fmt: skip
+    return list(touched.values())
+
+
+def _note_others(
+    session: AsyncSession,
+    batch: StoredBatch,
+    touched: dict[uuid.UUID, Incident],
+    tallies: dict[uuid.UUID, Tally],
+    now: datetime,
+) -> None:
+    """Alerts of incidents that exist: re-fired, resolved, or seen again."""
     for alert in batch.refired:
         if alert.incident_id in touched:
             incident = touched[alert.incident_id]
             incident.last_alert_at = max(incident.last_alert_at, alert.last_seen)
+            tallies[incident.id].firing_changed(alert, +1)
             timeline.add(session, incident, EventKind.ALERT_FIRED, f"{_what(alert)} fired again",
                          at=alert.last_seen, actor=SOURCE, data=_alert_data(alert))  # fmt: skip
+    resolved: dict[uuid.UUID, list[Alert]] = {}
     for alert in batch.resolved:
         if alert.incident_id in touched:
-            timeline.add(session, touched[alert.incident_id], EventKind.ALERT_RESOLVED,
-                         f"{_what(alert)} resolved", at=alert.ends_at or now, actor=SOURCE,
-                         data=_alert_data(alert))  # fmt: skip
+            tallies[alert.incident_id].firing_changed(alert, -1)
+            resolved.setdefault(alert.incident_id, []).append(alert)
+    for incident_id, alerts in resolved.items():
+        _alerts_event(
+            session, touched[incident_id], EventKind.ALERT_RESOLVED, "resolved", alerts, now
+        )
     for alert in batch.repeated:
         if alert.incident_id in touched:
             incident = touched[alert.incident_id]
             incident.last_alert_at = max(incident.last_alert_at, alert.last_seen)
-    await refresh_incidents(
-        session, list(touched.values()), settings=settings, now=now, correlate=created
-    )
-    return list(touched.values())
 
 
 SOURCE = "alert source"
@@ -124,7 +148,10 @@ async def _group(
     alerts: list[Alert],
     settings: IncidentSettings,
     now: datetime,
-) -> list[Group]:
+) -> tuple[list[Group], Graph]:
+    """Place each alert in a group (its incident to be); also returns the graph walked,
+    for the refresh: one walk around the services of the batch and of the open incidents
+    serves grouping (`topology_hops`) and root-cause ranking (`root_cause.HOPS`) alike."""
     rules = _rules(settings)
     alerts = sorted(alerts, key=lambda a: (event_time(a, now), a.fingerprint))
     earliest = event_time(alerts[0], now) - rules.window
@@ -139,17 +166,13 @@ async def _group(
     )
     groups = [Group.of(i) for i in open_incidents]
     services = {a.service_id for a in alerts if a.service_id is not None}
-    topology = (
-        await Topology.around(session, org_id, services, rules.hops)
-        if "topology" in rules.strategies
-        else Topology([])
-    )
     known = services | {s for g in groups for s in g.service_ids}
-    slugs = await service_slugs(session, known | topology.nodes())
-    grouper = Grouper(groups, topology, slugs, rules)
+    graph = await Graph.walk(session, org_id, known, max(rules.hops, HOPS))
+    topology = graph.topology if "topology" in rules.strategies else Topology([])
+    grouper = Grouper(groups, topology, graph.slugs, rules)
     for alert in alerts:
         grouper.place(alert, now)
-    return grouper.groups
+    return grouper.groups, graph
 
 
 async def _write_groups(
@@ -158,27 +181,29 @@ async def _write_groups(
     groups: list[Group],
     settings: IncidentSettings,
     now: datetime,
-) -> list[Incident]:
+) -> list[tuple[Incident, Tally]]:
     """Open the new incidents, point the alerts at theirs, apply merges, and write the
-    timeline; returns the incidents touched (merged ones included)."""
+    timeline; returns the incidents touched (merged ones included) with their tallies."""
     live = [g for g in groups if g.merged_into is None and (g.joined or g.absorbed)]
-    number = await _last_number(session, org_id)
+    number = await _last_number(session, org_id) if any(g.incident is None for g in live) else 0
     for group in live:
         if group.incident is None:
             number += 1
+            # Ids set here, not at flush: the batch's alerts point at their incident
+            # before anything is written, so each alert is one INSERT, not INSERT + UPDATE.
             group.incident = Incident(
-                org_id=org_id, number=number, title="New incident",
+                id=uuid.uuid4(), org_id=org_id, number=number, title="New incident",
                 status=IncidentStatus.TRIGGERED.value, severity=_worst(group).value,
                 opened_at=group.first_alert_at, last_alert_at=group.last_alert_at,
             )  # fmt: skip
             session.add(group.incident)
-    await session.flush()
     window = _minutes(settings.grouping_window_minutes)
-    touched: list[Incident] = []
+    touched: list[tuple[Incident, Tally]] = []
     for group in live:
         incident = group.incident
         assert incident is not None
-        touched.append(incident)
+        counted = Tally.from_json(incident.stats)
+        touched.append((incident, counted))
         if not group.existed:
             opened = f"Incident INC-{incident.number} opened"
             timeline.add(
@@ -188,21 +213,63 @@ async def _write_groups(
         incident.last_alert_at = max(incident.last_alert_at, group.last_alert_at)
         incident.service_ids = sorted({str(s) for s in group.service_ids})
         incident.label_keys = sorted(group.label_keys)
-        for source, why in _merged(group):
-            if source.incident is not None:
-                await _absorb(session, source.incident, incident, why, now)
-                touched.append(source.incident)
+        fired: list[Alert] = []
         for member in (group, *(source for source, _ in _merged(group))):
             for alert, match in member.joined:
+                if alert.id is None:
+                    alert.id = uuid.uuid4()
+                counted.add(alert)
                 alert.incident_id = incident.id
                 alert.grouping = _explain(match, incident, window)
-                reason = f": {alert.grouping['text']}" if match.detail else ""
-                timeline.add(
-                    session, incident, EventKind.ALERT_FIRED,
-                    f"{_what(alert)} fired ({alert.severity}){reason}",
-                    at=event_time(alert, now), actor=SOURCE, data=_alert_data(alert),
-                )  # fmt: skip
+                fired.append(alert)
+        for source, why in _merged(group):
+            if source.incident is not None:
+                counted.absorb(Tally.from_json(source.incident.stats))
+                await _absorb(session, source.incident, incident, why, now)
+                touched.append((source.incident, Tally()))
+        _alerts_event(session, incident, EventKind.ALERT_FIRED, "fired", fired, now)
     return touched
+
+
+#: Alerts listed by name in one timeline entry; a storm's batch says "and N more".
+LISTED = 5
+#: Alerts kept in an entry's data.
+KEPT = 100
+
+
+def _alerts_event(
+    session: AsyncSession,
+    incident: Incident,
+    kind: EventKind,
+    verb: str,
+    alerts: list[Alert],
+    now: datetime,
+) -> None:
+    """One timeline entry for the alerts of a batch that fired (or resolved) in
+    `incident`: a storm is a few readable entries, not thousands."""
+    if not alerts:
+        return
+    first = min(alerts, key=lambda a: event_time(a, now))
+    at = event_time(first, now) if kind == EventKind.ALERT_FIRED else (first.ends_at or now)
+    if len(alerts) == 1:
+        reason = first.grouping.get("text") if kind == EventKind.ALERT_FIRED else None
+        summary = (
+            f"{_what(first)} fired ({first.severity})"
+            if kind == EventKind.ALERT_FIRED
+            else f"{_what(first)} {verb}"
+        )
+        summary += f": {reason}" if reason and first.grouping.get("strategy") != "new" else ""
+        timeline.add(session, incident, kind, summary, at=at, actor=SOURCE, data=_alert_data(first))
+        return
+    named = ", ".join(f"{a.name} ({a.severity})" for a in alerts[:LISTED])
+    more = f" and {len(alerts) - LISTED} more" if len(alerts) > LISTED else ""
+    reasons = sorted(
+        {str(a.grouping["text"]) for a in alerts if a.grouping.get("strategy") not in (None, "new")}
+    )
+    data = {"count": len(alerts), "alerts": [_alert_data(a) for a in alerts[:KEPT]],
+            "reasons": reasons[:KEPT]}  # fmt: skip
+    summary = f"{len(alerts)} alerts {verb}: {named}{more}"
+    timeline.add(session, incident, kind, summary, at=at, actor=SOURCE, data=data)
 
 
 def _merged(group: Group) -> list[tuple[Group, Match]]:

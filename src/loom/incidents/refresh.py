@@ -10,85 +10,46 @@ the incidents given, one graph walk, whatever their size.
 from __future__ import annotations
 
 import uuid
-from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loom.incidents import correlation, timeline
-from loom.incidents.kinds import OPEN, AlertStatus, EventKind, IncidentStatus, Severity
-from loom.incidents.models import Alert, Incident
+from loom.incidents import correlation, tally, timeline
+from loom.incidents.kinds import OPEN, EventKind, IncidentStatus
+from loom.incidents.models import Incident
 from loom.incidents.root_cause import HOPS, FailingService, rank
+from loom.incidents.tally import Tally
 from loom.incidents.topology import Topology
 from loom.incidents.views import service_slugs
 from loom.settings import IncidentSettings
+
+
+@dataclass(frozen=True)
+class Graph:
+    """The dependency graph within `HOPS` of some services (`around`), and the slugs
+    of every service in it."""
+
+    around: frozenset[uuid.UUID]
+    topology: Topology
+    slugs: dict[uuid.UUID, str]
+
+    @classmethod
+    async def walk(
+        cls, session: AsyncSession, org_id: uuid.UUID, services: set[uuid.UUID], hops: int
+    ) -> Graph:
+        topology = await Topology.around(session, org_id, services, hops)
+        slugs = await service_slugs(session, services | topology.nodes())
+        return cls(frozenset(services), topology, slugs)
+
 
 #: Dependents of the root cause listed as affected though they have no alerts (yet).
 MAX_QUIET_DEPENDENTS = 20
 
 
-@dataclass
-class _ServiceStats:
-    first_seen: datetime
-    alerts: int = 0
-    firing: int = 0
-    names: Counter[str] = field(default_factory=Counter)
-
-
-@dataclass
-class _Stats:
-    alerts: int = 0
-    firing: int = 0
-    severity: Severity = Severity.INFO
-    environments: Counter[str] = field(default_factory=Counter)
-    services: dict[uuid.UUID, _ServiceStats] = field(default_factory=dict)
-    names: Counter[str] = field(default_factory=Counter)
-
-
-async def _stats(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID | None, _Stats]:
-    stmt = (
-        select(
-            Alert.incident_id, Alert.service_id, Alert.status, Alert.severity,
-            Alert.environment, Alert.name, func.count(), func.min(Alert.starts_at),
-        )
-        .where(Alert.incident_id.in_(ids))
-        .group_by(Alert.incident_id, Alert.service_id, Alert.status, Alert.severity,
-                  Alert.environment, Alert.name)
-    )  # fmt: skip
-    out: dict[uuid.UUID | None, _Stats] = defaultdict(_Stats)
-    for (
-        incident_id,
-        service_id,
-        status,
-        severity,
-        env,
-        name,
-        count,
-        started,
-    ) in await session.execute(stmt):
-        s = out[incident_id]
-        s.alerts += count
-        firing = count if status == AlertStatus.FIRING else 0
-        s.firing += firing
-        if Severity(severity).rank > s.severity.rank:
-            s.severity = Severity(severity)
-        if env:
-            s.environments[env] += count
-        s.names[name] += count
-        if service_id is not None:
-            entry = s.services.setdefault(service_id, _ServiceStats(started))
-            entry.alerts += count
-            entry.firing += firing
-            entry.first_seen = min(entry.first_seen, started)
-            entry.names[name] += count
-    return out
-
-
 def _title(
-    incident: Incident, stats: _Stats, root: uuid.UUID | None, slugs: dict[uuid.UUID, str]
+    incident: Incident, stats: Tally, root: uuid.UUID | None, slugs: dict[uuid.UUID, str]
 ) -> str:
     if root is not None and root in stats.services:
         names = stats.services[root].names
@@ -98,7 +59,7 @@ def _title(
             title += f" — {hurt} more service{'s' if hurt > 1 else ''} affected"
         return title[:300]
     if stats.names:
-        name = stats.names.most_common(1)[0][0]
+        name = str(stats.names.most_common(1)[0][0])
         more = stats.alerts - 1
         return (name + (f" and {more} more alert{'s' if more > 1 else ''}" if more else ""))[:300]
     return incident.title
@@ -111,26 +72,35 @@ async def refresh_incidents(
     settings: IncidentSettings,
     now: datetime,
     correlate: bool | Sequence[uuid.UUID] = True,
+    recount: bool = True,
+    graph: Graph | None = None,
 ) -> None:
-    """Recompute `incidents` from their alerts. `correlate`: score related changes for
-    all of them (True), none (False), or the incidents with these ids."""
+    """Recompute what `incidents` show. `recount`: count their alerts again (after a
+    manual change); otherwise their tallies are up to date (ingestion keeps them).
+    `correlate`: score related changes for all of them (True), none (False), or the
+    incidents with these ids (and always for one whose services changed)."""
     if not incidents:
         return
     await session.flush()
-    all_stats = await _stats(session, [i.id for i in incidents])
+    if recount:
+        counted = await tally.recount(session, [i.id for i in incidents])
+        for incident in incidents:
+            incident.stats = counted[incident.id].to_json()
+    all_stats = {i.id: tally.Tally.from_json(i.stats) for i in incidents}
     services = {s for st in all_stats.values() for s in st.services}
-    topology = await Topology.around(session, incidents[0].org_id, services, HOPS)
-    near = {n for s in services for n in topology.reach(s, "up", 1)}
-    slugs = await service_slugs(session, services | near)
+    if graph is None or not services <= graph.around:
+        graph = await Graph.walk(session, incidents[0].org_id, services, HOPS)
     for incident in incidents:
-        stats = all_stats.get(incident.id, _Stats())
-        await _refresh_one(session, incident, stats, topology, slugs, settings, now, correlate)
+        stats = all_stats[incident.id]
+        await _refresh_one(
+            session, incident, stats, graph.topology, graph.slugs, settings, now, correlate
+        )
 
 
 async def _refresh_one(
     session: AsyncSession,
     incident: Incident,
-    stats: _Stats,
+    stats: Tally,
     topology: Topology,
     slugs: dict[uuid.UUID, str],
     settings: IncidentSettings,
@@ -184,7 +154,7 @@ async def _refresh_one(
 
 
 def _affected(
-    root: uuid.UUID | None, stats: _Stats, topology: Topology, slugs: dict[uuid.UUID, str]
+    root: uuid.UUID | None, stats: Tally, topology: Topology, slugs: dict[uuid.UUID, str]
 ) -> list[dict[str, object]]:
     distance = topology.reach(root, "up", HOPS) if root is not None else {}
     if root is not None:

@@ -109,6 +109,11 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
+        sa.Column(
+            "stats",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("alert_count", sa.Integer(), nullable=False),
         sa.Column("firing_count", sa.Integer(), nullable=False),
         sa.Column("opened_at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
