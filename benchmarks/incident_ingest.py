@@ -157,11 +157,15 @@ def wait_ready(server: subprocess.Popen[bytes], base: str, timeout: float = 60) 
     return token
 
 
-async def register(base: str, token: str, systems: int) -> str:
+async def register(
+    base: str, token: str, systems: int, transport: httpx.AsyncBaseTransport | None = None
+) -> str:
     """The registry (systems of eight services, over the API) and an alertmanager
     source; the source's token."""
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base + API, headers=headers, timeout=30) as api:
+    async with httpx.AsyncClient(
+        base_url=base + API, headers=headers, timeout=30, transport=transport
+    ) as api:
         _ok(await api.post("/teams", json={"slug": "shop", "name": "Shop"}))
 
         async def system(n: int) -> None:
