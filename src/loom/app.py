@@ -23,6 +23,11 @@ from loom.catalog.router import router as catalog_router
 from loom.catalog.router import tools_router as catalog_tools_router
 from loom.catalog.webhooks import router as webhooks_router
 from loom.db.migrate import upgrade
+from loom.incidents import auto_resolve  # noqa: F401  (registers incidents.auto_resolve)
+from loom.incidents.change_webhooks_router import router as change_webhooks_router
+from loom.incidents.changes_router import incident_router as incident_changes_router
+from loom.incidents.changes_router import router as changes_router
+from loom.incidents.router import router as incidents_router
 from loom.incidents.sources_router import router as alert_sources_router
 from loom.platform.lifecycle import start_background, stop_background
 from loom.platform.logging import configure_logging
@@ -137,6 +142,10 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     api.include_router(service_checks_router)
     api.include_router(search_router)
     api.include_router(alert_sources_router)
+    api.include_router(incidents_router)
+    api.include_router(change_webhooks_router)  # before changes_router: /changes/webhooks
+    api.include_router(changes_router)
+    api.include_router(incident_changes_router)
     app.include_router(api)
     app.include_router(metrics_router)
     install_portal(app)

@@ -10,8 +10,10 @@ from loom.cli.auth import login, logout, whoami
 from loom.cli.catalog import catalog_app
 from loom.cli.catalog_validate import validate as validate_catalog
 from loom.cli.catalog_variables import test_variables
+from loom.cli.changes import change_app
 from loom.cli.config import config_app
 from loom.cli.health import health
+from loom.cli.incidents import incident_app
 from loom.cli.queue import queue_app
 from loom.cli.request_approvals import approvals, approve, reject
 from loom.cli.request_escalation import complete, escalate
@@ -58,6 +60,8 @@ service_app.command("check")(check)
 service_app.command("health")(service_health)
 service_app.command("scorecard")(scorecard)
 app.add_typer(service_app, name="service")
+app.add_typer(incident_app, name="incident")
+app.add_typer(change_app, name="change")
 app.add_typer(queue_app, name="queue")
 app.add_typer(system_app, name="system")
 app.add_typer(admin_app, name="admin")

@@ -9,7 +9,9 @@ import httpx
 from loom.client.audit import AuditApi
 from loom.client.base import DEFAULT_TIMEOUT, HttpCore
 from loom.client.catalog import CatalogApi
+from loom.client.changes import ChangesApi
 from loom.client.identity import IdentityApi
+from loom.client.incidents import IncidentsApi
 from loom.client.platform import PlatformApi
 from loom.client.queue import QueueApi
 from loom.client.requests import RequestsApi
@@ -18,7 +20,8 @@ from loom.client.services import ServicesApi
 
 class LoomClient:
     """A synchronous client: `client.platform`, `client.identity`, `client.audit`,
-    `client.catalog`, `client.requests`, `client.queue`, `client.services`.
+    `client.catalog`, `client.requests`, `client.queue`, `client.services`,
+    `client.incidents`, `client.changes`.
 
     >>> with LoomClient("http://127.0.0.1:8080", token) as loom:
     ...     loom.identity.me().email
@@ -46,6 +49,8 @@ class LoomClient:
         self.requests = RequestsApi(self.core)
         self.queue = QueueApi(self.core)
         self.services = ServicesApi(self.core)
+        self.incidents = IncidentsApi(self.core)
+        self.changes = ChangesApi(self.core)
 
     @property
     def base_url(self) -> str:

@@ -121,7 +121,9 @@ async def _refresh_one(
     wants = correlate if isinstance(correlate, bool) else incident.id in correlate
     changes: dict[uuid.UUID, int] = {}
     if wants or before_services != set(incident.service_ids):
-        changes = await correlation.correlate(session, incident, settings=settings, now=now)
+        changes = await correlation.correlate(
+            session, incident, settings=settings, now=now, topology=topology
+        )
     else:
         changes = {
             uuid.UUID(c["id"]): c["related_change_score"]
