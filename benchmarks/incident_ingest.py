@@ -55,7 +55,7 @@ import httpx
 import psutil
 from bench_db import database
 from bench_machine import load_average, machine
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from loom.client import LoomClient
@@ -391,13 +391,23 @@ def _cpu_seconds(process: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
-def _postgres_cpu_seconds() -> float:
-    total = 0.0
-    for process in psutil.process_iter(["name"]):
-        if process.info["name"] == "postgres":
-            with contextlib.suppress(psutil.Error):
-                total += _cpu_seconds(process)
-    return total
+async def backends_cpu(db_url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to the benchmark's
+    database (a local server: its backends are processes of this machine)."""
+    engine = create_async_engine(Settings(env="test", database_url=db_url).database_url)
+    try:
+        async with engine.connect() as conn:
+            pids = await conn.scalars(text(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ))  # fmt: skip
+            cpu: dict[int, float] = {}
+            for pid in pids:
+                with contextlib.suppress(psutil.Error):
+                    cpu[pid] = _cpu_seconds(psutil.Process(pid))
+            return cpu
+    finally:
+        await engine.dispose()
 
 
 @contextlib.contextmanager
@@ -471,15 +481,13 @@ async def bench(args: argparse.Namespace, tmp: Path) -> bool:
                 before = await tally(url)
                 process = psutil.Process(server.pid)
                 me = psutil.Process()
-                cpu, db_cpu, client_cpu = (
-                    _cpu_seconds(process),
-                    _postgres_cpu_seconds(),
-                    _cpu_seconds(me),
-                )
+                db_before = await backends_cpu(url) if args.backend == "postgres" else {}
+                cpu, client_cpu = _cpu_seconds(process), _cpu_seconds(me)
                 with profiling(server.pid, args.profile):
                     run = await ingest(base, source_token, url, args, workload)
-                cpu, db_cpu = _cpu_seconds(process) - cpu, _postgres_cpu_seconds() - db_cpu
-                client_cpu = _cpu_seconds(me) - client_cpu
+                cpu, client_cpu = _cpu_seconds(process) - cpu, _cpu_seconds(me) - client_cpu
+                db_after = await backends_cpu(url) if args.backend == "postgres" else {}
+                db_cpu = sum(t - db_before.get(pid, 0.0) for pid, t in db_after.items())
                 after = await tally(url)
         finally:
             if args.keep_log is not None and log.exists():
@@ -493,8 +501,8 @@ async def bench(args: argparse.Namespace, tmp: Path) -> bool:
           f"server CPU {cpu / run.seconds * 100:.0f} % of a core, "
           f"{cpu / batches * 1000:.1f} ms per POST)")  # fmt: skip
     if args.backend == "postgres":
-        print(f"  PostgreSQL CPU        {db_cpu / batches * 1000:.1f} ms per POST (every "
-              "postgres process on the machine, other databases' work included)")  # fmt: skip
+        print(f"  PostgreSQL CPU        {db_cpu / batches * 1000:.1f} ms per POST (the "
+              "backends connected to the benchmark's database)")  # fmt: skip
     print(f"  POST latency          p50 {run.percentile(50):6.1f} ms   p95 {p95:6.1f} ms   "
           f"max {max(run.latencies_ms):6.1f} ms")  # fmt: skip
     formed = after["incidents"] - before["incidents"]
