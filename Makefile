@@ -9,8 +9,9 @@ STAMP  := $(VENV)/.installed
 VENDOR := src/loom/web/static/vendor
 NPM_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
+ALERTMANAGER := /usr/bin/prometheus-alertmanager
 
-.PHONY: serve test lint typecheck check venv assets chromium clean bench
+.PHONY: serve test lint typecheck check venv assets chromium alertmanager clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,11 +40,20 @@ chromium:
 	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || \
 	   sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium); }
 
+# Debian's Prometheus Alertmanager for the incidents end-to-end test, which starts its own
+# instance on free ports (the package may also start a system service: it is not used).
+alertmanager:
+	@test -x $(ALERTMANAGER) || { \
+	  echo "installing Debian prometheus-alertmanager for the incidents end-to-end test"; \
+	  (apt-get update -qq || sudo apt-get update -qq) && \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager || \
+	   sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager); }
+
 serve: $(STAMP) assets
 	LOOM_DEMO_DATA=$${LOOM_DEMO_DATA:-true} \
 	LOOM_CATALOG__SOURCE=$${LOOM_CATALOG__SOURCE:-examples/catalog} $(BIN)/loom serve
 
-test: $(STAMP) assets chromium
+test: $(STAMP) assets chromium alertmanager
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -61,6 +71,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py
 	-$(BIN)/python benchmarks/end_to_end.py
 	-$(BIN)/python benchmarks/request_latency.py
+	-$(BIN)/python benchmarks/incident_ingest.py
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache

@@ -23,11 +23,16 @@ from loom.catalog.router import router as catalog_router
 from loom.catalog.router import tools_router as catalog_tools_router
 from loom.catalog.webhooks import router as webhooks_router
 from loom.db.migrate import upgrade
-from loom.incidents import auto_resolve  # noqa: F401  (registers incidents.auto_resolve)
+from loom.incidents import (
+    auto_resolve,  # noqa: F401  (registers incidents.auto_resolve)
+    health_events,  # noqa: F401  (registers its periodic job)
+)
+from loom.incidents.alerts_router import router as alerts_router
 from loom.incidents.change_webhooks_router import router as change_webhooks_router
 from loom.incidents.changes_router import incident_router as incident_changes_router
 from loom.incidents.changes_router import router as changes_router
 from loom.incidents.router import router as incidents_router
+from loom.incidents.silences_router import router as silences_router
 from loom.incidents.sources_router import router as alert_sources_router
 from loom.platform.lifecycle import start_background, stop_background
 from loom.platform.logging import configure_logging
@@ -146,6 +151,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     api.include_router(change_webhooks_router)  # before changes_router: /changes/webhooks
     api.include_router(changes_router)
     api.include_router(incident_changes_router)
+    api.include_router(alerts_router)
+    api.include_router(silences_router)
     app.include_router(api)
     app.include_router(metrics_router)
     install_portal(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from loom.cli.admin import admin_app
+from loom.cli.alerts import alert_app, silence_app
 from loom.cli.audit import audit_app
 from loom.cli.auth import login, logout, whoami
 from loom.cli.catalog import catalog_app
@@ -65,6 +66,8 @@ app.add_typer(change_app, name="change")
 app.add_typer(queue_app, name="queue")
 app.add_typer(system_app, name="system")
 app.add_typer(admin_app, name="admin")
+app.add_typer(alert_app, name="alert")
+app.add_typer(silence_app, name="silence")
 
 if __name__ == "__main__":
     app()

@@ -6,6 +6,7 @@ from types import TracebackType
 
 import httpx
 
+from loom.client.alerts import AlertsApi, SilencesApi
 from loom.client.audit import AuditApi
 from loom.client.base import DEFAULT_TIMEOUT, HttpCore
 from loom.client.catalog import CatalogApi
@@ -21,7 +22,7 @@ from loom.client.services import ServicesApi
 class LoomClient:
     """A synchronous client: `client.platform`, `client.identity`, `client.audit`,
     `client.catalog`, `client.requests`, `client.queue`, `client.services`,
-    `client.incidents`, `client.changes`.
+    `client.incidents`, `client.changes`, `client.alerts`, `client.silences`.
 
     >>> with LoomClient("http://127.0.0.1:8080", token) as loom:
     ...     loom.identity.me().email
@@ -51,6 +52,8 @@ class LoomClient:
         self.services = ServicesApi(self.core)
         self.incidents = IncidentsApi(self.core)
         self.changes = ChangesApi(self.core)
+        self.alerts = AlertsApi(self.core)
+        self.silences = SilencesApi(self.core)
 
     @property
     def base_url(self) -> str:

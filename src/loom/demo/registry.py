@@ -26,7 +26,7 @@ from loom.audit import service as audit
 from loom.auth.models import Team
 from loom.catalog.sync import catalog_org
 from loom.db.types import utcnow
-from loom.demo import releases, target
+from loom.demo import incidents, releases, target
 from loom.platform.runtime import Runtime
 from loom.services.check_models import ServiceCheck
 from loom.services.checks.schemas import CheckCreate
@@ -88,6 +88,10 @@ async def seed(runtime: Runtime) -> None:
         made = await seed_services(session, org_id, base)
     if any(made.values()):
         log.info("demo registry data added", **made)
+    async with runtime.sessions() as session, session.begin():
+        org_id = await catalog_org(session, runtime)
+        if await incidents.seed(session, org_id, runtime.settings.incidents, utcnow()):
+            log.info("demo incidents added")
 
 
 async def seed_services(

@@ -1,0 +1,157 @@
+"""Storing a batch of alerts: deduplicated by fingerprint into episodes, silenced where a
+silence matches, then handed to the pipeline (grouping into incidents).
+
+The current episode of a fingerprint is its newest row that still fires, or whose
+incident is still open. A repeat while firing bumps `count` and `last_seen`; a resolve
+ends it; a fire after a resolve while its incident is open fires the same row again;
+anything else starts a new row. One batch costs a fixed number of queries, whatever its
+size: the lock, the current episodes, the services, the silences; the new rows are added
+to the session unflushed (the pipeline writes them once, with their incident).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loom.incidents import pipeline, service_mapping, silences
+from loom.incidents.kinds import OPEN, AlertSourceKind, AlertStatus
+from loom.incidents.models import Alert, AlertSource, Incident
+from loom.incidents.normalize import AlertIn, Rejected
+from loom.settings import IncidentSettings
+
+
+@dataclass
+class IngestSummary:
+    accepted: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    #: Numbers of the incidents the batch opened or touched, ascending.
+    incidents: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "rejected": [r.as_dict() for r in self.rejected],
+            "incidents": self.incidents,
+        }
+
+
+async def current_episodes(
+    session: AsyncSession, org_id: uuid.UUID, fingerprints: Sequence[str]
+) -> dict[str, Alert]:
+    """The current episode of each fingerprint that has one (one query)."""
+    if not fingerprints:
+        return {}
+    open_statuses = [s.value for s in OPEN]
+    stmt = (
+        select(Alert)
+        .outerjoin(Incident, Incident.id == Alert.incident_id)
+        .where(
+            Alert.org_id == org_id,
+            Alert.fingerprint.in_(set(fingerprints)),
+            or_(Alert.status == AlertStatus.FIRING.value, Incident.status.in_(open_statuses)),
+        )
+        .order_by(Alert.first_seen, Alert.created_at)
+    )
+    return {row.fingerprint: row for row in await session.scalars(stmt)}
+
+
+def _refresh(row: Alert, item: AlertIn, now: datetime) -> None:
+    """What a repeat of a firing alert may change."""
+    row.last_seen = now
+    row.severity = item.severity.value
+    row.annotations = item.annotations
+    row.labels = item.labels
+    if item.summary:
+        row.summary = item.summary
+
+
+async def store(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    source: AlertSource | None,
+    items: Sequence[AlertIn],
+    *,
+    settings: IncidentSettings,
+    now: datetime,
+    kind: AlertSourceKind | None = None,
+) -> pipeline.StoredBatch:
+    """Store `items` (in order: a fingerprint repeated in the batch counts each time, the
+    last one's fields win) and say what changed. The caller owns the transaction."""
+    await pipeline.lock_alerts(session, org_id)
+    source_kind = (kind or AlertSourceKind(source.kind if source else "generic")).value
+    current = await current_episodes(session, org_id, [i.fingerprint for i in items])
+    service_ids = await service_mapping.resolve(session, org_id, items, settings)
+    active = await silences.active_silences(session, org_id, now)
+    new_rows: dict[str, Alert] = {}
+    was: dict[str, str] = {}  # fingerprint -> the status its existing row had
+
+    for item, service_id in zip(items, service_ids, strict=True):
+        row = current.get(item.fingerprint)
+        if row is None:
+            row = current[item.fingerprint] = new_rows[item.fingerprint] = Alert(
+                id=uuid.uuid4(), org_id=org_id, source_id=source.id if source else None,
+                source_kind=source_kind, fingerprint=item.fingerprint, status=item.status.value,
+                severity=item.severity.value, name=item.name, summary=item.summary,
+                labels=item.labels, annotations=item.annotations, service_id=service_id,
+                environment=item.environment, generator_url=item.generator_url,
+                starts_at=item.starts_at or item.ends_at or now, ends_at=item.ends_at,
+                first_seen=now, last_seen=now, count=1, grouping={},
+            )  # fmt: skip
+            continue
+        if item.fingerprint not in new_rows:
+            was.setdefault(item.fingerprint, row.status)
+        row.count += 1
+        row.last_seen = now
+        if item.status is AlertStatus.FIRING:
+            _refresh(row, item, now)
+            if row.status == AlertStatus.RESOLVED.value:
+                row.status = AlertStatus.FIRING.value
+                row.ends_at = None
+        elif row.status == AlertStatus.FIRING.value:
+            row.status = AlertStatus.RESOLVED.value
+            row.ends_at = item.ends_at or now
+
+    batch = pipeline.StoredBatch()
+    for row in new_rows.values():
+        if row.status == AlertStatus.FIRING.value:
+            row.silence_id = silences.matching_silence(active, row.labels, now)
+            (batch.silenced if row.silence_id else batch.opened).append(row)
+        # a resolve of something never seen firing is kept and groups nothing
+    for fingerprint, before in was.items():
+        row = current[fingerprint]
+        if row.silence_id is not None:
+            batch.silenced.append(row)  # silenced for its whole episode
+        elif row.status == AlertStatus.FIRING.value:
+            refired = before == AlertStatus.RESOLVED.value
+            (batch.refired if refired else batch.repeated).append(row)
+        elif before == AlertStatus.FIRING.value:
+            batch.resolved.append(row)
+        # resolved before and after (maybe firing in between): no change to report
+    # Not flushed: the pipeline writes the new rows once, with their incident.
+    session.add_all(new_rows.values())
+    return batch
+
+
+async def ingest(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    source: AlertSource | None,
+    items: Sequence[AlertIn],
+    *,
+    settings: IncidentSettings,
+    now: datetime,
+    kind: AlertSourceKind | None = None,
+    rejected: Sequence[Rejected] = (),
+) -> IngestSummary:
+    """Store and group `items`; the summary a sender gets back."""
+    batch = await store(session, org_id, source, items, settings=settings, now=now, kind=kind)
+    touched = await pipeline.process(session, org_id, batch, settings=settings, now=now)
+    numbers = sorted(incident.number for incident in touched)
+    return IngestSummary(accepted=len(items), rejected=list(rejected), incidents=numbers)
