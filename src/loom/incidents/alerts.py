@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from loom.incidents import pipeline, service_mapping, silences
 from loom.incidents.kinds import OPEN, AlertSourceKind, AlertStatus
@@ -84,11 +85,13 @@ async def store(
 ) -> pipeline.StoredBatch:
     """Store `items` (in order: a fingerprint repeated in the batch counts each time, the
     last one's fields win) and say what changed. The caller owns the transaction."""
-    await pipeline.lock_alerts(session, org_id)
     source_kind = (kind or AlertSourceKind(source.kind if source else "generic")).value
-    current = await current_episodes(session, org_id, [i.fingerprint for i in items])
+    # Read before the lock: batches of an organisation queue on it, so it is held for
+    # the writing only.
     service_ids = await service_mapping.resolve(session, org_id, items, settings)
     active = await silences.active_silences(session, org_id, now)
+    await pipeline.lock_alerts(session, org_id)
+    current = await current_episodes(session, org_id, [i.fingerprint for i in items])
     new_rows: dict[str, Alert] = {}
     was: dict[str, str] = {}  # fingerprint -> the status its existing row had
 
@@ -134,9 +137,18 @@ async def store(
         elif before == AlertStatus.FIRING.value:
             batch.resolved.append(row)
         # resolved before and after (maybe firing in between): no change to report
+    for fingerprint in was:
+        # Every row seen again writes the same columns, whatever changed: SQLAlchemy then
+        # sends one batched UPDATE for all, not one per combination of changed columns.
+        for column in _SEEN_AGAIN:
+            flag_modified(current[fingerprint], column)
     # Not flushed: the pipeline writes the new rows once, with their incident.
     session.add_all(new_rows.values())
     return batch
+
+
+_SEEN_AGAIN = ("status", "ends_at", "last_seen", "count", "severity", "summary", "labels",
+               "annotations")  # fmt: skip
 
 
 async def ingest(

@@ -158,6 +158,8 @@ class IncidentEvent(UUIDPrimaryKey, OrgScoped, Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Never loaded: for the flush order (a new incident is written before its events).
+    incident: Mapped[Incident] = relationship(lazy="raise")
 
 
 class Change(UUIDPrimaryKey, OrgScoped, Base):
@@ -212,3 +214,5 @@ class ChangeCorrelation(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     verdict_by: Mapped[str | None] = mapped_column(String(320), default=None)
     verdict_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     verdict_note: Mapped[str] = mapped_column(Text, default="")
+    #: Never loaded: for the flush order (a new incident is written before its suggestions).
+    incident: Mapped[Incident] = relationship(lazy="raise")

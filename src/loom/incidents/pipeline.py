@@ -61,14 +61,31 @@ async def process(
     now: datetime,
 ) -> list[Incident]:
     """Group `batch.opened`, note re-fired and resolved alerts, refresh what changed.
+    Returns the incidents touched.
+
+    Nothing is flushed on the way (no autoflush): every row is written once, complete,
+    when the transaction commits, in as few statements as there are kinds of change,
+    since each statement is a round trip made while the organisation's lock is held."""
+    with session.no_autoflush:
+        return await _process(session, org_id, batch, settings=settings, now=now)
+
+
+async def _process(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    batch: StoredBatch,
+    *,
+    settings: IncidentSettings,
+    now: datetime,
+) -> list[Incident]:
+    """Group `batch.opened`, note re-fired and resolved alerts, refresh what changed.
     Returns the incidents touched."""
     touched: dict[uuid.UUID, Incident] = {}
     tallies: dict[uuid.UUID, Tally] = {}
     created: list[uuid.UUID] = []
     graph: Graph | None = None
     if batch.opened:
-        with session.no_autoflush:  # the batch's new alerts are written once, complete
-            groups, graph = await _group(session, org_id, batch.opened, settings, now)
+        groups, graph = await _group(session, org_id, batch.opened, settings, now)
         for incident, counted in await _write_groups(session, org_id, groups, settings, now):
             touched[incident.id] = incident
             tallies[incident.id] = counted

@@ -81,8 +81,8 @@ async def refresh_incidents(
     incidents with these ids (and always for one whose services changed)."""
     if not incidents:
         return
-    await session.flush()
     if recount:
+        await session.flush()
         counted = await tally.recount(session, [i.id for i in incidents])
         for incident in incidents:
             incident.stats = counted[incident.id].to_json()
