@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -64,12 +64,16 @@ async def current_episodes(
 
 
 def _refresh(row: Alert, item: AlertIn, now: datetime) -> None:
-    """What a repeat of a firing alert may change."""
+    """What a repeat of a firing alert may change (assigned only when it did: a repeat
+    usually changes nothing but its count, and JSON columns are costly to rewrite)."""
     row.last_seen = now
-    row.severity = item.severity.value
-    row.annotations = item.annotations
-    row.labels = item.labels
-    if item.summary:
+    if row.severity != item.severity.value:
+        row.severity = item.severity.value
+    if row.annotations != item.annotations:
+        row.annotations = item.annotations
+    if row.labels != item.labels:
+        row.labels = item.labels
+    if item.summary and row.summary != item.summary:
         row.summary = item.summary
 
 
@@ -137,11 +141,15 @@ async def store(
         elif before == AlertStatus.FIRING.value:
             batch.resolved.append(row)
         # resolved before and after (maybe firing in between): no change to report
-    for fingerprint in was:
-        # Every row seen again writes the same columns, whatever changed: SQLAlchemy then
-        # sends one batched UPDATE for all, not one per combination of changed columns.
-        for column in _SEEN_AGAIN:
-            flag_modified(current[fingerprint], column)
+    # Every row seen again writes the same columns (those any of them changed): SQLAlchemy
+    # then sends one batched UPDATE for all, not one per combination of changed columns.
+    seen_again = [current[fingerprint] for fingerprint in was]
+    changed = {
+        c for row in seen_again for c in _SEEN_AGAIN if inspect(row).attrs[c].history.has_changes()
+    }
+    for row in seen_again:
+        for column in changed:
+            flag_modified(row, column)
     # Not flushed: the pipeline writes the new rows once, with their incident.
     session.add_all(new_rows.values())
     return batch
