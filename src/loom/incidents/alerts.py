@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import inspect, or_, select
+from sqlalchemy import String, any_, bindparam, inspect, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -43,6 +44,15 @@ class IngestSummary:
         }
 
 
+def _one_of(session: AsyncSession, column: Any, values: list[str]) -> Any:
+    """`column IN values`; on PostgreSQL as one array parameter (`= ANY($1)`), so the
+    statement is the same whatever the batch's size, prepared and planned once per
+    connection instead of once per number of fingerprints."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(String)))
+    return column.in_(values)
+
+
 async def current_episodes(
     session: AsyncSession, org_id: uuid.UUID, fingerprints: Sequence[str]
 ) -> dict[str, Alert]:
@@ -55,7 +65,7 @@ async def current_episodes(
         .outerjoin(Incident, Incident.id == Alert.incident_id)
         .where(
             Alert.org_id == org_id,
-            Alert.fingerprint.in_(set(fingerprints)),
+            _one_of(session, Alert.fingerprint, sorted(set(fingerprints))),
             or_(Alert.status == AlertStatus.FIRING.value, Incident.status.in_(open_statuses)),
         )
         .order_by(Alert.first_seen, Alert.created_at)
