@@ -52,25 +52,6 @@ class Incident(IncidentSummary):
     updated_at: datetime | None = None
 
 
-class IncidentAlert(ApiModel):
-    id: uuid.UUID
-    fingerprint: str
-    status: str
-    severity: str
-    name: str
-    summary: str = ""
-    labels: dict[str, str] = {}
-    service: str | None = None
-    environment: str | None = None
-    source: str | None = None
-    first_seen: datetime
-    last_seen: datetime
-    count: int = 1
-    incident_number: int | None = None
-    #: Why it is in its incident: {"strategy", "text"}.
-    grouping: dict[str, Any] | None = None
-
-
 class TimelineEvent(ApiModel):
     id: uuid.UUID
     kind: str

@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
+from loom.client.alerts import Alert
 from loom.client.base import HttpCore, parse_as
-from loom.client.incident_models import Incident, IncidentAlert, IncidentSummary, TimelineEvent
+from loom.client.incident_models import Incident, IncidentSummary, TimelineEvent
 from loom.client.pagination import Page, iterate
 
 IncidentRef = int | str | uuid.UUID
@@ -117,9 +118,9 @@ class IncidentsApi:
         body = {"alert": str(alert), "to": str(to)}
         return self._core.post(_path(ref, "alerts", "move"), Incident, json=body)
 
-    def alerts(self, ref: IncidentRef) -> builtins.list[IncidentAlert]:
+    def alerts(self, ref: IncidentRef) -> builtins.list[Alert]:
         """Every alert of the incident, newest first."""
-        return self._core.get_list(_path(ref, "alerts"), IncidentAlert)
+        return self._core.get_list(_path(ref, "alerts"), Alert)
 
     def timeline(
         self, ref: IncidentRef, *, kind: str | None = None
