@@ -47,6 +47,11 @@ async def test_a_repeat_bumps_count_and_last_seen(
     assert alert["summary"] == "worse now"
     assert alert["status"] == "firing"
     assert alert["source"] == am["name"] and alert["source_kind"] == "alertmanager"
+    # The incident's severity is its worst alert's, as that alert is now.
+    response = await client.get(
+        f"/api/v1/incidents/{alert['incident_number']}", headers=admin_headers
+    )
+    assert response.json()["severity"] == "critical"
 
 
 async def test_duplicates_in_one_batch_count_each_time_last_wins(

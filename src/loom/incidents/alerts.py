@@ -107,6 +107,7 @@ async def store(
     await pipeline.lock_alerts(session, org_id)
     current = await current_episodes(session, org_id, [i.fingerprint for i in items])
     new_rows: dict[str, Alert] = {}
+    severity_was: dict[str, str] = {}  # what a repeat's severity was
     was: dict[str, str] = {}  # fingerprint -> the status its existing row had
 
     for item, service_id in zip(items, service_ids, strict=True):
@@ -127,6 +128,8 @@ async def store(
         row.count += 1
         row.last_seen = now
         if item.status is AlertStatus.FIRING:
+            if row.severity != item.severity.value and severity_was.get(item.fingerprint) is None:
+                severity_was[item.fingerprint] = row.severity
             _refresh(row, item, now)
             if row.status == AlertStatus.RESOLVED.value:
                 row.status = AlertStatus.FIRING.value
@@ -135,7 +138,9 @@ async def store(
             row.status = AlertStatus.RESOLVED.value
             row.ends_at = item.ends_at or now
 
-    batch = pipeline.StoredBatch()
+    batch = pipeline.StoredBatch(
+        severity_was={f: was for f, was in severity_was.items() if current[f].severity != was}
+    )
     for row in new_rows.values():
         if row.status == AlertStatus.FIRING.value:
             row.silence_id = silences.matching_silence(active, row.labels, now)

@@ -39,6 +39,8 @@ class StoredBatch:
     resolved: list[Alert] = field(default_factory=list)
     #: Resolved episodes firing again while their incident is open (the same row).
     refired: list[Alert] = field(default_factory=list)
+    #: Fingerprint -> the severity an alert seen again had before this batch changed it.
+    severity_was: dict[str, str] = field(default_factory=dict)
     #: Stored silenced: kept, grouped into nothing.
     silenced: list[Alert] = field(default_factory=list)
 
@@ -136,6 +138,10 @@ def _note_others(
         if alert.incident_id in touched:
             incident = touched[alert.incident_id]
             incident.last_alert_at = max(incident.last_alert_at, alert.last_seen)
+            was = batch.severity_was.get(alert.fingerprint)
+            if was is not None:
+                # Seen again at another severity: the incident's worst follows it.
+                tallies[incident.id].severity_changed(was, alert.severity)
 
 
 SOURCE = "alert source"

@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.audit import service as audit
 from loom.auth.principal import Principal
-from loom.auth.roles import Role
-from loom.errors import Forbidden, InvalidInput, NotFound
+from loom.errors import InvalidInput, NotFound
 from loom.incidents import silence_schemas as schemas
 from loom.incidents.models import Silence
+from loom.incidents.responders import require_responder
 
 
 @dataclass(frozen=True)
@@ -54,15 +54,6 @@ class ActiveSilence:
         return self.starts_at <= now < self.ends_at and all(
             m.matches(labels) for m in self.matchers
         )
-
-
-def require_operator(principal: Principal) -> None:
-    """Silences are the organisation's: an operator of the organisation or of any of its
-    teams may make and expire them."""
-    best = max([principal.org_role, *principal.team_roles.values()])
-    if best < Role.OPERATOR:
-        raise Forbidden(f"silencing alerts requires the operator role (you are {best.label})")
-    principal.require_scope("write")
 
 
 def compile_matchers(raw: Sequence[Mapping[str, Any]]) -> tuple[CompiledMatcher, ...]:
@@ -130,7 +121,7 @@ async def create_silence(
     session: AsyncSession, principal: Principal, body: schemas.SilenceCreate, now: datetime
 ) -> Silence:
     """Make a silence (operators and up)."""
-    require_operator(principal)
+    require_responder(principal)  # the organisation's silences: any responder
     matchers = [m.model_dump() for m in body.matchers]
     compile_matchers(matchers)
     starts_at = body.starts_at or now
@@ -168,7 +159,7 @@ async def expire_silence(
     session: AsyncSession, principal: Principal, silence_id: uuid.UUID, now: datetime
 ) -> Silence:
     """End a silence now (operators and up); an expired one stays as it was."""
-    require_operator(principal)
+    require_responder(principal)  # the organisation's silences: any responder
     silence = await get_silence(session, principal, silence_id)
     if silence.ends_at <= now:
         return silence

@@ -78,6 +78,12 @@ class Tally:
         if entry is not None:
             entry.firing = max(entry.firing + delta, 0)
 
+    def severity_changed(self, old: str, new: str) -> None:
+        """An alert of this incident was seen again at severity `new` (was `old`)."""
+        if self.severities[old] > 0:
+            self.severities[old] -= 1
+        self.severities[new] += 1
+
     def absorb(self, other: Tally) -> None:
         self.alerts += other.alerts
         self.firing += other.firing
