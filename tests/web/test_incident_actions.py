@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from loom.audit.models import AuditEntry
-from loom.incidents.models import ChangeCorrelation, Incident
+from loom.incidents.models import Change, ChangeCorrelation, Incident
 from tests.web.conftest import csrf_of
 from tests.web.incident_support import (
     OPERATOR,
@@ -162,3 +162,41 @@ async def test_operator_merges_an_incident_into_another(
     merged = (await client.get(PAGE)).text
     assert '<a href="/ui/incidents/INC-8">INC-8</a>' in section(merged, "merged-into")
     assert (await incident_row(app, 7)).status == "resolved"
+
+
+async def test_an_operator_records_a_change_by_hand(
+    app: FastAPI, scene: Scene, as_user: As
+) -> None:
+    client = await as_user(OPERATOR)
+    page = await client.get("/ui/changes")
+    assert 'id="change-form"' in page.text
+    form = {"csrf_token": csrf_of(page), "type": "config", "service": "db",
+            "environment": "production", "title": "max_connections 200 → 50"}  # fmt: skip
+    response = await client.post("/ui/changes", data=form)
+    assert response.status_code == 303
+    listed = await client.get(response.headers["location"])
+    assert 'id="change-recorded"' in listed.text
+    assert "max_connections 200 → 50" in section(listed.text, "changes-table")
+    async with app.state.runtime.sessions() as s:
+        change = await s.scalar(select(Change).where(Change.title == "max_connections 200 → 50"))
+    assert change is not None and change.source == "manual" and change.author == OPERATOR
+    assert "change.create" in await audit_actions(app)
+
+
+async def test_a_bad_change_comes_back_with_the_field_named(scene: Scene, as_user: As) -> None:
+    client = await as_user(OPERATOR)
+    page = await client.get("/ui/changes")
+    form = {"csrf_token": csrf_of(page), "type": "config", "service": "no-such-service",
+            "title": "typo"}  # fmt: skip
+    response = await client.post("/ui/changes", data=form)
+    assert response.status_code == 400
+    assert "service" in section(response.text, "record-error")
+    assert 'value="no-such-service"' in response.text
+
+
+async def test_viewers_see_no_change_form_and_cannot_post_one(scene: Scene, as_user: As) -> None:
+    client = await as_user(VIEWER)
+    page = await client.get("/ui/changes")
+    assert 'id="change-form"' not in page.text
+    form = {"csrf_token": csrf_of(page), "type": "config", "title": "sneaky"}
+    assert (await client.post("/ui/changes", data=form)).status_code == 403

@@ -9,17 +9,21 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Query, Request
-from starlette.responses import Response
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import RedirectResponse, Response
 
 from loom.api.deps import SessionDep
 from loom.api.pagination import PageParams, paginate
+from loom.auth.principal import Principal
 from loom.db.types import utcnow
 from loom.errors import InvalidInput
 from loom.incidents import changes, queries, schemas, views
-from loom.incidents.change_schemas import ChangeFrequency
-from loom.incidents.kinds import ChangeType
+from loom.incidents.change_schemas import ChangeCreate, ChangeFrequency
+from loom.incidents.kinds import ChangeSource, ChangeType
 from loom.incidents.models import Change
-from loom.web.deps import PagePrincipal
+from loom.incidents.responders import may_act
+from loom.web.deps import CsrfChecked, PagePrincipal
 from loom.web.ops import CHANGES, with_query
 from loom.web.routing import page_router
 from loom.web.services import service_path
@@ -86,9 +90,48 @@ async def changes_page(
     type: Text = "",
     environment: Text = "",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    done: Text = "",
 ) -> Response:
     filters = ListFilters(service=service.strip(), type=type if type in TYPES else "",
                           environment=environment.strip())  # fmt: skip
+    return await _render(request, principal, session, filters, cursor, {"done": bool(done)})
+
+
+#: The form's fields, as `ChangeCreate` names them.
+FORM_FIELDS = ("type", "service", "environment", "version", "previous_version", "title", "url")
+
+
+@router.post(CHANGES, dependencies=[CsrfChecked])
+async def record_change(
+    request: Request, principal: PagePrincipal, session: SessionDep
+) -> Response:
+    """A person records a change by hand (source `manual`), as `POST /api/v1/changes`
+    does; a refusal comes back as the page with the message and what was typed."""
+    form = await request.form()
+    typed = {name: str(form.get(name) or "").strip() for name in FORM_FIELDS}
+    try:
+        data = ChangeCreate(**{k: v for k, v in typed.items() if v})
+        async with session.begin():
+            await changes.record_change(
+                session, principal, principal.org_id, data, source=ChangeSource.MANUAL,
+                now=utcnow(), settings=request.app.state.runtime.settings.incidents,
+            )  # fmt: skip
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        problem = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    except InvalidInput as exc:
+        issue = exc.details[0] if exc.details else None
+        problem = f"{issue.field}: {issue.issue}" if issue else exc.message
+    else:
+        return RedirectResponse(f"{CHANGES}?done=recorded", status_code=303)
+    extra = {"record_error": problem, "typed": typed}
+    return await _render(request, principal, session, ListFilters(), None, extra, 400)
+
+
+async def _render(
+    request: Request, principal: Principal, session: AsyncSession, filters: ListFilters,
+    cursor: str | None, extra: dict[str, Any], status_code: int = 200,
+) -> Response:  # fmt: skip
     page = PageParams(limit=PAGE_SIZE, cursor=cursor or None)
     rows: list[schemas.Change] = []
     next_cursor, problem = None, None
@@ -110,5 +153,10 @@ async def changes_page(
         "frequency": _frequency(counts, filters),
         "next_url": filters.query(cursor=next_cursor) if next_cursor else None,
         "first_url": filters.query() if cursor else None,
+        "can_record": may_act(principal),
+        "typed": {},
+        "record_error": None,
+        "done": False,
+        **extra,
     }
-    return render(request, "incidents/changes.html", context)
+    return render(request, "incidents/changes.html", context, status_code=status_code)
