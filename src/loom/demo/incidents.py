@@ -184,11 +184,11 @@ async def seed(
                                       now=start + timedelta(minutes=31))  # fmt: skip
 
     # Now: a config change shrank the ledger's connection pool 15 minutes before its
-    # database connections ran out; an unrelated deployment went out earlier.
+    # database connections ran out; an unrelated flag was turned on earlier.
     start = now - timedelta(minutes=6)
     await _change(session, org_id, ChangeCreate(
-        type=ChangeType.DEPLOYMENT, service="search-api", environment="production",
-        version="4.2.0", title="search-api 4.2.0: synonyms for product search",
+        type=ChangeType.FEATURE_FLAG, service="search-api", environment="production",
+        title="search-api: flag synonyms-v2 on for 10 % of searches",
         author="carol@loom.local", happened_at=start - timedelta(minutes=100),
     ), start - timedelta(minutes=100), settings)  # fmt: skip
     await _change(session, org_id, ChangeCreate(
