@@ -108,12 +108,6 @@ async def _move_alerts(
     )
 
 
-async def next_number(session: AsyncSession, org_id: uuid.UUID) -> int:
-    """The next incident number of the organisation (call under `pipeline.lock_alerts`)."""
-    found = await session.scalar(select(func.max(Incident.number)).where(Incident.org_id == org_id))
-    return (found or 0) + 1
-
-
 async def merge(
     session: AsyncSession,
     principal: Principal,
@@ -220,7 +214,7 @@ async def split(
     worst = max((Severity(a.severity) for a in alerts), key=lambda s: s.rank)
     created = Incident(
         org_id=source.org_id,
-        number=await next_number(session, source.org_id),
+        number=await pipeline.last_number(session, source.org_id) + 1,
         title=f"Split from {name(source)}",
         status=IncidentStatus.TRIGGERED.value,
         severity=worst.value,

@@ -208,7 +208,7 @@ async def _write_groups(
     """Open the new incidents, point the alerts at theirs, apply merges, and write the
     timeline; returns the incidents touched (merged ones included) with their tallies."""
     live = [g for g in groups if g.merged_into is None and (g.joined or g.absorbed)]
-    number = await _last_number(session, org_id) if any(g.incident is None for g in live) else 0
+    number = await last_number(session, org_id) if any(g.incident is None for g in live) else 0
     for group in live:
         if group.incident is None:
             number += 1
@@ -346,6 +346,8 @@ def _worst(group: Group) -> Severity:
     return worst
 
 
-async def _last_number(session: AsyncSession, org_id: uuid.UUID) -> int:
+async def last_number(session: AsyncSession, org_id: uuid.UUID) -> int:
+    """The organisation's highest incident number (0 before its first); new incidents
+    take the numbers after it, under `lock_alerts`."""
     found = await session.scalar(select(func.max(Incident.number)).where(Incident.org_id == org_id))
     return int(found or 0)
