@@ -82,8 +82,9 @@ class Rules:
     labels: tuple[str, ...]
 
 
-def label_keys(alert: Alert, labels: tuple[str, ...]) -> set[str]:
-    return {f"{name}={alert.labels[name]}" for name in labels if alert.labels.get(name)}
+def label_keys(labels: dict[str, str], names: tuple[str, ...]) -> set[str]:
+    """The "name=value" grouping keys of an alert's `labels` (the `names` it has)."""
+    return {f"{name}={labels[name]}" for name in names if labels.get(name)}
 
 
 def event_time(alert: Alert, now: datetime) -> datetime:
@@ -146,7 +147,7 @@ class Grouper:
         """Put `alert` in the group it belongs to (a new one if none), merging the
         groups it links when nobody works on them yet."""
         at = event_time(alert, now)
-        keys = label_keys(alert, self.rules.labels)
+        keys = label_keys(alert.labels, self.rules.labels)
         found: list[tuple[Match, Group]] = []
         for group in self.groups:
             if group.merged_into is None:

@@ -29,6 +29,7 @@ from loom.auth.principal import Principal
 from loom.db.types import utcnow
 from loom.errors import Conflict, FieldIssue, InvalidInput
 from loom.incidents import pipeline, refresh, timeline
+from loom.incidents.grouping import label_keys
 from loom.incidents.kinds import OPEN, EventKind, GroupingStrategy, IncidentStatus, Severity
 from loom.incidents.lifecycle import apply_status, name
 from loom.incidents.models import Alert, Incident
@@ -56,12 +57,8 @@ async def _relabel(
         for labels in await session.scalars(
             select(Alert.labels).where(Alert.incident_id == incident.id)
         ):
-            keys |= label_keys_of(labels, names)
+            keys |= label_keys(labels, names)
         incident.label_keys = sorted(keys)
-
-
-def label_keys_of(labels: dict[str, str], names: tuple[str, ...]) -> set[str]:
-    return {f"{n}={labels[n]}" for n in names if labels.get(n)}
 
 
 async def _finish(
