@@ -34,3 +34,15 @@ async def database(backend: str, args: argparse.Namespace, tmp: Path) -> AsyncIt
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await admin.dispose()
+
+
+async def analyze(url: str) -> None:
+    """Refresh the planner's statistics, as autovacuum keeps them on a running system:
+    a table filled in the last seconds is otherwise planned as if nearly empty."""
+    engine = create_async_engine(Settings(env="test", database_url=url).database_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("ANALYZE"))
+            await conn.commit()
+    finally:
+        await engine.dispose()

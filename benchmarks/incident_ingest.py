@@ -53,7 +53,7 @@ from typing import Any
 
 import httpx
 import psutil
-from bench_db import database
+from bench_db import analyze, database
 from bench_machine import load_average, machine
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -478,6 +478,7 @@ async def bench(args: argparse.Namespace, tmp: Path) -> bool:
                 workload = Workload(systems, random.Random(args.seed))
                 warm = argparse.Namespace(**{**vars(args), "seconds": 2, "clients": 2})
                 await ingest(base, source_token, url, warm, workload)
+                await analyze(url)
                 before = await tally(url)
                 process = psutil.Process(server.pid)
                 me = psutil.Process()

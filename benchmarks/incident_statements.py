@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench_db import database
+from bench_db import analyze, database
 from incident_ingest import ADMIN_EMAIL, ADMIN_PASSWORD, API, DEFAULT_PG, Workload, register
 from sqlalchemy import event
 
@@ -64,6 +64,7 @@ async def count(args: argparse.Namespace, tmp: Path) -> None:
             ) as http:
                 for n in range(args.warmup + args.batches):
                     if n == args.warmup:
+                        await analyze(url)
                         engine = app.state.runtime.engine.sync_engine
                         event.listen(engine, "before_cursor_execute", before)
                         event.listen(engine, "after_cursor_execute", after)

@@ -43,11 +43,10 @@ async def org_id(app: FastAPI) -> uuid.UUID:
 
 async def store(app: FastAPI, org_id: uuid.UUID, *items: AlertIn, at: datetime = NOW) -> Any:
     async with app.state.runtime.sessions() as s, s.begin():
-        batch = await alerts.store(
-            s, org_id, None, list(items), settings=SETTINGS, now=at,
-            kind=AlertSourceKind.GENERIC,
-        )  # fmt: skip
-        return {k: sorted(a.fingerprint for a in v) for k, v in vars(batch).items()}
+        delivery = alerts.Delivery(None, list(items), kind=AlertSourceKind.GENERIC)
+        batch = await alerts.store(s, org_id, [delivery], settings=SETTINGS, now=at)
+        return {k: sorted(a.fingerprint for a in v) for k, v in vars(batch).items()
+                if isinstance(v, list)}  # fmt: skip
 
 
 async def rows(session: AsyncSession) -> list[Alert]:
@@ -152,3 +151,21 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(
     updates = [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
     # one UPDATE statement, run once per row (executemany) at the flush
     assert len({u for u in updates}) <= 1
+
+
+@pytest.mark.parametrize("order", ["fire first", "resolve first"])
+async def test_an_alert_that_fires_in_one_delivery_and_resolves_in_another_is_grouped(
+    app: FastAPI, org_id: uuid.UUID, order: str
+) -> None:
+    """Two senders' batches stored together give what they would have given apart: the
+    alert fired, so it is grouped (resolved if the resolve came last)."""
+    fired = alerts.Delivery(None, [fire("x", host="h1")], kind=AlertSourceKind.GENERIC)
+    ended = alerts.Delivery(None, [resolve("x")], kind=AlertSourceKind.GENERIC)
+    deliveries = [fired, ended] if order == "fire first" else [ended, fired]
+    async with app.state.runtime.sessions() as s, s.begin():
+        summaries = await alerts.ingest_many(s, org_id, deliveries, settings=SETTINGS, now=NOW)
+    async with app.state.runtime.sessions() as s:
+        (row,) = await rows(s)
+    assert row.incident_id is not None
+    assert row.status == ("resolved" if order == "fire first" else "firing")
+    assert [len(s.incidents) for s in summaries] == [1, 1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
@@ -43,15 +44,24 @@ def _discard_if_closed(_dbapi_connection: Any, record: Any, _proxy: Any) -> None
         raise DisconnectionError("the server closed this connection")
 
 
+def json_text(value: Any) -> str:
+    """JSON columns are written and read with orjson: several times faster than the
+    standard library on the JSON-heavy rows of alert ingestion."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
+    json_codec: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": orjson.loads}
     if settings.is_sqlite:
-        engine = create_async_engine(url, echo=settings.database.echo, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url, echo=settings.database.echo, connect_args={"timeout": 30}, **json_codec
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     engine = create_async_engine(
-        url, echo=settings.database.echo, pool_size=settings.database.pool_size
+        url, echo=settings.database.echo, pool_size=settings.database.pool_size, **json_codec
     )
     event.listen(engine.sync_engine, "checkout", _discard_if_closed)
     return engine

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, any_, bindparam, inspect, or_, select
+from sqlalchemy import String, any_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.attributes import flag_modified, get_history
 
 from loom.incidents import pipeline, service_mapping, silences
 from loom.incidents.kinds import OPEN, AlertSourceKind, AlertStatus
@@ -87,43 +87,64 @@ def _refresh(row: Alert, item: AlertIn, now: datetime) -> None:
         row.summary = item.summary
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One sender's batch: the alerts of one request (or one job's run)."""
+
+    source: AlertSource | None
+    items: Sequence[AlertIn]
+    rejected: Sequence[Rejected] = ()
+    #: The kind of sender when there is no source (the registry's own health checks).
+    kind: AlertSourceKind | None = None
+
+    @property
+    def source_kind(self) -> str:
+        source = self.source
+        return (self.kind or AlertSourceKind(source.kind if source else "generic")).value
+
+
 async def store(
     session: AsyncSession,
     org_id: uuid.UUID,
-    source: AlertSource | None,
-    items: Sequence[AlertIn],
+    deliveries: Sequence[Delivery],
     *,
     settings: IncidentSettings,
     now: datetime,
-    kind: AlertSourceKind | None = None,
 ) -> pipeline.StoredBatch:
-    """Store `items` (in order: a fingerprint repeated in the batch counts each time, the
-    last one's fields win) and say what changed. The caller owns the transaction."""
-    source_kind = (kind or AlertSourceKind(source.kind if source else "generic")).value
+    """Store the deliveries' alerts (in order: a fingerprint repeated counts each time,
+    the last one's fields win) and say what changed. The caller owns the transaction."""
+    items = [(d, item) for d in deliveries for item in d.items]
     # Read before the lock: batches of an organisation queue on it, so it is held for
     # the writing only.
-    service_ids = await service_mapping.resolve(session, org_id, items, settings)
+    service_ids = await service_mapping.resolve(session, org_id, [i for _, i in items], settings)
     active = await silences.active_silences(session, org_id, now)
     await pipeline.lock_alerts(session, org_id)
-    current = await current_episodes(session, org_id, [i.fingerprint for i in items])
+    current = await current_episodes(session, org_id, [i.fingerprint for _, i in items])
     new_rows: dict[str, Alert] = {}
     severity_was: dict[str, str] = {}  # what a repeat's severity was
     was: dict[str, str] = {}  # fingerprint -> the status its existing row had
+    fired: set[str] = set()  # new rows that fired at some point of the batch
 
-    for item, service_id in zip(items, service_ids, strict=True):
+    for (delivery, item), service_id in zip(items, service_ids, strict=True):
         row = current.get(item.fingerprint)
         if row is None:
+            source = delivery.source
             row = current[item.fingerprint] = new_rows[item.fingerprint] = Alert(
                 id=uuid.uuid4(), org_id=org_id, source_id=source.id if source else None,
-                source_kind=source_kind, fingerprint=item.fingerprint, status=item.status.value,
-                severity=item.severity.value, name=item.name, summary=item.summary,
-                labels=item.labels, annotations=item.annotations, service_id=service_id,
-                environment=item.environment, generator_url=item.generator_url,
-                starts_at=item.starts_at or item.ends_at or now, ends_at=item.ends_at,
-                first_seen=now, last_seen=now, count=1, grouping={},
+                source_kind=delivery.source_kind, fingerprint=item.fingerprint,
+                status=item.status.value, severity=item.severity.value, name=item.name,
+                summary=item.summary, labels=item.labels, annotations=item.annotations,
+                service_id=service_id, environment=item.environment,
+                generator_url=item.generator_url, starts_at=item.starts_at or item.ends_at or now,
+                ends_at=item.ends_at, first_seen=now, last_seen=now, count=1, grouping={},
             )  # fmt: skip
+            if item.status is AlertStatus.FIRING:
+                fired.add(item.fingerprint)
             continue
-        if item.fingerprint not in new_rows:
+        if item.fingerprint in new_rows:
+            if item.status is AlertStatus.FIRING:
+                fired.add(item.fingerprint)
+        else:
             was.setdefault(item.fingerprint, row.status)
         row.count += 1
         row.last_seen = now
@@ -139,10 +160,14 @@ async def store(
             row.ends_at = item.ends_at or now
 
     batch = pipeline.StoredBatch(
-        severity_was={f: was for f, was in severity_was.items() if current[f].severity != was}
+        severity_was={f: was for f, was in severity_was.items() if current[f].severity != was},
+        rows=current,
     )
     for row in new_rows.values():
-        if row.status == AlertStatus.FIRING.value:
+        # New and firing, or fired within the batch and resolved (as when two senders'
+        # batches are taken together, in either order): it fired, so it is grouped, as
+        # it would have been had the batches come apart.
+        if row.fingerprint in fired:
             row.silence_id = silences.matching_silence(active, row.labels, now)
             (batch.silenced if row.silence_id else batch.opened).append(row)
         # a resolve of something never seen firing is kept and groups nothing
@@ -159,9 +184,7 @@ async def store(
     # Every row seen again writes the same columns (those any of them changed): SQLAlchemy
     # then sends one batched UPDATE for all, not one per combination of changed columns.
     seen_again = [current[fingerprint] for fingerprint in was]
-    changed = {
-        c for row in seen_again for c in _SEEN_AGAIN if inspect(row).attrs[c].history.has_changes()
-    }
+    changed = {c for row in seen_again for c in _SEEN_AGAIN if get_history(row, c).has_changes()}
     for row in seen_again:
         for column in changed:
             flag_modified(row, column)
@@ -186,7 +209,31 @@ async def ingest(
     rejected: Sequence[Rejected] = (),
 ) -> IngestSummary:
     """Store and group `items`; the summary a sender gets back."""
-    batch = await store(session, org_id, source, items, settings=settings, now=now, kind=kind)
-    touched = await pipeline.process(session, org_id, batch, settings=settings, now=now)
-    numbers = sorted(incident.number for incident in touched)
-    return IngestSummary(accepted=len(items), rejected=list(rejected), incidents=numbers)
+    delivery = Delivery(source, items, rejected, kind)
+    (summary,) = await ingest_many(session, org_id, [delivery], settings=settings, now=now)
+    return summary
+
+
+async def ingest_many(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    deliveries: Sequence[Delivery],
+    *,
+    settings: IncidentSettings,
+    now: datetime,
+) -> list[IngestSummary]:
+    """Store and group the alerts of several deliveries at once (one lock, one pass of
+    grouping); each delivery's summary names the incidents its own alerts are in."""
+    batch = await store(session, org_id, deliveries, settings=settings, now=now)
+    touched = {i.id: i.number for i in await pipeline.process(
+        session, org_id, batch, settings=settings, now=now
+    )}  # fmt: skip
+    summaries = []
+    for delivery in deliveries:
+        rows = (batch.rows[item.fingerprint] for item in delivery.items)
+        numbers = {touched[r.incident_id] for r in rows if r.incident_id in touched}
+        summaries.append(IngestSummary(
+            accepted=len(delivery.items), rejected=list(delivery.rejected),
+            incidents=sorted(numbers),
+        ))  # fmt: skip
+    return summaries

@@ -22,6 +22,7 @@ from loom.api.pagination import Page, PageDep, page_body, paginate
 from loom.db.types import utcnow
 from loom.errors import FieldIssue, NotFound, RejectedInput
 from loom.incidents import alerts, normalize, queries, schemas, sources, views
+from loom.incidents.intake import intake_of
 from loom.incidents.kinds import AlertSourceKind, AlertStatus, Severity
 from loom.incidents.models import Alert
 from loom.platform.runtime import Runtime
@@ -74,16 +75,16 @@ async def _receive(
             session, key, headers=request.headers, query=request.query_params, body=body,
             kinds={kind},
         )  # fmt: skip
-        parsed = parse(normalize.load_json(body), now=now, max_items=settings.max_batch_alerts)
-        if not parsed.items:
-            details = [FieldIssue(r.field, r.issue) for r in parsed.rejected]
-            raise RejectedInput("no alert in the request is valid", details or [
-                FieldIssue("alerts", "no alerts")
-            ])  # fmt: skip
-        summary = await alerts.ingest(
-            session, source.org_id, source, parsed.items, settings=settings, now=now,
-            rejected=parsed.rejected,
-        )  # fmt: skip
+    parsed = parse(normalize.load_json(body), now=now, max_items=settings.max_batch_alerts)
+    if not parsed.items:
+        details = [FieldIssue(r.field, r.issue) for r in parsed.rejected]
+        raise RejectedInput("no alert in the request is valid", details or [
+            FieldIssue("alerts", "no alerts")
+        ])  # fmt: skip
+    # Stored and grouped with the batches other senders of the organisation posted
+    # meanwhile (group commit); answered once committed.
+    delivery = alerts.Delivery(source, parsed.items, parsed.rejected)
+    summary = await intake_of(runtime).submit(source.org_id, delivery)
     return summary.as_dict()
 
 

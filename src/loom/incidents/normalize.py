@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from loom.errors import RejectedInput
 from loom.incidents.kinds import AlertStatus, Severity
 
@@ -107,8 +109,8 @@ def severity_of(raw: object) -> Severity | None:
 def load_json(body: bytes) -> Any:
     """The JSON document of a request body (400 `body` when it is not JSON)."""
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
         raise RejectedInput.on("body", "not valid JSON") from None
 
 

@@ -43,6 +43,8 @@ class StoredBatch:
     severity_was: dict[str, str] = field(default_factory=dict)
     #: Stored silenced: kept, grouped into nothing.
     silenced: list[Alert] = field(default_factory=list)
+    #: Fingerprint -> its current episode, for every fingerprint of the batch.
+    rows: dict[str, Alert] = field(default_factory=dict)
 
 
 async def lock_alerts(session: AsyncSession, org_id: uuid.UUID) -> None:
@@ -86,8 +88,11 @@ async def _process(
     tallies: dict[uuid.UUID, Tally] = {}
     created: list[uuid.UUID] = []
     graph: Graph | None = None
+    #: Incidents read so far: the open ones grouping looked at.
+    loaded: dict[uuid.UUID, Incident] = {}
     if batch.opened:
         groups, graph = await _group(session, org_id, batch.opened, settings, now)
+        loaded = {g.incident.id: g.incident for g in groups if g.incident is not None}
         for incident, counted in await _write_groups(session, org_id, groups, settings, now):
             touched[incident.id] = incident
             tallies[incident.id] = counted
@@ -95,11 +100,14 @@ async def _process(
             g.incident.id for g in groups if g.incident and not g.merged_into and not g.existed
         ]
     others = [a for a in (*batch.refired, *batch.resolved, *batch.repeated) if a.incident_id]
-    missing = {a.incident_id for a in others} - set(touched)
-    if missing:
-        for incident in await session.scalars(select(Incident).where(Incident.id.in_(missing))):
-            touched[incident.id] = incident
-            tallies[incident.id] = Tally.from_json(incident.stats)
+    missing = {a.incident_id for a in others if a.incident_id is not None} - set(touched)
+    unread = missing - set(loaded)
+    if unread:
+        for incident in await session.scalars(select(Incident).where(Incident.id.in_(unread))):
+            loaded[incident.id] = incident
+    for incident_id in missing & set(loaded):
+        touched[incident_id] = loaded[incident_id]
+        tallies[incident_id] = Tally.from_json(loaded[incident_id].stats)
     _note_others(session, batch, touched, tallies, now)
     for incident_id, counted in tallies.items():
         touched[incident_id].stats = counted.to_json()
