@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.db.types import utcnow
+from loom.incidents import labels as incident_labels
 from loom.incidents import tally
 from loom.incidents.kinds import AlertSourceKind, AlertStatus, IncidentStatus, Severity
 from loom.incidents.models import Alert, Incident
@@ -90,13 +91,14 @@ async def make_incident(
     keys = sorted(f"{k}={v}" for k, v in (labels or {}).items())
     incident = Incident(
         org_id=org_id, number=number, title=title or f"Incident {number}", status=status.value,
-        severity=worst.value, service_ids=sorted({str(s) for s in service_ids}), label_keys=keys,
+        severity=worst.value, service_ids=sorted({str(s) for s in service_ids}),
         alert_count=alerts, firing_count=alerts if firing else 0, opened_at=opened_at,
         last_alert_at=opened_at, quiet_since=quiet_since, hold_open=hold_open,
         resolved_at=opened_at if status is IncidentStatus.RESOLVED else None,
     )  # fmt: skip
     session.add(incident)
     await session.flush()
+    await incident_labels.add(session, {incident.id: keys})
     for n in range(alerts):
         await make_alert(
             session, incident,

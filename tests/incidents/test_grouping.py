@@ -8,6 +8,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from loom.incidents import labels
 from loom.incidents.models import IncidentEvent
 from tests.conftest import Tenant
 from tests.incidents.pipeline_support import (
@@ -157,6 +158,30 @@ async def test_an_alert_linking_two_new_incidents_merges_them(
             await s.scalars(select(IncidentEvent.summary).where(IncidentEvent.kind == "merged"))
         )
     assert any("INC-2 merged in" in k for k in kinds), kinds
+
+
+async def test_a_merged_incident_hands_its_labels_to_the_one_it_merges_into(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """The checkout incident's host goes with it into the web incident: a later alert on
+    that host, of a service the graph does not link, joins the merged incident."""
+    await build_shop(client, tenant.headers["admin-a"])
+    await fire(app, tenant.org_id, [AlertSpec("WebDown", "web", labels={"host": "node-1"})])
+    await fire(
+        app, tenant.org_id,
+        [AlertSpec("CheckoutDown", "checkout", 10 * S, labels={"host": "node-2"})],
+    )  # fmt: skip
+    await fire(app, tenant.org_id, [AlertSpec("OrdersDown", "orders", 20 * S)])
+    first, second = await incidents(app, tenant.org_id)
+    assert second.merged_into_id == first.id
+    async with app.state.runtime.sessions() as s:
+        assert await labels.of(s, first.id) == ["host=node-1", "host=node-2"]
+    await fire(
+        app, tenant.org_id, [AlertSpec("DiskFull", "search", 30 * S, labels={"host": "node-2"})]
+    )
+    assert len(await incidents(app, tenant.org_id)) == 2  # joined INC-1, opened nothing
+    texts = [a["grouping"]["text"] for a in await alerts_of(app, first)]
+    assert "same host `node-2` within 5 min" in texts
 
 
 async def test_topology_strategy_can_be_switched_off(

@@ -9,6 +9,7 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
+from loom.incidents import labels
 from loom.incidents.kinds import IncidentStatus, Severity
 from tests.conftest import Tenant
 from tests.incidents.factories import create_incident
@@ -189,15 +190,20 @@ async def test_grouping_labels_follow_the_alerts(
     merged = await create_incident(app, tenant.org_id, labels={"host": "web-7"})
     headers = tenant.headers["operator-a"]
     await client.post(f"{INCIDENTS}/{merged.ref}/merge", json={"into": into.ref}, headers=headers)
-    assert (await row(app, into.id)).label_keys == ["host=db-1", "host=web-7"]
-    assert (await row(app, merged.id)).label_keys == []
+    assert await keys_of(app, into.id) == ["host=db-1", "host=web-7"]
+    assert await keys_of(app, merged.id) == []
     split = await client.post(
         f"{INCIDENTS}/{into.ref}/split", json={"alerts": [str(merged.alert_ids[0])]},
         headers=headers,
     )  # fmt: skip
     assert split.status_code == 201, split.text
-    assert (await row(app, into.id)).label_keys == ["host=db-1"]
-    assert (await row(app, uuid.UUID(split.json()["id"]))).label_keys == ["host=web-7"]
+    assert await keys_of(app, into.id) == ["host=db-1"]
+    assert await keys_of(app, uuid.UUID(split.json()["id"])) == ["host=web-7"]
+
+
+async def keys_of(app: FastAPI, incident_id: uuid.UUID) -> list[str]:
+    async with app.state.runtime.sessions() as s:
+        return await labels.of(s, incident_id)
 
 
 async def test_after_a_merge_new_alerts_of_the_merged_services_join_the_target(

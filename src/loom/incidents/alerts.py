@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, any_, bindparam, or_, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified, get_history
 
+from loom.db.filters import one_of
 from loom.incidents import pipeline, service_mapping, silences
 from loom.incidents.kinds import OPEN, AlertSourceKind, AlertStatus
 from loom.incidents.models import Alert, AlertSource, Incident
@@ -44,15 +44,6 @@ class IngestSummary:
         }
 
 
-def _one_of(session: AsyncSession, column: Any, values: list[str]) -> Any:
-    """`column IN values`; on PostgreSQL as one array parameter (`= ANY($1)`), so the
-    statement is the same whatever the batch's size, prepared and planned once per
-    connection instead of once per number of fingerprints."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(String)))
-    return column.in_(values)
-
-
 async def current_episodes(
     session: AsyncSession, org_id: uuid.UUID, fingerprints: Sequence[str]
 ) -> dict[str, Alert]:
@@ -65,7 +56,7 @@ async def current_episodes(
         .outerjoin(Incident, Incident.id == Alert.incident_id)
         .where(
             Alert.org_id == org_id,
-            _one_of(session, Alert.fingerprint, sorted(set(fingerprints))),
+            one_of(session, Alert.fingerprint, sorted(set(fingerprints))),
             or_(Alert.status == AlertStatus.FIRING.value, Incident.status.in_(open_statuses)),
         )
         .order_by(Alert.first_seen, Alert.created_at)

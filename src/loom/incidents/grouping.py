@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from loom.incidents.kinds import GroupingStrategy, IncidentStatus
-from loom.incidents.models import Alert, Incident
+from loom.incidents.models import LABEL_KEY_MAX, Alert, Incident
 from loom.incidents.topology import Topology
 
 
@@ -39,12 +39,14 @@ class Group:
     absorbed: list[tuple[Group, Match]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, incident: Incident) -> Group:
+    def of(cls, incident: Incident, label_keys: set[str]) -> Group:
+        """An open incident's group; `label_keys`: those of its grouping keys that the
+        alerts being placed may match."""
         return cls(
             first_alert_at=incident.opened_at,
             last_alert_at=incident.last_alert_at,
             service_ids={uuid.UUID(s) for s in incident.service_ids},
-            label_keys=set(incident.label_keys),
+            label_keys=set(label_keys),
             incident=incident,
             existed=True,
         )
@@ -83,8 +85,10 @@ class Rules:
 
 
 def label_keys(labels: dict[str, str], names: tuple[str, ...]) -> set[str]:
-    """The "name=value" grouping keys of an alert's `labels` (the `names` it has)."""
-    return {f"{name}={labels[name]}" for name in names if labels.get(name)}
+    """The "name=value" grouping keys of an alert's `labels` (the `names` it has; none
+    longer than `LABEL_KEY_MAX`)."""
+    keys = (f"{name}={labels[name]}" for name in names if labels.get(name))
+    return {key for key in keys if len(key) <= LABEL_KEY_MAX}
 
 
 def event_time(alert: Alert, now: datetime) -> datetime:

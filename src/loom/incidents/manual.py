@@ -12,7 +12,7 @@ alerts only go to open incidents; a merged incident is resolved, points at the o
 was merged into (`merged_into_id`) and takes no further merges, splits or moves.
 A split-off incident opens at its earliest alert's start, like the pipeline's do (so its
 MTTA counts from when its alerts began), as triggered: someone acknowledges it anew.
-The grouping labels kept on the incidents touched (`label_keys`) are recomputed.
+The grouping labels kept for the incidents touched (`labels`) are recomputed.
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ from loom.audit import service as audit
 from loom.auth.principal import Principal
 from loom.db.types import utcnow
 from loom.errors import Conflict, FieldIssue, InvalidInput
-from loom.incidents import pipeline, refresh, timeline
-from loom.incidents.grouping import label_keys
+from loom.incidents import labels, pipeline, refresh, timeline
 from loom.incidents.kinds import OPEN, EventKind, GroupingStrategy, IncidentStatus, Severity
 from loom.incidents.lifecycle import apply_status, name
 from loom.incidents.models import Alert, Incident
@@ -46,26 +45,12 @@ def _grouping(verb: str, principal: Principal, source: Incident, to: Incident) -
     }
 
 
-async def _relabel(
-    session: AsyncSession, incidents: list[Incident], settings: IncidentSettings
-) -> None:
-    """Recompute the grouping labels kept on each incident (`label_keys`) from its alerts,
-    so later alerts group with the incident that now holds the matching ones."""
-    names = tuple(settings.grouping_labels)
-    for incident in incidents:
-        keys: set[str] = set()
-        for labels in await session.scalars(
-            select(Alert.labels).where(Alert.incident_id == incident.id)
-        ):
-            keys |= label_keys(labels, names)
-        incident.label_keys = sorted(keys)
-
-
 async def _finish(
     session: AsyncSession, incidents: list[Incident], settings: IncidentSettings, now: datetime
 ) -> None:
     await session.flush()
-    await _relabel(session, incidents, settings)
+    # So later alerts group with the incident that now holds the matching ones.
+    await labels.recompute(session, [i.id for i in incidents], tuple(settings.grouping_labels))
     await refresh.refresh_incidents(session, incidents, settings=settings, now=now)
 
 

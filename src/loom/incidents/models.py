@@ -18,6 +18,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from loom.db.base import Base, OrgScoped, Timestamps, UUIDPrimaryKey
 from loom.db.types import PortableJSON, UTCDateTime, utcnow
 
+#: The longest "name=value" grouping key kept; an alert's longer ones group nothing.
+LABEL_KEY_MAX = 400
+
 
 class AlertSource(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     """A sender of alerts or changes (an Alertmanager, a CI system...). It authenticates
@@ -77,10 +80,9 @@ class Incident(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     root_cause: Mapped[list[dict[str, Any]]] = mapped_column(PortableJSON, default=list)
     #: Downstream of the root cause, i.e. hurt by it: [{"service", "alerts"}].
     affected: Mapped[list[dict[str, Any]]] = mapped_column(PortableJSON, default=list)
-    #: Grouping keys kept on the row so grouping never reads every alert of an incident:
-    #: the services with alerts (ids as strings) and "label=value" of the grouping labels.
+    #: The services with alerts (ids as strings), kept on the row so grouping never reads
+    #: every alert of an incident. Its grouping labels are rows of `IncidentLabel`.
     service_ids: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
-    label_keys: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
     #: Running counts of its alerts (`loom.incidents.tally`).
     stats: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
     alert_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -100,6 +102,22 @@ class Incident(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("incidents.id", ondelete="SET NULL"), default=None
     )
+
+
+class IncidentLabel(Base):
+    """A "name=value" of a grouping label (host, pod...) that some alert of the incident
+    has. Rows, not a list on the incident: a storm's incident gathers a key per pod and
+    instance, thousands of them, while grouping a batch needs only the few its own
+    alerts carry."""
+
+    __tablename__ = "incident_labels"
+    #: Grouping looks keys up (then keeps the open incidents' among them).
+    __table_args__ = (Index("ix_incident_labels_key", "key", "incident_id"),)
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(LABEL_KEY_MAX), primary_key=True)
 
 
 class Alert(UUIDPrimaryKey, Timestamps, OrgScoped, Base):

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loom.incidents import timeline
-from loom.incidents.grouping import Group, Grouper, Match, Rules, event_time
+from loom.incidents import labels, timeline
+from loom.incidents.grouping import Group, Grouper, Match, Rules, event_time, label_keys
 from loom.incidents.kinds import OPEN, EventKind, GroupingStrategy, IncidentStatus, Severity
 from loom.incidents.models import Alert, Incident
 from loom.incidents.refresh import Graph, refresh_incidents
@@ -90,10 +90,11 @@ async def _process(
     graph: Graph | None = None
     #: Incidents read so far: the open ones grouping looked at.
     loaded: dict[uuid.UUID, Incident] = {}
+    keys = _Keys()
     if batch.opened:
-        groups, graph = await _group(session, org_id, batch.opened, settings, now)
+        groups, graph = await _group(session, org_id, batch.opened, settings, now, keys)
         loaded = {g.incident.id: g.incident for g in groups if g.incident is not None}
-        for incident, counted in await _write_groups(session, org_id, groups, settings, now):
+        for incident, counted in await _write_groups(session, org_id, groups, settings, now, keys):
             touched[incident.id] = incident
             tallies[incident.id] = counted
         created = [
@@ -115,7 +116,29 @@ async def _process(
         session, list(touched.values()), settings=settings, now=now, correlate=created,
         recount=False, graph=graph,
     )  # fmt: skip
+    await keys.write(session)
     return list(touched.values())
+
+
+@dataclass
+class _Keys:
+    """Grouping label keys: those of the open incidents that the batch's alerts carry
+    (read before grouping), and what grouping adds."""
+
+    known: dict[uuid.UUID, set[str]] = field(default_factory=dict)
+    #: Incident id -> keys it gains from its new alerts.
+    fresh: dict[uuid.UUID, set[str]] = field(default_factory=dict)
+    #: (merged incident, the one it merged into): every key of the first goes to the second.
+    copies: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
+
+    async def write(self, session: AsyncSession) -> None:
+        """After everything else (the new incidents must exist first)."""
+        if not self.fresh and not self.copies:
+            return
+        await session.flush()
+        for source, target in self.copies:
+            await labels.copy(session, source, target)
+        await labels.add(session, self.fresh)
 
 
 def _note_others(
@@ -179,6 +202,7 @@ async def _group(
     alerts: list[Alert],
     settings: IncidentSettings,
     now: datetime,
+    keys: _Keys,
 ) -> tuple[list[Group], Graph]:
     """Place each alert in a group (its incident to be); also returns the graph walked,
     for the refresh: one walk around the services of the batch and of the open incidents
@@ -195,7 +219,10 @@ async def _group(
             )
         )
     )
-    groups = [Group.of(i) for i in open_incidents]
+    carried = set().union(*(label_keys(a.labels, rules.labels) for a in alerts))
+    # Read even when label grouping is off: the keys are kept up to date all the same.
+    keys.known = await labels.matching(session, [i.id for i in open_incidents], carried)
+    groups = [Group.of(i, keys.known.get(i.id, set())) for i in open_incidents]
     services = {a.service_id for a in alerts if a.service_id is not None}
     known = services | {s for g in groups for s in g.service_ids}
     graph = await Graph.walk(session, org_id, known, max(rules.hops, HOPS))
@@ -212,6 +239,7 @@ async def _write_groups(
     groups: list[Group],
     settings: IncidentSettings,
     now: datetime,
+    keys: _Keys,
 ) -> list[tuple[Incident, Tally]]:
     """Open the new incidents, point the alerts at theirs, apply merges, and write the
     timeline; returns the incidents touched (merged ones included) with their tallies."""
@@ -243,7 +271,13 @@ async def _write_groups(
         incident.opened_at = min(incident.opened_at, group.first_alert_at)
         incident.last_alert_at = max(incident.last_alert_at, group.last_alert_at)
         incident.service_ids = sorted({str(s) for s in group.service_ids})
-        incident.label_keys = sorted(group.label_keys)
+        # Keys new to the incident: not known to it nor to those merging into it (theirs
+        # are copied whole).
+        merging = [src.incident.id for src, _ in _merged(group) if src.incident is not None]
+        keys.copies.extend((source, incident.id) for source in merging)
+        had = set().union(*(keys.known.get(i, set()) for i in (incident.id, *merging)))
+        if group.label_keys - had:
+            keys.fresh[incident.id] = group.label_keys - had
         fired: list[Alert] = []
         for member in (group, *(source for source, _ in _merged(group))):
             for alert, match in member.joined:

@@ -17,15 +17,13 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from itertools import zip_longest
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, any_, bindparam, or_, select
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import QueryableAttribute
 
 from loom.auth.models import Team
 from loom.auth.principal import Principal
 from loom.auth.scoping import scoped
+from loom.db.filters import one_of
 from loom.errors import InvalidInput, NotFound, RejectedInput
 from loom.services import schemas
 from loom.services.checks.stats import health_by_service
@@ -61,20 +59,6 @@ _NODE = (Service.id, Service.slug, Service.name, Service.tier, Service.lifecycle
 _NODES = select(*_NODE).join(Team, Team.id == Service.team_id)
 
 
-_ID_ARRAY = ARRAY(PG_UUID(as_uuid=True))
-
-
-def _among(
-    session: AsyncSession, column: QueryableAttribute[Any], ids: list[uuid.UUID]
-) -> ColumnElement[bool]:
-    """`column` is one of `ids`. On PostgreSQL one array parameter (`= ANY($1)`): the
-    statement's text stays the same whatever the number of ids, so it is prepared and
-    planned once per connection, not once per list length as `IN ($1, $2...)` would be."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, ids, type_=_ID_ARRAY))
-    return column.in_(ids)
-
-
 def _chunks(ids: Collection[uuid.UUID]) -> Iterator[list[uuid.UUID]]:
     ordered = list(ids)
     for at in range(0, len(ordered), _CHUNK):
@@ -108,10 +92,10 @@ async def _ring(
         terms = []
         for way, chunk in filter(None, group):
             near, far = _ENDS[way]
-            term = _among(session, near, chunk)
+            term = one_of(session, near, chunk)
             within = among.get(way) if among else None
             if within is not None:
-                term = and_(term, _among(session, far, list(within)))
+                term = and_(term, one_of(session, far, list(within)))
             terms.append(term)
         # PostgreSQL answers the directions' OR with a bitmap OR of the two indexes;
         # SQLite's planner scans the organisation's edges for it: one query each there.
@@ -195,7 +179,7 @@ async def neighbourhood(
             distance[node] = min(hops, distance.get(node, hops))
     rows: list[Any] = []
     for chunk in _chunks(distance):
-        rows.extend(await session.execute(_NODES.where(_among(session, Service.id, chunk))))
+        rows.extend(await session.execute(_NODES.where(one_of(session, Service.id, chunk))))
     health = await health_by_service(session, principal.org_id, among=distance)
     return _graph(rows, edges.values(), distance, health)
 
@@ -266,7 +250,7 @@ async def _reach(
     names: set[str] = set()
     for chunk in _chunks(reached):
         names.update(
-            await session.scalars(select(Service.slug).where(_among(session, Service.id, chunk)))
+            await session.scalars(select(Service.slug).where(one_of(session, Service.id, chunk)))
         )
     return names
 
