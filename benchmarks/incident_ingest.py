@@ -309,7 +309,7 @@ class Run:
 
 
 async def ingest(
-    base: str,
+    bases: list[str],
     source_token: str,
     db_url: str,
     args: argparse.Namespace,
@@ -326,8 +326,10 @@ async def ingest(
     headers = {"Authorization": f"Bearer {source_token}"}
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     https = [
-        httpx.AsyncClient(base_url=base + API, headers=headers, limits=limits, timeout=60)
-        for _ in range(args.clients)
+        httpx.AsyncClient(
+            base_url=bases[n % len(bases)] + API, headers=headers, limits=limits, timeout=60
+        )
+        for n in range(args.clients)
     ]
     engine = create_async_engine(Settings(env="test", database_url=db_url).database_url)
     counter = 0
@@ -526,47 +528,55 @@ async def phase(
     name: str,
     rate: float,
     args: argparse.Namespace,
-    server: subprocess.Popen[bytes],
-    target: tuple[str, str, str, Workload],
+    servers: list[subprocess.Popen[bytes]],
+    target: tuple[list[str], str, str, Workload],
 ) -> Phase:
-    base, source_token, url, workload = target
+    bases, source_token, url, workload = target
     before = await tally(url)
-    process, me = psutil.Process(server.pid), psutil.Process()
+    processes, me = [psutil.Process(server.pid) for server in servers], psutil.Process()
     db_before = await backends_cpu(url) if args.backend == "postgres" else {}
-    cpu, client_cpu = _cpu_seconds(process), _cpu_seconds(me)
-    with profiling(server.pid, args.profile if rate else None):  # the paced run
-        run = await ingest(base, source_token, url, args, workload, rate)
-    cpu, client_cpu = _cpu_seconds(process) - cpu, _cpu_seconds(me) - client_cpu
+    cpu, client_cpu = sum(map(_cpu_seconds, processes)), _cpu_seconds(me)
+    with profiling(servers[0].pid, args.profile if rate else None):  # the paced run
+        run = await ingest(bases, source_token, url, args, workload, rate)
+    cpu = sum(map(_cpu_seconds, processes)) - cpu
+    client_cpu = _cpu_seconds(me) - client_cpu
     db_after = await backends_cpu(url) if args.backend == "postgres" else {}
     db_cpu = sum(t - db_before.get(pid, 0.0) for pid, t in db_after.items())
     return Phase(name, run, cpu, db_cpu, client_cpu, before, await tally(url))
 
 
 async def bench(args: argparse.Namespace, tmp: Path) -> bool:
-    """Two timed runs on one server: back to back (how many alerts/s it can take), then
-    paced at `--rate` alerts/s (how long a POST takes at that load)."""
+    """Two timed runs on the same servers: back to back (how many alerts/s they can
+    take), then paced at `--rate` alerts/s (how long a POST takes at that load)."""
     async with database(args.backend, args, tmp) as url:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
         log = tmp / "server.log"
         try:
-            with loom_server(url, port, tmp, log) as server:
-                token = await asyncio.to_thread(wait_ready, server, base)
+            with contextlib.ExitStack() as stack:
+                # The first server migrates the database; the others start once it has.
+                servers: list[subprocess.Popen[bytes]] = []
+                bases: list[str] = []
+                tokens: list[str] = []
+                for n in range(args.servers):
+                    port = free_port()
+                    bases.append(f"http://127.0.0.1:{port}")
+                    out = log if n == 0 else tmp / f"server-{n}.log"
+                    servers.append(stack.enter_context(loom_server(url, port, tmp, out)))
+                    tokens.append(await asyncio.to_thread(wait_ready, servers[-1], bases[-1]))
                 systems = max(1, args.services // len(SYSTEM))
                 began = time.perf_counter()
-                source_token = await register(base, token, systems)
+                source_token = await register(bases[0], tokens[0], systems)
                 took = time.perf_counter() - began
                 print(f"  registry: {systems * len(SYSTEM)} services in {systems} systems, "
                       f"{systems * 9} dependencies ({took:.1f} s)")  # fmt: skip
                 workload = Workload(systems, random.Random(args.seed))
                 warm = argparse.Namespace(**{**vars(args), "seconds": 2, "clients": 2})
-                await ingest(base, source_token, url, warm, workload)
+                await ingest(bases, source_token, url, warm, workload)
                 await analyze(url)
-                target = (base, source_token, url, workload)
-                full = await phase("back to back", 0.0, args, server, target)
+                target = (bases, source_token, url, workload)
+                full = await phase("back to back", 0.0, args, servers, target)
                 full.report(args)
                 paced = await phase(f"paced at {args.rate:.0f} alerts/s", args.rate, args,
-                                    server, target)  # fmt: skip
+                                    servers, target)  # fmt: skip
                 paced.report(args)
         finally:
             if args.keep_log is not None and log.exists():
@@ -587,6 +597,8 @@ def main() -> int:
     parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--services", type=int, default=200)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--servers", type=int, default=1,
+                        help="API processes (loom serve) sharing the clients")  # fmt: skip
     parser.add_argument("--batch", type=int, default=100, help="alerts per webhook POST")
     parser.add_argument("--seconds", type=float, default=25, help="of each timed run")
     parser.add_argument("--rate", type=float, default=TARGET_RATE,
