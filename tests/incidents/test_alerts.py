@@ -45,8 +45,9 @@ async def store(app: FastAPI, org_id: uuid.UUID, *items: AlertIn, at: datetime =
     async with app.state.runtime.sessions() as s, s.begin():
         delivery = alerts.Delivery(None, list(items), kind=AlertSourceKind.GENERIC)
         batch = await alerts.store(s, org_id, [delivery], settings=SETTINGS, now=at)
+        await alerts.insert_new(s, batch, at)
         return {k: sorted(a.fingerprint for a in v) for k, v in vars(batch).items()
-                if isinstance(v, list)}  # fmt: skip
+                if isinstance(v, list) and k != "new"}  # fmt: skip
 
 
 async def rows(session: AsyncSession) -> list[Alert]:

@@ -5,8 +5,9 @@ The current episode of a fingerprint is its newest row that still fires, or whos
 incident is still open. A repeat while firing bumps `count` and `last_seen`; a resolve
 ends it; a fire after a resolve while its incident is open fires the same row again;
 anything else starts a new row. One batch costs a fixed number of queries, whatever its
-size: the lock, the current episodes, the services, the silences; the new rows are added
-to the session unflushed (the pipeline writes them once, with their incident).
+size: the services, the silences, the lock, the current episodes, one UPDATE of the rows
+seen again; the new rows are inserted in one statement once the pipeline has given them
+their incident.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import flag_modified, get_history
+from sqlalchemy.orm.attributes import get_history
 
 from loom.db.filters import one_of
 from loom.incidents import pipeline, service_mapping, silences
@@ -172,16 +173,40 @@ async def store(
         elif before == AlertStatus.FIRING.value:
             batch.resolved.append(row)
         # resolved before and after (maybe firing in between): no change to report
-    # Every row seen again writes the same columns (those any of them changed): SQLAlchemy
-    # then sends one batched UPDATE for all, not one per combination of changed columns.
-    seen_again = [current[fingerprint] for fingerprint in was]
-    changed = {c for row in seen_again for c in _SEEN_AGAIN if get_history(row, c).has_changes()}
-    for row in seen_again:
-        for column in changed:
-            flag_modified(row, column)
-    # Not flushed: the pipeline writes the new rows once, with their incident.
-    session.add_all(new_rows.values())
+    await _update_seen_again(session, [current[fingerprint] for fingerprint in was], now)
+    # Not added to the session: `insert_new` writes them once, with their incident.
+    batch.new = list(new_rows.values())
     return batch
+
+
+async def _update_seen_again(session: AsyncSession, rows: list[Alert], now: datetime) -> None:
+    """Write the rows seen again in one batched UPDATE by primary key, every row the same
+    columns (those any of them changed). The rows leave the session: nothing in the
+    pipeline changes them further, and the unit of work would only write them again."""
+    if not rows:
+        return
+    changed = [c for c in _SEEN_AGAIN if any(get_history(r, c).has_changes() for r in rows)]
+    values = [{"id": r.id, "updated_at": now, **{c: getattr(r, c) for c in changed}} for r in rows]
+    for row in rows:
+        session.expunge(row)
+    await session.execute(update(Alert), values)
+
+
+#: Every column of a new alert row but those the database fills.
+_NEW_COLUMNS = tuple(
+    c.key for c in Alert.__mapper__.column_attrs if c.key not in ("created_at", "updated_at")
+)
+
+
+async def insert_new(session: AsyncSession, batch: pipeline.StoredBatch, now: datetime) -> None:
+    """Insert the batch's new alert rows, with the incidents grouping gave them (which
+    must be flushed by then), in one multi-row INSERT."""
+    if batch.new:
+        await session.execute(
+            insert(Alert),
+            [{"created_at": now, "updated_at": now, **{c: getattr(a, c) for c in _NEW_COLUMNS}}
+             for a in batch.new],
+        )  # fmt: skip
 
 
 _SEEN_AGAIN = ("status", "ends_at", "last_seen", "count", "severity", "summary", "labels",
@@ -219,6 +244,8 @@ async def ingest_many(
     touched = {i.id: i.number for i in await pipeline.process(
         session, org_id, batch, settings=settings, now=now
     )}  # fmt: skip
+    await session.flush()
+    await insert_new(session, batch, now)
     summaries = []
     for delivery in deliveries:
         rows = (batch.rows[item.fingerprint] for item in delivery.items)

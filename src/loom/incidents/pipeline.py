@@ -45,6 +45,8 @@ class StoredBatch:
     silenced: list[Alert] = field(default_factory=list)
     #: Fingerprint -> its current episode, for every fingerprint of the batch.
     rows: dict[str, Alert] = field(default_factory=dict)
+    #: The rows to insert (new episodes), not in the session (`alerts.insert_new`).
+    new: list[Alert] = field(default_factory=list)
 
 
 async def lock_alerts(session: AsyncSession, org_id: uuid.UUID) -> None:
@@ -68,8 +70,9 @@ async def process(
     Returns the incidents touched.
 
     Nothing is flushed on the way (no autoflush): every row is written once, complete,
-    when the transaction commits, in as few statements as there are kinds of change,
-    since each statement is a round trip made while the organisation's lock is held."""
+    at the end, in as few statements as there are kinds of change, since each statement
+    is a round trip made while the organisation's lock is held. The batch's new alerts
+    are not in the session: the caller inserts them after (`alerts.insert_new`)."""
     with session.no_autoflush:
         return await _process(session, org_id, batch, settings=settings, now=now)
 
