@@ -43,7 +43,9 @@ async def org_id(app: FastAPI) -> uuid.UUID:
 
 async def store(app: FastAPI, org_id: uuid.UUID, *items: AlertIn, at: datetime = NOW) -> Any:
     async with app.state.runtime.sessions() as s, s.begin():
-        delivery = alerts.Delivery(None, list(items), kind=AlertSourceKind.GENERIC)
+        delivery = await alerts.prepare(
+            s, org_id, None, list(items), settings=SETTINGS, now=at, kind=AlertSourceKind.GENERIC
+        )
         batch = await alerts.store(s, org_id, [delivery], settings=SETTINGS, now=at)
         await alerts.insert_new(s, batch, at)
         return {k: sorted(a.fingerprint for a in v) for k, v in vars(batch).items()
@@ -160,10 +162,13 @@ async def test_an_alert_that_fires_in_one_delivery_and_resolves_in_another_is_gr
 ) -> None:
     """Two senders' batches stored together give what they would have given apart: the
     alert fired, so it is grouped (resolved if the resolve came last)."""
-    fired = alerts.Delivery(None, [fire("x", host="h1")], kind=AlertSourceKind.GENERIC)
-    ended = alerts.Delivery(None, [resolve("x")], kind=AlertSourceKind.GENERIC)
-    deliveries = [fired, ended] if order == "fire first" else [ended, fired]
     async with app.state.runtime.sessions() as s, s.begin():
+        fired, ended = [
+            await alerts.prepare(s, org_id, None, [item], settings=SETTINGS, now=NOW,
+                                 kind=AlertSourceKind.GENERIC)
+            for item in (fire("x", host="h1"), resolve("x"))
+        ]  # fmt: skip
+        deliveries = [fired, ended] if order == "fire first" else [ended, fired]
         summaries = await alerts.ingest_many(s, org_id, deliveries, settings=SETTINGS, now=NOW)
     async with app.state.runtime.sessions() as s:
         (row,) = await rows(s)

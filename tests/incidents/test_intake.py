@@ -28,8 +28,10 @@ def fire(fp: str, host: str) -> AlertIn:
                    starts_at=NOW)  # fmt: skip
 
 
-def delivery(*items: AlertIn) -> alerts.Delivery:
-    return alerts.Delivery(None, list(items), kind=AlertSourceKind.GENERIC)
+async def delivery(app: FastAPI, org_id: uuid.UUID, *items: AlertIn) -> alerts.Delivery:
+    async with app.state.runtime.sessions() as s:
+        return await alerts.prepare(s, org_id, None, list(items), settings=IncidentSettings(),
+                                    now=NOW, kind=AlertSourceKind.GENERIC)  # fmt: skip
 
 
 @pytest.fixture
@@ -72,11 +74,12 @@ async def test_concurrent_batches_share_a_transaction_and_get_their_own_answers(
     app: FastAPI, org_id: uuid.UUID
 ) -> None:
     recording = Recording(app)
-    first, second, third = await asyncio.gather(
-        recording.submit(org_id, delivery(fire("a1", "h1"), fire("a2", "h1"))),
-        recording.submit(org_id, delivery(fire("b1", "h2"))),
-        recording.submit(org_id, delivery(fire("a3", "h1"), fire("b2", "h2"))),
-    )
+    batches = [
+        await delivery(app, org_id, fire("a1", "h1"), fire("a2", "h1")),
+        await delivery(app, org_id, fire("b1", "h2")),
+        await delivery(app, org_id, fire("a3", "h1"), fire("b2", "h2")),
+    ]
+    first, second, third = await asyncio.gather(*(recording.submit(org_id, b) for b in batches))
     assert recording.transactions == [3]
     found = await incidents_of(app, ["a1", "a2", "a3", "b1", "b2"])
     assert found["a1"] == found["a2"] == found["a3"] is not None
@@ -85,17 +88,15 @@ async def test_concurrent_batches_share_a_transaction_and_get_their_own_answers(
     assert second.incidents == [found["b1"]]
     assert third.incidents == sorted([found["a1"], found["b1"]])
     # The queue is gone once drained; the next batch starts a transaction of its own.
-    await recording.submit(org_id, delivery(fire("c1", "h3")))
+    await recording.submit(org_id, await delivery(app, org_id, fire("c1", "h3")))
     assert recording.transactions == [3, 1]
 
 
 async def test_a_batch_that_fails_fails_alone(app: FastAPI, org_id: uuid.UUID) -> None:
     recording = Recording(app, poison="bad")
+    batches = [await delivery(app, org_id, fire(fp, "h1")) for fp in ("a1", "bad", "c1")]
     answers = await asyncio.gather(
-        recording.submit(org_id, delivery(fire("a1", "h1"))),
-        recording.submit(org_id, delivery(fire("bad", "h1"))),
-        recording.submit(org_id, delivery(fire("c1", "h1"))),
-        return_exceptions=True,
+        *(recording.submit(org_id, b) for b in batches), return_exceptions=True
     )
     assert recording.transactions == [3, 1, 1, 1]
     assert isinstance(answers[1], ValueError)
@@ -109,8 +110,9 @@ async def test_a_sender_that_hangs_up_does_not_cancel_the_others(
     app: FastAPI, org_id: uuid.UUID
 ) -> None:
     recording = Recording(app)
-    leaving = asyncio.create_task(recording.submit(org_id, delivery(fire("a1", "h1"))))
-    staying = asyncio.create_task(recording.submit(org_id, delivery(fire("a2", "h1"))))
+    one, other = [await delivery(app, org_id, fire(fp, "h1")) for fp in ("a1", "a2")]
+    leaving = asyncio.create_task(recording.submit(org_id, one))
+    staying = asyncio.create_task(recording.submit(org_id, other))
     await asyncio.sleep(0)
     leaving.cancel()
     answer = await staying

@@ -81,10 +81,15 @@ def _refresh(row: Alert, item: AlertIn, now: datetime) -> None:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One sender's batch: the alerts of one request (or one job's run)."""
+    """One sender's batch (the alerts of one request, or of one job's run), ready to
+    store: made by `prepare`."""
 
     source: AlertSource | None
     items: Sequence[AlertIn]
+    #: The service of each item (None when it names none of the registry's).
+    service_ids: Sequence[uuid.UUID | None]
+    #: The organisation's silences in force when it arrived.
+    silences: Sequence[silences.ActiveSilence]
     rejected: Sequence[Rejected] = ()
     #: The kind of sender when there is no source (the registry's own health checks).
     kind: AlertSourceKind | None = None
@@ -93,6 +98,25 @@ class Delivery:
     def source_kind(self) -> str:
         source = self.source
         return (self.kind or AlertSourceKind(source.kind if source else "generic")).value
+
+
+async def prepare(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    source: AlertSource | None,
+    items: Sequence[AlertIn],
+    *,
+    settings: IncidentSettings,
+    now: datetime,
+    rejected: Sequence[Rejected] = (),
+    kind: AlertSourceKind | None = None,
+) -> Delivery:
+    """What storing `items` needs to read first (their services, the silences), read
+    outside the organisation's alert lock: by the request, while other batches are
+    being stored."""
+    service_ids = await service_mapping.resolve(session, org_id, items, settings)
+    active = await silences.active_silences(session, org_id, now)
+    return Delivery(source, items, service_ids, active, rejected, kind)
 
 
 async def store(
@@ -106,10 +130,8 @@ async def store(
     """Store the deliveries' alerts (in order: a fingerprint repeated counts each time,
     the last one's fields win) and say what changed. The caller owns the transaction."""
     items = [(d, item) for d in deliveries for item in d.items]
-    # Read before the lock: batches of an organisation queue on it, so it is held for
-    # the writing only.
-    service_ids = await service_mapping.resolve(session, org_id, [i for _, i in items], settings)
-    active = await silences.active_silences(session, org_id, now)
+    service_ids = [service_id for d in deliveries for service_id in d.service_ids]
+    active = deliveries[-1].silences  # the latest word on silences
     await pipeline.lock_alerts(session, org_id)
     current = await current_episodes(session, org_id, [i.fingerprint for _, i in items])
     new_rows: dict[str, Alert] = {}
@@ -225,7 +247,9 @@ async def ingest(
     rejected: Sequence[Rejected] = (),
 ) -> IngestSummary:
     """Store and group `items`; the summary a sender gets back."""
-    delivery = Delivery(source, items, rejected, kind)
+    delivery = await prepare(
+        session, org_id, source, items, settings=settings, now=now, rejected=rejected, kind=kind
+    )
     (summary,) = await ingest_many(session, org_id, [delivery], settings=settings, now=now)
     return summary
 

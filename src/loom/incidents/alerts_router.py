@@ -75,15 +75,18 @@ async def _receive(
             session, key, headers=request.headers, query=request.query_params, body=body,
             kinds={kind},
         )  # fmt: skip
-    parsed = parse(normalize.load_json(body), now=now, max_items=settings.max_batch_alerts)
-    if not parsed.items:
-        details = [FieldIssue(r.field, r.issue) for r in parsed.rejected]
-        raise RejectedInput("no alert in the request is valid", details or [
-            FieldIssue("alerts", "no alerts")
-        ])  # fmt: skip
+        parsed = parse(normalize.load_json(body), now=now, max_items=settings.max_batch_alerts)
+        if not parsed.items:
+            details = [FieldIssue(r.field, r.issue) for r in parsed.rejected]
+            raise RejectedInput("no alert in the request is valid", details or [
+                FieldIssue("alerts", "no alerts")
+            ])  # fmt: skip
+        delivery = await alerts.prepare(
+            session, source.org_id, source, parsed.items, settings=settings, now=now,
+            rejected=parsed.rejected,
+        )  # fmt: skip
     # Stored and grouped with the batches other senders of the organisation posted
     # meanwhile (group commit); answered once committed.
-    delivery = alerts.Delivery(source, parsed.items, parsed.rejected)
     summary = await intake_of(runtime).submit(source.org_id, delivery)
     return summary.as_dict()
 
