@@ -112,12 +112,17 @@ async def _process(
     for incident_id in missing & set(loaded):
         touched[incident_id] = loaded[incident_id]
         tallies[incident_id] = Tally.from_json(loaded[incident_id].stats)
-    _note_others(session, batch, touched, tallies, now)
+    recounted = _note_others(session, batch, touched, tallies, now)
+    # Incidents whose alerts were only seen again show the same: beyond `last_alert_at`,
+    # nothing to recompute or rewrite (in a storm, that is most open incidents, most of
+    # the time).
+    unchanged = missing - recounted
     for incident_id, counted in tallies.items():
-        touched[incident_id].stats = counted.to_json()
+        if incident_id not in unchanged:
+            touched[incident_id].stats = counted.to_json()
     await refresh_incidents(
-        session, list(touched.values()), settings=settings, now=now, correlate=created,
-        recount=False, graph=graph,
+        session, [i for i in touched.values() if i.id not in unchanged], settings=settings,
+        now=now, correlate=created, recount=False, graph=graph,
     )  # fmt: skip
     await keys.write(session)
     return list(touched.values())
@@ -150,19 +155,23 @@ def _note_others(
     touched: dict[uuid.UUID, Incident],
     tallies: dict[uuid.UUID, Tally],
     now: datetime,
-) -> None:
-    """Alerts of incidents that exist: re-fired, resolved, or seen again."""
+) -> set[uuid.UUID]:
+    """Alerts of incidents that exist: re-fired, resolved, or seen again. Returns the
+    incidents whose tallies changed."""
+    recounted: set[uuid.UUID] = set()
     for alert in batch.refired:
         if alert.incident_id in touched:
             incident = touched[alert.incident_id]
             incident.last_alert_at = max(incident.last_alert_at, alert.last_seen)
             tallies[incident.id].firing_changed(alert, +1)
+            recounted.add(incident.id)
             timeline.add(session, incident, EventKind.ALERT_FIRED, f"{_what(alert)} fired again",
                          at=alert.last_seen, actor=SOURCE, data=_alert_data(alert))  # fmt: skip
     resolved: dict[uuid.UUID, list[Alert]] = {}
     for alert in batch.resolved:
         if alert.incident_id in touched:
             tallies[alert.incident_id].firing_changed(alert, -1)
+            recounted.add(alert.incident_id)
             resolved.setdefault(alert.incident_id, []).append(alert)
     for incident_id, alerts in resolved.items():
         _alerts_event(
@@ -176,6 +185,8 @@ def _note_others(
             if was is not None:
                 # Seen again at another severity: the incident's worst follows it.
                 tallies[incident.id].severity_changed(was, alert.severity)
+                recounted.add(incident.id)
+    return recounted
 
 
 SOURCE = "alert source"
