@@ -122,3 +122,16 @@ async def refire(app: FastAPI, org_id: uuid.UUID, alerts: list[Alert], *, now: d
         await pipeline.process(
             s, org_id, pipeline.StoredBatch(refired=rows), settings=settings, now=now
         )
+
+
+async def repeat(app: FastAPI, org_id: uuid.UUID, alerts: list[Alert], *, now: datetime) -> None:
+    """`alerts` seen again, still firing, at `now`."""
+    settings = app.state.runtime.settings.incidents
+    async with app.state.runtime.sessions() as s, s.begin():
+        await pipeline.lock_alerts(s, org_id)
+        rows = list(await s.scalars(select(Alert).where(Alert.id.in_([a.id for a in alerts]))))
+        for row in rows:
+            row.last_seen, row.count = now, row.count + 1
+        await pipeline.process(
+            s, org_id, pipeline.StoredBatch(repeated=rows), settings=settings, now=now
+        )

@@ -19,6 +19,7 @@ from tests.incidents.pipeline_support import (
     fire,
     incidents,
     refire,
+    repeat,
     resolve,
 )
 
@@ -238,6 +239,23 @@ async def test_resolved_alerts_quiet_the_incident_and_a_refire_wakes_it(
             )
         )
     assert kinds.count("alert_resolved") == 2 and kinds.count("alert_fired") == 2
+
+
+async def test_alerts_seen_again_keep_their_incident_joinable_and_change_nothing_else(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """A repeat moves the incident's last alert time (its grouping window) on; counts,
+    title and root cause stay as they were."""
+    await build_shop(client, tenant.headers["admin-a"])
+    alerts = await fire(app, tenant.org_id, [AlertSpec("A", "orders"), AlertSpec("B", "web")])
+    (before,) = await incidents(app, tenant.org_id)
+    await repeat(app, tenant.org_id, alerts, now=T0 + 280 * S)
+    (after,) = await incidents(app, tenant.org_id)
+    assert after.last_alert_at == T0 + 280 * S
+    assert (after.alert_count, after.stats, after.title) == (2, before.stats, before.title)
+    # Nine minutes after the first alert, but within five of the repeat: it joins.
+    await fire(app, tenant.org_id, [AlertSpec("C", "orders", 540 * S)])
+    assert len(await incidents(app, tenant.org_id)) == 1
 
 
 async def test_severity_is_the_worst_alert_and_title_follows_the_root_cause(

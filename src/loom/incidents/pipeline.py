@@ -12,8 +12,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.incidents import labels, timeline
@@ -112,11 +113,16 @@ async def _process(
     for incident_id in missing & set(loaded):
         touched[incident_id] = loaded[incident_id]
         tallies[incident_id] = Tally.from_json(loaded[incident_id].stats)
-    recounted = _note_others(session, batch, touched, tallies, now)
+    seen: dict[uuid.UUID, datetime] = {}
+    recounted = _note_others(session, batch, touched, tallies, seen, now)
     # Incidents whose alerts were only seen again show the same: beyond `last_alert_at`,
     # nothing to recompute or rewrite (in a storm, that is most open incidents, most of
-    # the time).
+    # the time), and their `last_alert_at` is written for all at once.
     unchanged = missing - recounted
+    later = {i: at for i, at in seen.items() if at > touched[i].last_alert_at}
+    for incident_id in later.keys() - unchanged:
+        touched[incident_id].last_alert_at = later[incident_id]
+    await _seen_again(session, {i: at for i, at in later.items() if i in unchanged}, now)
     for incident_id, counted in tallies.items():
         if incident_id not in unchanged:
             touched[incident_id].stats = counted.to_json()
@@ -126,6 +132,22 @@ async def _process(
     )  # fmt: skip
     await keys.write(session)
     return list(touched.values())
+
+
+async def _seen_again(
+    session: AsyncSession, last_alert_at: dict[uuid.UUID, datetime], now: datetime
+) -> None:
+    """One batched UPDATE of the incidents' `last_alert_at` (their rows otherwise
+    unchanged), instead of one statement per incident at the flush."""
+    if last_alert_at:
+        table = cast(Table, Incident.__table__)
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("incident"))
+            .values(last_alert_at=bindparam("at"), updated_at=now)
+        )
+        values = [{"incident": i, "at": at} for i, at in last_alert_at.items()]
+        await session.execute(stmt, values)
 
 
 @dataclass
@@ -154,10 +176,12 @@ def _note_others(
     batch: StoredBatch,
     touched: dict[uuid.UUID, Incident],
     tallies: dict[uuid.UUID, Tally],
+    seen: dict[uuid.UUID, datetime],
     now: datetime,
 ) -> set[uuid.UUID]:
-    """Alerts of incidents that exist: re-fired, resolved, or seen again. Returns the
-    incidents whose tallies changed."""
+    """Alerts of incidents that exist: re-fired, resolved, or seen again (noted in
+    `seen`: incident -> when one was last seen). Returns the incidents whose tallies
+    changed."""
     recounted: set[uuid.UUID] = set()
     for alert in batch.refired:
         if alert.incident_id in touched:
@@ -180,7 +204,7 @@ def _note_others(
     for alert in batch.repeated:
         if alert.incident_id in touched:
             incident = touched[alert.incident_id]
-            incident.last_alert_at = max(incident.last_alert_at, alert.last_seen)
+            seen[incident.id] = max(seen.get(incident.id, alert.last_seen), alert.last_seen)
             was = batch.severity_was.get(alert.fingerprint)
             if was is not None:
                 # Seen again at another severity: the incident's worst follows it.
