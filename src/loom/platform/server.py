@@ -73,6 +73,11 @@ def run_server(
     # pausing every request (about 180 ms each time, every second or two under load).
     gc.collect()
     gc.freeze()
+    # A young collection every 50,000 net allocations instead of 700: a request's
+    # objects die by reference count long before, so far fewer survive into the older
+    # generations, and full collections become rare. Under an alert storm this took
+    # the collector from 1.7 s of pauses in 45 s to under 0.1 s.
+    gc.set_threshold(50_000, 10, 10)
     server = GracefulServer(server_config(app, settings, host, port))
     server.run()
     if not server.started:
