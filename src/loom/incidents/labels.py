@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from sqlalchemy import delete, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,3 +73,24 @@ async def of(session: AsyncSession, incident: uuid.UUID) -> list[str]:
     """Every key of `incident`, sorted."""
     stmt = select(IncidentLabel.key).where(IncidentLabel.incident_id == incident)
     return sorted(await session.scalars(stmt))
+
+
+@dataclass
+class Pending:
+    """The keys of a batch's grouping: those of the open incidents that its alerts carry
+    (read before grouping), and what grouping adds, written once at the end."""
+
+    known: dict[uuid.UUID, set[str]] = field(default_factory=dict)
+    #: Incident id -> keys it gains from its new alerts.
+    fresh: dict[uuid.UUID, set[str]] = field(default_factory=dict)
+    #: (merged incident, the one it merged into): every key of the first goes to the second.
+    copies: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
+
+    async def write(self, session: AsyncSession) -> None:
+        """After everything else (the new incidents must exist first)."""
+        if not self.fresh and not self.copies:
+            return
+        await session.flush()
+        for source, target in self.copies:
+            await copy(session, source, target)
+        await add(session, self.fresh)

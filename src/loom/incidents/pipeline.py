@@ -17,7 +17,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loom.incidents import labels, timeline
+from loom.incidents import alert_events, labels, timeline
 from loom.incidents.grouping import Group, Grouper, Match, Rules, event_time, label_keys
 from loom.incidents.kinds import OPEN, EventKind, GroupingStrategy, IncidentStatus, Severity
 from loom.incidents.models import Alert, Incident
@@ -94,7 +94,7 @@ async def _process(
     graph: Graph | None = None
     #: Incidents read so far: the open ones grouping looked at.
     loaded: dict[uuid.UUID, Incident] = {}
-    keys = _Keys()
+    keys = labels.Pending()
     if batch.opened:
         groups, graph = await _group(session, org_id, batch.opened, settings, now, keys)
         loaded = {g.incident.id: g.incident for g in groups if g.incident is not None}
@@ -150,27 +150,6 @@ async def _seen_again(
         await session.execute(stmt, values)
 
 
-@dataclass
-class _Keys:
-    """Grouping label keys: those of the open incidents that the batch's alerts carry
-    (read before grouping), and what grouping adds."""
-
-    known: dict[uuid.UUID, set[str]] = field(default_factory=dict)
-    #: Incident id -> keys it gains from its new alerts.
-    fresh: dict[uuid.UUID, set[str]] = field(default_factory=dict)
-    #: (merged incident, the one it merged into): every key of the first goes to the second.
-    copies: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
-
-    async def write(self, session: AsyncSession) -> None:
-        """After everything else (the new incidents must exist first)."""
-        if not self.fresh and not self.copies:
-            return
-        await session.flush()
-        for source, target in self.copies:
-            await labels.copy(session, source, target)
-        await labels.add(session, self.fresh)
-
-
 def _note_others(
     session: AsyncSession,
     batch: StoredBatch,
@@ -189,8 +168,7 @@ def _note_others(
             incident.last_alert_at = max(incident.last_alert_at, alert.last_seen)
             tallies[incident.id].firing_changed(alert, +1)
             recounted.add(incident.id)
-            timeline.add(session, incident, EventKind.ALERT_FIRED, f"{_what(alert)} fired again",
-                         at=alert.last_seen, actor=SOURCE, data=_alert_data(alert))  # fmt: skip
+            alert_events.fired_again(session, incident, alert)
     resolved: dict[uuid.UUID, list[Alert]] = {}
     for alert in batch.resolved:
         if alert.incident_id in touched:
@@ -198,7 +176,7 @@ def _note_others(
             recounted.add(alert.incident_id)
             resolved.setdefault(alert.incident_id, []).append(alert)
     for incident_id, alerts in resolved.items():
-        _alerts_event(
+        alert_events.add(
             session, touched[incident_id], EventKind.ALERT_RESOLVED, "resolved", alerts, now
         )
     for alert in batch.repeated:
@@ -211,18 +189,6 @@ def _note_others(
                 tallies[incident.id].severity_changed(was, alert.severity)
                 recounted.add(incident.id)
     return recounted
-
-
-SOURCE = "alert source"
-
-
-def _what(alert: Alert) -> str:
-    return f"Alert {alert.name}"
-
-
-def _alert_data(alert: Alert) -> dict[str, object]:
-    return {"alert_id": str(alert.id), "fingerprint": alert.fingerprint, "name": alert.name,
-            "severity": alert.severity, "status": alert.status}  # fmt: skip
 
 
 def _rules(settings: IncidentSettings) -> Rules:
@@ -240,7 +206,7 @@ async def _group(
     alerts: list[Alert],
     settings: IncidentSettings,
     now: datetime,
-    keys: _Keys,
+    keys: labels.Pending,
 ) -> tuple[list[Group], Graph]:
     """Place each alert in a group (its incident to be); also returns the graph walked,
     for the refresh: one walk around the services of the batch and of the open incidents
@@ -277,7 +243,7 @@ async def _write_groups(
     groups: list[Group],
     settings: IncidentSettings,
     now: datetime,
-    keys: _Keys,
+    keys: labels.Pending,
 ) -> list[tuple[Incident, Tally]]:
     """Open the new incidents, point the alerts at theirs, apply merges, and write the
     timeline; returns the incidents touched (merged ones included) with their tallies."""
@@ -330,49 +296,8 @@ async def _write_groups(
                 counted.absorb(Tally.from_json(source.incident.stats))
                 await _absorb(session, source.incident, incident, why, now)
                 touched.append((source.incident, Tally()))
-        _alerts_event(session, incident, EventKind.ALERT_FIRED, "fired", fired, now)
+        alert_events.add(session, incident, EventKind.ALERT_FIRED, "fired", fired, now)
     return touched
-
-
-#: Alerts listed by name in one timeline entry; a storm's batch says "and N more".
-LISTED = 5
-#: Alerts kept in an entry's data.
-KEPT = 100
-
-
-def _alerts_event(
-    session: AsyncSession,
-    incident: Incident,
-    kind: EventKind,
-    verb: str,
-    alerts: list[Alert],
-    now: datetime,
-) -> None:
-    """One timeline entry for the alerts of a batch that fired (or resolved) in
-    `incident`: a storm is a few readable entries, not thousands."""
-    if not alerts:
-        return
-    first = min(alerts, key=lambda a: event_time(a, now))
-    at = event_time(first, now) if kind == EventKind.ALERT_FIRED else (first.ends_at or now)
-    if len(alerts) == 1:
-        reason = first.grouping.get("text") if kind == EventKind.ALERT_FIRED else None
-        summary = (
-            f"{_what(first)} fired ({first.severity})"
-            if kind == EventKind.ALERT_FIRED
-            else f"{_what(first)} {verb}"
-        )
-        summary += f": {reason}" if reason and first.grouping.get("strategy") != "new" else ""
-        timeline.add(session, incident, kind, summary, at=at, actor=SOURCE, data=_alert_data(first))
-        return
-    named = ", ".join(f"{a.name} ({a.severity})" for a in alerts[:LISTED])
-    more = f" and {len(alerts) - LISTED} more" if len(alerts) > LISTED else ""
-    reasons = sorted(
-        {str(a.grouping["text"]) for a in alerts if a.grouping.get("strategy") not in (None, "new")}
-    )
-    data = {"count": len(alerts), "alerts": [_alert_data(a) for a in alerts[:KEPT]],
-            "reasons": reasons[:KEPT]}  # fmt: skip
-    summary = f"{len(alerts)} alerts {verb}: {named}{more}"
-    timeline.add(session, incident, kind, summary, at=at, actor=SOURCE, data=data)
 
 
 def _merged(group: Group) -> list[tuple[Group, Match]]:
