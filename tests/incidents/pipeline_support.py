@@ -99,39 +99,35 @@ async def alerts_of(app: FastAPI, incident: Incident) -> list[dict[str, Any]]:
         return [{"name": a.name, "grouping": a.grouping, "service_id": a.service_id} for a in rows]
 
 
-async def resolve(app: FastAPI, org_id: uuid.UUID, alerts: list[Alert], *, now: datetime) -> None:
-    """Mark `alerts` resolved at `now` and run the pipeline on them."""
-    settings = app.state.runtime.settings.incidents
-    async with app.state.runtime.sessions() as s, s.begin():
-        await pipeline.lock_alerts(s, org_id)
-        rows = list(await s.scalars(select(Alert).where(Alert.id.in_([a.id for a in alerts]))))
-        for row in rows:
-            row.status, row.ends_at, row.last_seen = "resolved", now, now
-        await pipeline.process(
-            s, org_id, pipeline.StoredBatch(resolved=rows), settings=settings, now=now
-        )
-
-
-async def refire(app: FastAPI, org_id: uuid.UUID, alerts: list[Alert], *, now: datetime) -> None:
-    settings = app.state.runtime.settings.incidents
-    async with app.state.runtime.sessions() as s, s.begin():
-        await pipeline.lock_alerts(s, org_id)
-        rows = list(await s.scalars(select(Alert).where(Alert.id.in_([a.id for a in alerts]))))
-        for row in rows:
-            row.status, row.ends_at, row.last_seen, row.count = "firing", None, now, row.count + 1
-        await pipeline.process(
-            s, org_id, pipeline.StoredBatch(refired=rows), settings=settings, now=now
-        )
-
-
-async def repeat(app: FastAPI, org_id: uuid.UUID, alerts: list[Alert], *, now: datetime) -> None:
-    """`alerts` seen again, still firing, at `now`."""
+async def _again(
+    app: FastAPI, org_id: uuid.UUID, alerts: list[Alert], now: datetime, as_: str
+) -> None:
+    """`alerts` seen again at `now` (`as_`: "resolved", "refired" or "repeated"), then
+    the pipeline run on them as that list of a batch."""
     settings = app.state.runtime.settings.incidents
     async with app.state.runtime.sessions() as s, s.begin():
         await pipeline.lock_alerts(s, org_id)
         rows = list(await s.scalars(select(Alert).where(Alert.id.in_([a.id for a in alerts]))))
         for row in rows:
             row.last_seen, row.count = now, row.count + 1
-        await pipeline.process(
-            s, org_id, pipeline.StoredBatch(repeated=rows), settings=settings, now=now
-        )
+            if as_ == "resolved":
+                row.status, row.ends_at = "resolved", now
+            elif as_ == "refired":
+                row.status, row.ends_at = "firing", None
+        batch = pipeline.StoredBatch(**{as_: rows})
+        await pipeline.process(s, org_id, batch, settings=settings, now=now)
+
+
+async def resolve(app: FastAPI, org_id: uuid.UUID, alerts: list[Alert], *, now: datetime) -> None:
+    """`alerts` resolved at `now`."""
+    await _again(app, org_id, alerts, now, "resolved")
+
+
+async def refire(app: FastAPI, org_id: uuid.UUID, alerts: list[Alert], *, now: datetime) -> None:
+    """`alerts` (resolved) firing again at `now`."""
+    await _again(app, org_id, alerts, now, "refired")
+
+
+async def repeat(app: FastAPI, org_id: uuid.UUID, alerts: list[Alert], *, now: datetime) -> None:
+    """`alerts` seen again, still firing, at `now`."""
+    await _again(app, org_id, alerts, now, "repeated")

@@ -13,13 +13,11 @@ from fastapi import FastAPI
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loom.auth.models import User
 from loom.incidents import alerts
 from loom.incidents.kinds import AlertSourceKind, AlertStatus, Severity
 from loom.incidents.models import Alert, Incident, Silence
 from loom.incidents.normalize import AlertIn
 from loom.settings import IncidentSettings
-from tests.conftest import ADMIN_EMAIL
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 SETTINGS = IncidentSettings()
@@ -31,14 +29,6 @@ def fire(fp: str, **labels: str) -> AlertIn:
 
 def resolve(fp: str) -> AlertIn:
     return AlertIn(fp, AlertStatus.RESOLVED, Severity.WARNING, fp, ends_at=NOW)
-
-
-@pytest.fixture
-async def org_id(app: FastAPI) -> uuid.UUID:
-    async with app.state.runtime.sessions() as s:
-        found = await s.scalar(select(User.org_id).where(User.email == ADMIN_EMAIL))
-    assert found is not None
-    return found
 
 
 async def store(app: FastAPI, org_id: uuid.UUID, *items: AlertIn, at: datetime = NOW) -> Any:

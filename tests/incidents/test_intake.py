@@ -8,17 +8,14 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from loom.auth.models import User
 from loom.incidents import alerts, intake
 from loom.incidents.kinds import AlertSourceKind, AlertStatus, Severity
 from loom.incidents.models import Alert, Incident
 from loom.incidents.normalize import AlertIn
 from loom.settings import IncidentSettings
-from tests.conftest import ADMIN_EMAIL
 
 NOW = datetime.now(UTC)
 
@@ -32,14 +29,6 @@ async def delivery(app: FastAPI, org_id: uuid.UUID, *items: AlertIn) -> alerts.D
     async with app.state.runtime.sessions() as s:
         return await alerts.prepare(s, org_id, None, list(items), settings=IncidentSettings(),
                                     now=NOW, kind=AlertSourceKind.GENERIC)  # fmt: skip
-
-
-@pytest.fixture
-async def org_id(app: FastAPI) -> uuid.UUID:
-    async with app.state.runtime.sessions() as s:
-        found = await s.scalar(select(User.org_id).where(User.email == ADMIN_EMAIL))
-    assert found is not None
-    return found
 
 
 class Recording(intake.Intake):
