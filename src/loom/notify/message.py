@@ -1,0 +1,94 @@
+"""What a notification says about an incident, whatever the channel: one immutable value
+built once per event, then rendered by each channel in its own format."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+
+class NotifyEvent(enum.StrEnum):
+    """What happened to the incident (what rules match on)."""
+
+    OPENED = "incident.opened"
+    SEVERITY_RAISED = "incident.severity_raised"
+    ACKNOWLEDGED = "incident.acknowledged"
+    RESOLVED = "incident.resolved"
+    REOPENED = "incident.reopened"
+    #: A channel's "send test message" action.
+    TEST = "test"
+
+
+@dataclass(frozen=True)
+class RelatedChange:
+    """The best-scored change before the incident."""
+
+    summary: str  # "deployment of orders 1.4.2 → 1.4.3"
+    score: int  # 0-100
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class IncidentMessage:
+    event: NotifyEvent
+    incident_id: str
+    #: "INC-42"
+    ref: str
+    title: str
+    #: triggered | acknowledged | investigating | mitigated | resolved
+    status: str
+    #: critical | warning | info
+    severity: str
+    opened_at: datetime
+    #: When the event happened.
+    at: datetime
+    #: The incident's page in the portal.
+    url: str
+    environment: str | None = None
+    #: Slug of the probable root cause, with the reason in words.
+    root_cause: str | None = None
+    root_cause_reason: str | None = None
+    #: Affected services (slugs), the root cause first.
+    services: tuple[str, ...] = ()
+    alert_count: int = 0
+    firing_count: int = 0
+    related_change: RelatedChange | None = None
+    #: Who acknowledged or resolved it (an e-mail), for those events.
+    actor: str | None = None
+    #: Organisation the incident belongs to (its slug), for routing keys and footers.
+    org: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> timedelta:
+        return max(self.at - self.opened_at, timedelta(0))
+
+    def duration_text(self) -> str:
+        """ "3 h 12 min", "12 min", "40 s"."""
+        seconds = int(self.duration.total_seconds())
+        hours, rest = divmod(seconds, 3600)
+        minutes, secs = divmod(rest, 60)
+        if hours:
+            return f"{hours} h {minutes} min"
+        return f"{minutes} min" if minutes else f"{secs} s"
+
+    def headline(self) -> str:
+        """One line: "[CRITICAL] INC-42 orders-db: PostgresDown — resolved"."""
+        tail = {
+            NotifyEvent.ACKNOWLEDGED: " — acknowledged",
+            NotifyEvent.RESOLVED: " — resolved",
+            NotifyEvent.REOPENED: " — reopened",
+            NotifyEvent.SEVERITY_RAISED: " — severity raised",
+            NotifyEvent.TEST: " — test message",
+        }.get(self.event, "")
+        return f"[{self.severity.upper()}] {self.ref} {self.title}{tail}"
+
+    def impact(self) -> str:
+        """ "6 services affected, 14 alerts (9 firing)"."""
+        services = len(self.services)
+        plural = "s" if services != 1 else ""
+        return (
+            f"{services} service{plural} affected, {self.alert_count} alerts "
+            f"({self.firing_count} firing)"
+        )
