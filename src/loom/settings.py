@@ -175,6 +175,20 @@ class IncidentSettings(_Group):
     max_batch_alerts: int = Field(default=1000, ge=1, le=100_000)
 
 
+class NotifySettings(_Group):
+    """Delivery of notifications (loom.notify): consumers of the `notifications` queue,
+    run wherever workers run, and the retries of a failing channel."""
+
+    concurrency: int = Field(default=8, ge=1, le=256)
+    poll_interval_seconds: float = Field(default=0.2, gt=0)
+    #: Attempts of one notification before it is dead (a person looks at it).
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    #: Waits between attempts: base * 2^(attempt-1), at most the cap (or longer when
+    #: the remote asks for it with Retry-After, up to the cap).
+    backoff_base_seconds: float = Field(default=2.0, gt=0)
+    backoff_cap_seconds: float = Field(default=300.0, gt=0)
+
+
 class SqsQueueUrls(_Group):
     """The SQS FIFO queue behind one named Loom queue, and its dead-letter queue (a FIFO
     queue named in the main queue's redrive policy, maxReceiveCount 3)."""
@@ -280,6 +294,7 @@ class Settings(BaseSettings):
     integrations: IntegrationSettings = IntegrationSettings()
     health_checks: HealthCheckSettings = HealthCheckSettings()
     incidents: IncidentSettings = IncidentSettings()
+    notify: NotifySettings = NotifySettings()
 
     @field_validator("database_url")
     @classmethod

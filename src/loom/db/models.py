@@ -9,6 +9,7 @@ from loom.auth import models as auth_models  # noqa: F401
 from loom.catalog import models as catalog_models  # noqa: F401
 from loom.db.base import Base
 from loom.incidents import models as incidents_models  # noqa: F401
+from loom.notify import models as notify_models  # noqa: F401
 from loom.platform import leases  # noqa: F401
 from loom.provisioning import models as provisioning_models  # noqa: F401
 from loom.queue import models as queue_models  # noqa: F401

@@ -1,7 +1,9 @@
-"""Starting and stopping the worker pool of a process (`loom serve` or `loom worker`)."""
+"""Starting and stopping the worker pool of a process (`loom serve` or `loom worker`),
+and the consumers of the notifications queue with it."""
 
 from __future__ import annotations
 
+from loom.notify.consumer import start_consumers, stop_consumers
 from loom.platform.runtime import Runtime
 from loom.provisioning.dispatch import TASK_QUEUE, enqueue_for
 from loom.queue.factory import queue_for
@@ -29,10 +31,12 @@ def start_workers(runtime: Runtime) -> WorkerPool | None:
     )
     pool.start()
     runtime.extras["worker_pool"] = pool
+    start_consumers(runtime)
     return pool
 
 
 async def stop_workers(runtime: Runtime) -> None:
+    await stop_consumers(runtime)
     pool: WorkerPool | None = runtime.extras.pop("worker_pool", None)
     if pool is not None:
         await pool.stop(runtime.settings.server.graceful_timeout_seconds)

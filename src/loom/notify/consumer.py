@@ -1,0 +1,119 @@
+"""Consumers of the `notifications` queue, run wherever the workers run (`loom serve`,
+`loom worker`): each takes a message, makes the attempt it describes
+(`delivery.attempt`), commits the log row (and the next attempt's message, on the sql
+backend, in the same transaction), then deletes the message. A message whose processing
+crashed stays undeleted: it comes back after its visibility timeout, and after three
+deliveries lands in the queue's dead-letter queue. An attempt already logged is not made
+again (the crash came after its commit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loom.notify import delivery
+from loom.notify.models import Notification
+from loom.platform.http import http_clients
+from loom.platform.runtime import Runtime
+from loom.queue.factory import queue_for
+from loom.queue.protocol import Message
+from loom.secrets.crypto import derive_key
+
+log = structlog.get_logger("loom.notify")
+
+EXTRAS_KEY = "notify_consumers"
+VISIBILITY_SECONDS = 60.0
+
+
+class NotifyConsumers:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings.notify
+        self.queue = queue_for(runtime, delivery.NOTIFY_QUEUE)
+        self.key = derive_key(runtime.settings.secret_key.get_secret_value())
+        self.backoff = delivery.Backoff(
+            attempts=self.settings.max_attempts, base=self.settings.backoff_base_seconds,
+            cap=self.settings.backoff_cap_seconds,
+        )  # fmt: skip
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._consume(), name=f"loom-notify-{n}")
+            for n in range(self.settings.concurrency)
+        ]
+
+    async def stop(self, grace_seconds: float) -> None:
+        self._stopping.set()
+        if not self._tasks:
+            return
+        _done, pending = await asyncio.wait(self._tasks, timeout=grace_seconds)
+        for task in pending:  # their messages become visible again: nothing is lost
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _consume(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                messages = await self.queue.receive(1, VISIBILITY_SECONDS)
+            except Exception:
+                log.exception("receiving from the notifications queue failed")
+                messages = []
+            if not messages:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._stopping.wait(), self.settings.poll_interval_seconds
+                    )
+                continue
+            await self.process(messages[0])
+
+    async def process(self, message: Message) -> None:
+        """One attempt; the message is deleted once its outcome is committed."""
+        try:
+            async with self.runtime.sessions() as session, session.begin():
+                if not await _done_before(session, message.body):
+                    row = await delivery.attempt(
+                        session, self.queue, http_clients(self.runtime), self.key,
+                        message.body, backoff=self.backoff,
+                    )  # fmt: skip
+                    log.info("notification attempt", channel=row.channel_name,
+                             status=row.status, attempt=row.attempt, event=row.event)  # fmt: skip
+        except Exception:
+            log.exception("notification processing failed", message_id=message.id)
+            return
+        try:
+            await self.queue.delete(message.receipt)
+        except Exception:
+            log.warning("could not delete a notification message", message_id=message.id)
+
+
+async def _done_before(session: AsyncSession, body: dict[str, Any]) -> bool:
+    found = await session.scalar(
+        select(Notification.id).where(
+            Notification.delivery_id == uuid.UUID(body["delivery_id"]),
+            Notification.attempt == int(body["attempt"]),
+        )
+    )
+    return found is not None
+
+
+def start_consumers(runtime: Runtime) -> NotifyConsumers | None:
+    if not runtime.settings.workers.enabled:
+        return None
+    consumers = runtime.extras[EXTRAS_KEY] = NotifyConsumers(runtime)
+    consumers.start()
+    return consumers
+
+
+async def stop_consumers(runtime: Runtime) -> None:
+    consumers: NotifyConsumers | None = runtime.extras.pop(EXTRAS_KEY, None)
+    if consumers is not None:
+        await consumers.stop(runtime.settings.server.graceful_timeout_seconds)

@@ -1,0 +1,203 @@
+"""Delivering notifications: each (message, channel) is a message on the `notifications`
+queue, never sent inside an API request. One attempt = one call of the channel's sender
+and one `Notification` log row. A transient failure queues the next attempt after a
+back-off (the remote's Retry-After when it gave one), a permanent failure or the last
+attempt marks the delivery dead, for a person to look at. A failing channel never holds
+up the others: each channel and incident is its own message group.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loom.notify import registry
+from loom.notify.channels.base import DeliveryFailure, Outcome, Target, TransientFailure
+from loom.notify.kinds import AttemptStatus
+from loom.notify.message import IncidentMessage, NotifyEvent, RelatedChange
+from loom.notify.models import Channel, Notification
+from loom.platform.http import HttpClients
+from loom.queue.protocol import Queue
+from loom.secrets import service as secrets
+
+log = structlog.get_logger("loom.notify")
+
+NOTIFY_QUEUE = "notifications"
+SECRET_OWNER = "notify_channel"  # noqa: S105 - the owner type of its secrets
+
+
+@dataclasses.dataclass(frozen=True)
+class Backoff:
+    """Attempts and the waits between them: `base` * 2^(attempt-1), at most `cap`."""
+
+    attempts: int = 6
+    base: float = 2.0
+    cap: float = 300.0
+
+    def wait(self, attempt: int, asked: float | None) -> float:
+        """Seconds before attempt `attempt + 1`; at least what the remote asked for."""
+        mine: float = min(self.cap, self.base * 2.0 ** (attempt - 1))
+        return min(self.cap, max(mine, asked or 0.0))
+
+
+# ------------------------------------------------------------------ queue messages
+
+
+def message_body(message: IncidentMessage) -> dict[str, Any]:
+    body = dataclasses.asdict(message)
+    body["opened_at"] = message.opened_at.isoformat()
+    body["at"] = message.at.isoformat()
+    body["services"] = list(message.services)
+    return body
+
+
+def message_from(body: dict[str, Any]) -> IncidentMessage:
+    fields = dict(body)
+    fields["event"] = NotifyEvent(fields["event"])
+    fields["opened_at"] = datetime.fromisoformat(fields["opened_at"])
+    fields["at"] = datetime.fromisoformat(fields["at"])
+    fields["services"] = tuple(fields.get("services", ()))
+    change = fields.get("related_change")
+    fields["related_change"] = RelatedChange(**change) if change else None
+    return IncidentMessage(**fields)
+
+
+async def enqueue(
+    queue: Queue,
+    channel: Channel,
+    message: IncidentMessage,
+    *,
+    session: AsyncSession | None = None,
+    delivery_id: uuid.UUID | None = None,
+    attempt: int = 1,
+    delay: float = 0.0,
+) -> uuid.UUID:
+    """Queue an attempt to deliver `message` to `channel` (in the caller's transaction
+    when `session` is given, on backends that can). Returns the delivery id."""
+    delivery = delivery_id or uuid.uuid4()
+    body = {
+        "delivery_id": str(delivery),
+        "channel_id": str(channel.id),
+        "org_id": str(channel.org_id),
+        "attempt": attempt,
+        "message": message_body(message),
+    }
+    # One group per channel and incident: an incident's messages on a channel keep their
+    # order (opened before resolved), and a channel that fails holds up no other.
+    group = f"{channel.id}:{message.incident_id}"
+    await queue.send(
+        group, body, dedup_id=f"{delivery}:{attempt}", delay_seconds=delay, session=session
+    )
+    return delivery
+
+
+# ------------------------------------------------------------------ one attempt
+
+
+async def attempt(
+    session: AsyncSession,
+    queue: Queue,
+    clients: HttpClients,
+    key: bytes,
+    body: dict[str, Any],
+    *,
+    backoff: Backoff = Backoff(),
+) -> Notification:
+    """Make the attempt `body` describes (a queue message of `enqueue`): send, log it,
+    and queue the next attempt after a transient failure. The caller commits."""
+    message = message_from(body["message"])
+    number = int(body["attempt"])
+    delivery_id = uuid.UUID(body["delivery_id"])
+    channel = await session.get(Channel, uuid.UUID(body["channel_id"]))
+    row = Notification(
+        org_id=uuid.UUID(body["org_id"]), delivery_id=delivery_id, attempt=number,
+        channel_id=channel.id if channel else None,
+        channel_name=channel.name if channel else "(deleted)",
+        channel_kind=channel.kind if channel else "",
+        incident_id=_incident_id(message), event=message.event.value, event_at=message.at,
+        status=AttemptStatus.DEAD.value,
+    )  # fmt: skip
+    session.add(row)
+    if channel is None or not channel.enabled:
+        row.error = "the channel was deleted" if channel is None else "the channel is disabled"
+        return row
+    kind = registry.kind(channel.kind)
+    row.target = kind.describe(channel.config)
+    target = Target(
+        kind=channel.kind, config=channel.config,
+        secrets=await secrets.reveal(session, key, owner_type=SECRET_OWNER, owner_id=channel.id),
+        previous=await _previous_ref(session, channel.id, row.incident_id),
+    )  # fmt: skip
+    started = time.perf_counter()
+    try:
+        http = clients.client(f"notify:{channel.kind}", extra_hosts=kind.hosts)
+        outcome = await kind.sender.send(target, message, http=http)
+    except TransientFailure as failure:
+        _failed(row, failure, started)
+        if number < backoff.attempts:
+            row.status = AttemptStatus.RETRYING.value
+            wait = backoff.wait(number, failure.retry_after)
+            await enqueue(
+                queue, channel, message, session=session, delivery_id=delivery_id,
+                attempt=number + 1, delay=wait,
+            )  # fmt: skip
+        return row
+    except DeliveryFailure as failure:
+        _failed(row, failure, started)
+        return row
+    except Exception as error:  # a bug in a sender must not take the consumer down
+        log.exception("notification sender failed", channel=channel.name, kind=channel.kind)
+        _failed(row, DeliveryFailure(f"internal error ({type(error).__name__})"), started)
+        return row
+    _sent(row, outcome, started)
+    return row
+
+
+def _incident_id(message: IncidentMessage) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(message.incident_id)
+    except ValueError:
+        return None  # a test message
+
+
+async def _previous_ref(
+    session: AsyncSession, channel_id: uuid.UUID, incident_id: uuid.UUID | None
+) -> str | None:
+    """What the first message about this incident on this channel returned, so updates
+    go to the same remote message (Slack) or thread (e-mail)."""
+    if incident_id is None:
+        return None
+    found = await session.scalar(
+        select(Notification.remote_ref)
+        .where(
+            Notification.channel_id == channel_id,
+            Notification.incident_id == incident_id,
+            Notification.status == AttemptStatus.SENT.value,
+            Notification.remote_ref.is_not(None),
+        )
+        .order_by(Notification.created_at)
+        .limit(1)
+    )
+    return found
+
+
+def _sent(row: Notification, outcome: Outcome, started: float) -> None:
+    row.status = AttemptStatus.SENT.value
+    row.remote_ref = outcome.remote_ref
+    row.http_status = outcome.http_status
+    row.response = outcome.response
+    row.latency_ms = round((time.perf_counter() - started) * 1000)
+
+
+def _failed(row: Notification, failure: DeliveryFailure, started: float) -> None:
+    row.http_status = failure.http_status
+    row.response = failure.response
+    row.error = str(failure)
+    row.latency_ms = round((time.perf_counter() - started) * 1000)

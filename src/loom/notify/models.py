@@ -1,0 +1,74 @@
+"""Notification tables: the channels an organisation (or one of its teams) sends to, and a
+log row per delivery attempt."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from loom.db.base import Base, OrgScoped, Timestamps, UUIDPrimaryKey
+from loom.db.types import PortableJSON, UTCDateTime, utcnow
+
+
+class Channel(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
+    """A place notifications go (`kinds.ChannelKind`). Its secret settings (tokens,
+    webhook URLs, passwords) are sealed in `loom.secrets` (owner type `notify_channel`);
+    `config` holds the rest."""
+
+    __tablename__ = "notify_channels"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_notify_channels_org_name"),)
+
+    #: The team that owns it; None: the organisation's.
+    team_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), default=None, index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    config: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
+    #: The names of the secret settings that are set (their values are in loom.secrets).
+    secret_fields: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+
+
+class Notification(UUIDPrimaryKey, OrgScoped, Base):
+    """One attempt to deliver one message to one channel. Attempts of the same message
+    share `delivery_id`."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_incident_at", "incident_id", "created_at"),
+        Index("ix_notifications_channel_at", "channel_id", "created_at"),
+        Index("ix_notifications_org_status_at", "org_id", "status", "created_at"),
+    )
+
+    delivery_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    channel_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("notify_channels.id", ondelete="SET NULL"), default=None
+    )
+    #: Kept when the channel is deleted, so the log still says where it went.
+    channel_name: Mapped[str] = mapped_column(String(100))
+    channel_kind: Mapped[str] = mapped_column(String(20))
+    incident_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), default=None
+    )
+    #: `message.NotifyEvent`
+    event: Mapped[str] = mapped_column(String(40))
+    #: Where it went, as shown to people (a Slack channel, recipients, a URL's host).
+    target: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(10))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    #: What identifies the message remotely (Slack channel:ts, PagerDuty dedup key...).
+    remote_ref: Mapped[str | None] = mapped_column(String(300), default=None)
+    http_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: The remote answer (an excerpt) or the error, never a secret.
+    response: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the event being notified happened (for "incident to delivery" latency).
+    event_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

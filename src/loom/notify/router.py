@@ -1,0 +1,140 @@
+"""Notification endpoints: channels (CRUD and a test message), the notification log, and
+an incident's notifications."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+from sqlalchemy import select
+
+from loom.api.deps import CurrentPrincipal, RuntimeDep, SessionDep
+from loom.api.pagination import Page, PageDep, page_body, paginate
+from loom.incidents.queries import get_incident
+from loom.notify import channels_service as channels
+from loom.notify import schemas, views
+from loom.notify.delivery import NOTIFY_QUEUE
+from loom.notify.kinds import AttemptStatus
+from loom.notify.models import Channel, Notification
+from loom.queue.factory import queue_for
+from loom.secrets.crypto import derive_key
+
+router = APIRouter(prefix="/notify", tags=["notify"])
+incident_router = APIRouter(prefix="/incidents", tags=["notify"])
+
+
+@router.get("/channels", responses={200: {"model": Page[schemas.Channel]}})
+async def list_channels(
+    principal: CurrentPrincipal, session: SessionDep, page: PageDep
+) -> dict[str, Any]:
+    async with session.begin():
+        rows, cursor = await paginate(
+            session, channels.list_query(principal), [Channel.name, Channel.id], page,
+            descending=False,
+        )  # fmt: skip
+        items = await views.channels_out(session, rows)
+    return page_body(items, cursor, page)
+
+
+@router.post("/channels", response_model=schemas.Channel, status_code=status.HTTP_201_CREATED)
+async def create_channel(
+    body: schemas.ChannelCreate, principal: CurrentPrincipal, session: SessionDep,
+    runtime: RuntimeDep,
+) -> schemas.Channel:  # fmt: skip
+    key = derive_key(runtime.settings.secret_key.get_secret_value())
+    async with session.begin():
+        channel = await channels.create_channel(
+            session, key, principal, name=body.name, kind=body.kind.value, team=body.team,
+            config=body.config, secret_values=body.secrets, enabled=body.enabled,
+        )  # fmt: skip
+        return (await views.channels_out(session, [channel]))[0]
+
+
+@router.get("/channels/{channel_id}", response_model=schemas.Channel)
+async def get_channel(
+    channel_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+) -> schemas.Channel:
+    async with session.begin():
+        channel = await channels.get_channel(session, principal, channel_id)
+        return (await views.channels_out(session, [channel]))[0]
+
+
+@router.patch("/channels/{channel_id}", response_model=schemas.Channel)
+async def update_channel(
+    channel_id: uuid.UUID, body: schemas.ChannelUpdate, principal: CurrentPrincipal,
+    session: SessionDep, runtime: RuntimeDep,
+) -> schemas.Channel:  # fmt: skip
+    key = derive_key(runtime.settings.secret_key.get_secret_value())
+    async with session.begin():
+        channel = await channels.update_channel(
+            session, key, principal, channel_id, name=body.name, config=body.config,
+            secret_values=body.secrets, enabled=body.enabled,
+        )  # fmt: skip
+        return (await views.channels_out(session, [channel]))[0]
+
+
+@router.delete("/channels/{channel_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_channel(
+    channel_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+) -> Response:
+    async with session.begin():
+        await channels.delete_channel(session, principal, channel_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/channels/{channel_id}/test", response_model=schemas.TestQueued,
+    status_code=status.HTTP_202_ACCEPTED,
+)  # fmt: skip
+async def test_channel(
+    channel_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep, runtime: RuntimeDep
+) -> schemas.TestQueued:
+    """Queue a test message; its attempts show in `GET /notify/notifications`."""
+    async with session.begin():
+        delivery_id = await channels.send_test(
+            session, queue_for(runtime, NOTIFY_QUEUE), principal, channel_id,
+            portal_url=runtime.settings.server.public_url or "http://loom.local",
+        )  # fmt: skip
+    return schemas.TestQueued(delivery_id=delivery_id)
+
+
+@router.get("/notifications", responses={200: {"model": Page[schemas.Notification]}})
+async def list_notifications(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    page: PageDep,
+    channel: Annotated[uuid.UUID | None, Query()] = None,
+    delivery: Annotated[uuid.UUID | None, Query()] = None,
+    status: Annotated[AttemptStatus | None, Query()] = None,
+) -> dict[str, Any]:
+    """The notification log of the caller's organisation, newest first (`status=dead`:
+    what needs a person)."""
+    stmt = select(Notification).where(Notification.org_id == principal.org_id)
+    if channel is not None:
+        stmt = stmt.where(Notification.channel_id == channel)
+    if delivery is not None:
+        stmt = stmt.where(Notification.delivery_id == delivery)
+    if status is not None:
+        stmt = stmt.where(Notification.status == status.value)
+    async with session.begin():
+        rows, cursor = await paginate(
+            session, stmt, [Notification.created_at, Notification.id], page
+        )
+    return page_body([views.notification_out(r) for r in rows], cursor, page)
+
+
+@incident_router.get(
+    "/{incident}/notifications", responses={200: {"model": Page[schemas.Notification]}}
+)
+async def incident_notifications(
+    incident: str, principal: CurrentPrincipal, session: SessionDep, page: PageDep
+) -> dict[str, Any]:
+    """Every attempt to notify about the incident (`INC-42` or its id), newest first."""
+    async with session.begin():
+        found = await get_incident(session, principal, incident)
+        stmt = select(Notification).where(Notification.incident_id == found.id)
+        rows, cursor = await paginate(
+            session, stmt, [Notification.created_at, Notification.id], page
+        )
+    return page_body([views.notification_out(r) for r in rows], cursor, page)

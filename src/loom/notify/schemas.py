@@ -1,0 +1,78 @@
+"""API shapes of channels and of the notification log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from loom.notify.kinds import AttemptStatus, ChannelKind
+
+ChannelName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$", strip_whitespace=True)
+]
+
+
+class ChannelCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ChannelName
+    kind: ChannelKind
+    #: The owning team (slug or id); none: the organisation's channel.
+    team: str | None = None
+    #: Settings of the kind (see docs/notify.md).
+    config: dict[str, Any] = Field(default_factory=dict)
+    #: Secret settings (tokens, webhook URLs, passwords): stored encrypted, never shown.
+    secrets: dict[str, str] = Field(default_factory=dict)
+    enabled: bool = True
+
+
+class ChannelUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ChannelName | None = None
+    config: dict[str, Any] | None = None
+    #: Replaces the secrets it names; the others stay.
+    secrets: dict[str, str] | None = None
+    enabled: bool | None = None
+
+
+class Channel(BaseModel):
+    id: uuid.UUID
+    name: str
+    kind: ChannelKind
+    team: str | None
+    config: dict[str, Any]
+    #: Each secret setting that is set, masked.
+    secrets: dict[str, str]
+    enabled: bool
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class TestQueued(BaseModel):
+    delivery_id: uuid.UUID
+    status: str = "queued"
+
+
+class Notification(BaseModel):
+    id: uuid.UUID
+    delivery_id: uuid.UUID
+    channel_id: uuid.UUID | None
+    channel: str
+    channel_kind: str
+    incident_id: uuid.UUID | None
+    event: str
+    target: str
+    status: AttemptStatus
+    attempt: int
+    remote_ref: str | None
+    http_status: int | None
+    response: str
+    error: str
+    latency_ms: int
+    event_at: datetime
+    created_at: datetime

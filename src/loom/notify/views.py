@@ -1,0 +1,44 @@
+"""Channels and notification log rows as the API shows them (secrets masked)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loom.auth.models import Team
+from loom.notify import schemas
+from loom.notify.kinds import AttemptStatus, ChannelKind
+from loom.notify.models import Channel, Notification
+from loom.secrets.service import masked
+
+
+async def channels_out(session: AsyncSession, channels: Sequence[Channel]) -> list[schemas.Channel]:
+    team_ids = {c.team_id for c in channels if c.team_id is not None}
+    slugs: dict[uuid.UUID, str] = {}
+    if team_ids:
+        slugs = dict((await session.execute(
+            select(Team.id, Team.slug).where(Team.id.in_(team_ids))
+        )).tuples().all())  # fmt: skip
+    return [
+        schemas.Channel(
+            id=c.id, name=c.name, kind=ChannelKind(c.kind),
+            team=slugs.get(c.team_id) if c.team_id else None, config=c.config,
+            secrets=masked(dict.fromkeys(c.secret_fields)), enabled=c.enabled,
+            created_by=c.created_by, created_at=c.created_at, updated_at=c.updated_at,
+        )
+        for c in channels
+    ]  # fmt: skip
+
+
+def notification_out(row: Notification) -> schemas.Notification:
+    return schemas.Notification(
+        id=row.id, delivery_id=row.delivery_id, channel_id=row.channel_id,
+        channel=row.channel_name, channel_kind=row.channel_kind, incident_id=row.incident_id,
+        event=row.event, target=row.target, status=AttemptStatus(row.status),
+        attempt=row.attempt, remote_ref=row.remote_ref, http_status=row.http_status,
+        response=row.response, error=row.error, latency_ms=row.latency_ms,
+        event_at=row.event_at, created_at=row.created_at,
+    )  # fmt: skip
