@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from loom.demo.fakes.server import FakeServer
+from loom.demo.fakes.server import FakeServer, Reply
 from loom.demo.fakes.slack import FakeSlack
 from loom.notify.channels.base import PermanentFailure, Target, TransientFailure
 from loom.notify.channels.slack import SECRET_FIELDS, Config, SlackSender
@@ -379,3 +379,18 @@ async def test_fake_slack_rejects_malformed_blocks(
     )
     assert api.json() == {"ok": False, "error": "invalid_blocks"}
     assert slack.messages("C0INCIDENT") == []
+
+
+async def test_an_answer_echoing_the_webhook_url_is_scrubbed(http: httpx.AsyncClient) -> None:
+    # A proxy's error page may quote the URL asked for: the webhook's credential.
+    with FakeServer() as proxy:
+        proxy.route(
+            "POST",
+            r"/services/.*",
+            lambda call: Reply(502, body=f"<h1>Bad gateway for {proxy.url}{call.path}</h1>"),
+        )
+        url = f"{proxy.url}/services/T0LOOM/B0LOOM/echoedS3cret"
+        with pytest.raises(TransientFailure) as caught:
+            await SlackSender().send(webhook(url), MESSAGE, http=http)
+    assert "Bad gateway for ***" in caught.value.response
+    assert "echoedS3cret" not in str(caught.value) + caught.value.response
