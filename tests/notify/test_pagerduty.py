@@ -277,3 +277,59 @@ def test_config_and_secret_fields() -> None:
     with pytest.raises(ValidationError):
         Config.model_validate({"routing_key": "secret-in-the-wrong-place"})
     assert SECRET_FIELDS == ("routing_key",)
+
+
+async def test_bad_settings_are_permanent(pd: FakePagerDuty, http: httpx.AsyncClient) -> None:
+    bad = Target("pagerduty", {"events_url": "mailto:pd@acme.test"}, {"routing_key": "k" * 32})
+    with pytest.raises(PermanentFailure, match=r"invalid settings \(events_url\)"):
+        await PagerDutySender().send(bad, MESSAGE, http=http)
+    assert pd.calls == []
+
+
+async def test_fake_follows_pagerduty_alert_lifecycle(
+    pd: FakePagerDuty, http: httpx.AsyncClient
+) -> None:
+    sender = PagerDutySender()
+    # Acknowledging or resolving an unknown alert is accepted and dropped.
+    await sender.send(target(pd), event(MESSAGE, NotifyEvent.ACKNOWLEDGED), http=http)
+    assert pd.alerts == {} and len(pd.events) == 1
+    await sender.send(target(pd), MESSAGE, http=http)
+    await sender.send(target(pd), event(MESSAGE, NotifyEvent.RESOLVED), http=http)
+    first = pd.alerts["loom-0b7e4c1a"]
+    # A trigger after the resolve opens a new alert under the same dedup key.
+    await sender.send(target(pd), event(MESSAGE, NotifyEvent.REOPENED), http=http)
+    second = pd.alerts["loom-0b7e4c1a"]
+    assert second is not first
+    assert (first.state, second.state) == ("resolved", "triggered")
+    assert second.payload["class"] == "incident.reopened"
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"event_action": "trigger"}, "Length of 'routing_key' is incorrect"),
+        ({"event_action": "snooze"}, "'event_action' is invalid"),
+        ({"event_action": "resolve"}, "'dedup_key' is required"),
+        ({"event_action": "resolve", "dedup_key": "k" * 256}, "at most 255"),
+        ({"event_action": "trigger"}, "'payload' is missing"),
+        ({"event_action": "trigger", "payload": {"summary": "s", "source": "x"}},
+         "'payload.severity' is missing"),
+        ({"event_action": "trigger",
+          "payload": {"summary": "s", "source": "x", "severity": "high"}},
+         "'payload.severity' is invalid"),
+        ({"event_action": "trigger",
+          "payload": {"summary": "s" * 1025, "source": "x", "severity": "info"}},
+         "longer than 1024"),
+    ],
+)  # fmt: skip
+async def test_fake_rejects_invalid_events(
+    pd: FakePagerDuty, http: httpx.AsyncClient, body: dict[str, object], error: str
+) -> None:
+    if "Length" not in error:
+        body = {"routing_key": pd.routing_key, **body}
+    response = await http.post(pd.events_url, json=body)
+    assert response.status_code == 400
+    answer = response.json()
+    assert (answer["status"], answer["message"]) == ("invalid event", "Event object is invalid")
+    assert any(error in problem for problem in answer["errors"])
+    assert pd.events == []

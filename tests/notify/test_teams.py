@@ -15,6 +15,8 @@ from loom.demo.fakes.teams import FakeTeams
 from loom.notify.channels.base import PermanentFailure, Target, TransientFailure
 from loom.notify.channels.teams import SECRET_FIELDS, Config, TeamsSender
 from loom.notify.message import IncidentMessage, NotifyEvent, RelatedChange
+from loom.platform.http import HttpClients
+from loom.settings import HttpSettings
 
 OPENED = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 MESSAGE = IncidentMessage(
@@ -266,3 +268,37 @@ def test_config_and_secret_fields() -> None:
     with pytest.raises(ValidationError):
         Config.model_validate({"webhook_url": "https://secret.example/hook"})
     assert SECRET_FIELDS == ("webhook_url",)
+
+
+async def test_bad_settings_are_permanent(teams: FakeTeams, http: httpx.AsyncClient) -> None:
+    with pytest.raises(PermanentFailure, match=r"invalid settings \(link_button\)"):
+        await TeamsSender().send(
+            target(teams.webhook_url, link_button="perhaps"), MESSAGE, http=http
+        )
+    assert teams.calls == []
+
+
+async def test_host_not_allowed_is_permanent_and_open_circuit_transient(
+    teams: FakeTeams,
+) -> None:
+    refusing = HttpClients(HttpSettings(), ["*.webhook.office.com"])
+    try:
+        with pytest.raises(PermanentFailure, match="refused") as refused:
+            await TeamsSender().send(target(teams.webhook_url), MESSAGE, http=refusing.client("n"))
+        assert teams.path not in str(refused.value)
+    finally:
+        await refusing.aclose()
+    assert teams.connections == 0
+
+    clients = HttpClients(HttpSettings(breaker_failure_threshold=1), ["127.0.0.1"])
+    try:
+        teams.fail(503)
+        with pytest.raises(TransientFailure):
+            await TeamsSender().send(target(teams.webhook_url), MESSAGE, http=clients.client("n"))
+        with pytest.raises(TransientFailure, match="circuit open") as failure:
+            await TeamsSender().send(target(teams.webhook_url), MESSAGE, http=clients.client("n"))
+        assert failure.value.retry_after is not None and failure.value.retry_after > 0
+        assert teams.path not in str(failure.value)
+    finally:
+        await clients.aclose()
+    assert len(teams.calls) == 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from loom.notify.channels.base import (
     DeliveryFailure,
@@ -108,7 +108,7 @@ class PagerDutySender:
     async def send(
         self, target: Target, message: IncidentMessage, *, http: httpx.AsyncClient
     ) -> Outcome:
-        config = Config.model_validate(target.config)
+        config = _config(target)
         routing_key = target.secrets.get("routing_key", "")
         if not routing_key:
             raise PermanentFailure("pagerduty: the routing key (integration key) is not set")
@@ -132,6 +132,14 @@ class PagerDutySender:
             http_status=response.status_code,
             response=excerpt(response).replace(routing_key, "***"),
         )
+
+
+def _config(target: Target) -> Config:
+    try:
+        return Config.model_validate(target.config)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(map(str, e["loc"])) or "config" for e in exc.errors())
+        raise PermanentFailure(f"pagerduty: invalid settings ({fields})") from None
 
 
 def _details(message: IncidentMessage) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from loom.notify.channels.base import (
     Outcome,
@@ -78,7 +78,7 @@ class TeamsSender:
     async def send(
         self, target: Target, message: IncidentMessage, *, http: httpx.AsyncClient
     ) -> Outcome:
-        config = Config.model_validate(target.config)
+        config = _config(target)
         url = target.secrets.get("webhook_url", "")
         if not _is_http_url(url):
             raise PermanentFailure("teams: the webhook URL is not set or not an http(s) URL")
@@ -99,6 +99,14 @@ class TeamsSender:
                 response=excerpt(response),
             )
         return Outcome(http_status=response.status_code, response=excerpt(response))
+
+
+def _config(target: Target) -> Config:
+    try:
+        return Config.model_validate(target.config)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(map(str, e["loc"])) or "config" for e in exc.errors())
+        raise PermanentFailure(f"teams: invalid settings ({fields})") from None
 
 
 def _card_body(message: IncidentMessage) -> list[dict[str, Any]]:
