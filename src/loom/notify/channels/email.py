@@ -9,8 +9,9 @@ verify and a server lacking STARTTLS/AUTH are permanent; refused or timed-out
 connections, dropped sessions and any 4xx reply (greylisting, a full queue) are
 transient. The password never appears in a failure.
 
-Wire format: SMTP reply codes, RFC 5321 section 4.2 (https://www.rfc-editor.org/rfc/rfc5321#section-4.2);
-aiosmtplib's `send` and exceptions (https://aiosmtplib.readthedocs.io/en/latest/reference.html).
+Wire format: SMTP reply codes, RFC 5321 section 4.2
+(https://www.rfc-editor.org/rfc/rfc5321#section-4.2); aiosmtplib's `send` and exceptions
+(https://aiosmtplib.readthedocs.io/en/latest/reference.html).
 """
 
 from __future__ import annotations
