@@ -294,6 +294,20 @@ async def test_starttls_with_a_self_signed_certificate(
         controller.stop()
 
 
+async def test_starttls_never_downgrades_to_plain_text(
+    smtp: tuple[Controller, Recorder], tmp_path: Path, http: httpx.AsyncClient
+) -> None:
+    controller, recorder = smtp  # a server without STARTTLS
+    settings = target(controller.port, security="starttls", username="loom", password=PASSWORD)
+    with pytest.raises(PermanentFailure, match="STARTTLS"):
+        await EmailSender().send(settings, incident(), http=http)
+
+    missing = target(controller.port, security="starttls", ca_file=str(tmp_path / "nope.pem"))
+    with pytest.raises(PermanentFailure, match="ca_file"):
+        await EmailSender().send(missing, incident(), http=http)
+    assert recorder.received == []
+
+
 async def test_refused_recipients_are_permanent_and_4xx_transient(
     smtp: tuple[Controller, Recorder], http: httpx.AsyncClient
 ) -> None:

@@ -10,8 +10,8 @@ connections, dropped sessions and any 4xx reply (greylisting, a full queue) are
 transient. The password never appears in a failure.
 
 Wire format: SMTP reply codes, RFC 5321 section 4.2
-(https://www.rfc-editor.org/rfc/rfc5321#section-4.2); aiosmtplib's `send` and exceptions
-(https://aiosmtplib.readthedocs.io/en/latest/reference.html).
+(https://www.rfc-editor.org/rfc/rfc5321#section-4.2); aiosmtplib's `send` and exception classes as
+in its 5.x source (api.py, errors.py; https://pypi.org/project/aiosmtplib/).
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class EmailSender:
                 use_tls=config.security == "tls",
                 start_tls=config.security == "starttls",
                 validate_certs=config.verify_tls,
-                cert_bundle=config.ca_file,
+                tls_context=_tls_context(config),
                 timeout=config.timeout_seconds,
             )
         except (aiosmtplib.SMTPException, OSError) as exc:
@@ -106,6 +106,16 @@ class EmailSender:
         refused = ", ".join(f"{rcpt} ({r.code})" for rcpt, r in errors.items())
         text = f"{reply}; refused: {refused}" if refused else reply
         return Outcome(remote_ref=str(mail["Message-ID"]), response=_without(text, password))
+
+
+def _tls_context(config: Config) -> ssl.SSLContext | None:
+    """The client TLS context (None: aiosmtplib's default, the system CAs)."""
+    if config.security == "none" or not config.ca_file or not config.verify_tls:
+        return None
+    try:
+        return ssl.create_default_context(cafile=config.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise PermanentFailure(f"e-mail channel: cannot read ca_file: {exc}") from None
 
 
 def _failure(exc: BaseException) -> DeliveryFailure:
@@ -134,13 +144,15 @@ def _failure(exc: BaseException) -> DeliveryFailure:
         and isinstance(exc.__cause__, ssl.SSLCertVerificationError)
     ):
         return PermanentFailure(f"SMTP server certificate does not verify: {exc}")
-    if isinstance(exc, aiosmtplib.SMTPNotSupported):
-        return PermanentFailure(f"SMTP server does not support a required extension: {exc}")
     if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
         return TransientFailure(f"SMTP server timed out: {exc}")
     if isinstance(exc, ssl.SSLError):
         return PermanentFailure(f"TLS with the SMTP server failed: {exc}")
-    return TransientFailure(f"SMTP connection failed: {type(exc).__name__}: {exc}")
+    if isinstance(exc, ConnectionError | OSError):  # refused, reset, disconnected
+        return TransientFailure(f"SMTP connection failed: {type(exc).__name__}: {exc}")
+    # What is left is the session itself: no STARTTLS or AUTH offered, an unsupported
+    # command. The server's setup does not change between retries.
+    return PermanentFailure(f"SMTP session failed: {exc}")
 
 
 def _without(text: str, secret: str | None) -> str:

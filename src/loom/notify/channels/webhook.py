@@ -3,7 +3,9 @@
 The body is Loom's default object or the channel's template (`webhook_body`). With an
 HMAC secret, `X-Loom-Signature-256: sha256=<hex>` is the HMAC-SHA256 of the exact body
 bytes under the secret (as GitHub signs its webhooks) and `X-Loom-Timestamp` the Unix
-time of sending; with an authorization secret, it is sent as the `Authorization` header.
+time of sending (not covered by the signature, as with GitHub: a receiver that must refuse
+replays keeps the bodies it saw); with an authorization secret, it is sent as the
+`Authorization` header.
 
 Answers: 2xx is delivered; 408, 425, 429 and 5xx are transient (Retry-After honoured);
 any other 4xx is permanent.
