@@ -77,6 +77,7 @@ class NotifyConsumers:
 
     async def process(self, message: Message) -> None:
         """One attempt; the message is deleted once its outcome is committed."""
+        row = None
         try:
             async with self.runtime.sessions() as session, session.begin():
                 if not await _done_before(session, message.body):
@@ -84,11 +85,12 @@ class NotifyConsumers:
                         session, self.queue, http_clients(self.runtime), self.key,
                         message.body, backoff=self.backoff,
                     )  # fmt: skip
-                    log.info("notification attempt", channel=row.channel_name,
-                             status=row.status, attempt=row.attempt, event=row.event)  # fmt: skip
         except Exception:
             log.exception("notification processing failed", message_id=message.id)
             return
+        if row is not None:
+            log.info("notification attempt", channel=row.channel_name, status=row.status,
+                     attempt=row.attempt, notified=row.event)  # fmt: skip
         try:
             await self.queue.delete(message.receipt)
         except Exception:

@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from loom.notify import registry
 from loom.notify.channels.base import DeliveryFailure, Outcome, Target, TransientFailure
@@ -78,6 +79,7 @@ async def enqueue(
     delivery_id: uuid.UUID | None = None,
     attempt: int = 1,
     delay: float = 0.0,
+    held: int = 0,
 ) -> uuid.UUID:
     """Queue an attempt to deliver `message` to `channel` (in the caller's transaction
     when `session` is given, on backends that can). Returns the delivery id."""
@@ -87,14 +89,16 @@ async def enqueue(
         "channel_id": str(channel.id),
         "org_id": str(channel.org_id),
         "attempt": attempt,
+        "held": held,
         "message": message_body(message),
     }
     # One group per channel and incident: an incident's messages on a channel keep their
     # order (opened before resolved), and a channel that fails holds up no other.
     group = f"{channel.id}:{message.incident_id}"
     await queue.send(
-        group, body, dedup_id=f"{delivery}:{attempt}", delay_seconds=delay, session=session
-    )
+        group, body, dedup_id=f"{delivery}:{attempt}:{held}", delay_seconds=delay,
+        session=session,
+    )  # fmt: skip
     return delivery
 
 
@@ -109,19 +113,30 @@ async def attempt(
     body: dict[str, Any],
     *,
     backoff: Backoff = Backoff(),
-) -> Notification:
+) -> Notification | None:
     """Make the attempt `body` describes (a queue message of `enqueue`): send, log it,
-    and queue the next attempt after a transient failure. The caller commits."""
+    and queue the next attempt after a transient failure. The caller commits.
+
+    None: not attempted, because an earlier message about the same incident to the same
+    channel waits for its retry; this one goes back to the queue behind it (a resolve
+    must not reach PagerDuty before the trigger it resolves)."""
     message = message_from(body["message"])
     number = int(body["attempt"])
     delivery_id = uuid.UUID(body["delivery_id"])
     channel = await session.get(Channel, uuid.UUID(body["channel_id"]))
+    incident_id = _incident_id(message)
+    if channel is not None and await _behind_a_retry(session, channel.id, incident_id, delivery_id):
+        await enqueue(
+            queue, channel, message, session=session, delivery_id=delivery_id, attempt=number,
+            held=int(body.get("held", 0)) + 1,
+        )  # fmt: skip
+        return None
     row = Notification(
         org_id=uuid.UUID(body["org_id"]), delivery_id=delivery_id, attempt=number,
         channel_id=channel.id if channel else None,
         channel_name=channel.name if channel else "(deleted)",
         channel_kind=channel.kind if channel else "",
-        incident_id=_incident_id(message), event=message.event.value, event_at=message.at,
+        incident_id=incident_id, event=message.event.value, event_at=message.at,
         status=AttemptStatus.DEAD.value,
     )  # fmt: skip
     session.add(row)
@@ -158,6 +173,34 @@ async def attempt(
         return row
     _sent(row, outcome, started)
     return row
+
+
+async def _behind_a_retry(
+    session: AsyncSession,
+    channel_id: uuid.UUID,
+    incident_id: uuid.UUID | None,
+    delivery_id: uuid.UUID,
+) -> bool:
+    """Whether another delivery about the incident to the channel waits for a retry: its
+    latest attempt failed for now and no later attempt is logged."""
+    if incident_id is None:
+        return False
+    later = aliased(Notification)
+    waiting = await session.scalar(
+        select(Notification.id)
+        .where(
+            Notification.channel_id == channel_id,
+            Notification.incident_id == incident_id,
+            Notification.delivery_id != delivery_id,
+            Notification.status == AttemptStatus.RETRYING.value,
+            ~exists().where(
+                later.delivery_id == Notification.delivery_id,
+                later.attempt > Notification.attempt,
+            ),
+        )
+        .limit(1)
+    )
+    return waiting is not None
 
 
 def _incident_id(message: IncidentMessage) -> uuid.UUID | None:

@@ -19,9 +19,8 @@ async def channels_out(session: AsyncSession, channels: Sequence[Channel]) -> li
     team_ids = {c.team_id for c in channels if c.team_id is not None}
     slugs: dict[uuid.UUID, str] = {}
     if team_ids:
-        slugs = dict((await session.execute(
-            select(Team.id, Team.slug).where(Team.id.in_(team_ids))
-        )).tuples().all())  # fmt: skip
+        found = await session.execute(select(Team.id, Team.slug).where(Team.id.in_(team_ids)))
+        slugs = {team_id: slug for team_id, slug in found}
     return [
         schemas.Channel(
             id=c.id, name=c.name, kind=ChannelKind(c.kind),
