@@ -13,6 +13,7 @@ from loom.client.catalog import CatalogApi
 from loom.client.changes import ChangesApi
 from loom.client.identity import IdentityApi
 from loom.client.incidents import IncidentsApi
+from loom.client.notify import NotifyApi
 from loom.client.platform import PlatformApi
 from loom.client.queue import QueueApi
 from loom.client.requests import RequestsApi
@@ -22,7 +23,8 @@ from loom.client.services import ServicesApi
 class LoomClient:
     """A synchronous client: `client.platform`, `client.identity`, `client.audit`,
     `client.catalog`, `client.requests`, `client.queue`, `client.services`,
-    `client.incidents`, `client.changes`, `client.alerts`, `client.silences`.
+    `client.incidents`, `client.changes`, `client.alerts`, `client.silences`,
+    `client.notify`.
 
     >>> with LoomClient("http://127.0.0.1:8080", token) as loom:
     ...     loom.identity.me().email
@@ -52,6 +54,7 @@ class LoomClient:
         self.services = ServicesApi(self.core)
         self.incidents = IncidentsApi(self.core)
         self.changes = ChangesApi(self.core)
+        self.notify = NotifyApi(self.core)
         self.alerts = AlertsApi(self.core)
         self.silences = SilencesApi(self.core)
 
