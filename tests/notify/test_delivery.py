@@ -160,3 +160,18 @@ async def test_an_attempt_already_logged_is_not_made_again(
     await consumers.process(message)  # the same delivery once more
     assert len(fake.calls) == 1
     assert len(await attempts(client, admin_headers, delivery)) == 1
+
+
+async def test_mail_goes_only_to_an_allowed_smtp_host(
+    app: FastAPI, client: httpx.AsyncClient, admin_headers: dict[str, str], notifier: Notifier
+) -> None:
+    body = {"name": "mail", "kind": "email", "config": {
+        "host": "smtp.example.com", "sender": "loom@example.com",
+        "recipients": ["oncall@example.com"],
+    }}  # fmt: skip
+    made = await client.post(CHANNELS, json=body, headers=admin_headers)
+    assert made.status_code == 201, made.text
+    delivery = await send_test(client, admin_headers, made.json()["id"])
+    await notifier.run()
+    (row,) = await attempts(client, admin_headers, delivery)
+    assert row["status"] == "dead" and "allowed_hosts" in row["error"]

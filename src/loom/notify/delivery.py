@@ -14,6 +14,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import httpx
 import structlog
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,10 +22,12 @@ from sqlalchemy.orm import aliased
 
 from loom.notify import registry
 from loom.notify.channels.base import DeliveryFailure, Outcome, Target, TransientFailure
-from loom.notify.kinds import AttemptStatus
+from loom.notify.kinds import AttemptStatus, ChannelKind
 from loom.notify.message import IncidentMessage, NotifyEvent, RelatedChange
 from loom.notify.models import Channel, Notification
 from loom.platform.http import HttpClients
+from loom.platform.http.allowlist import HostPolicy
+from loom.platform.http.errors import HostNotAllowed
 from loom.queue.protocol import Queue
 from loom.secrets import service as secrets
 
@@ -152,6 +155,8 @@ async def attempt(
     )  # fmt: skip
     started = time.perf_counter()
     try:
+        if channel.kind == ChannelKind.EMAIL:
+            _check_smtp_host(clients, channel.config)
         http = clients.client(f"notify:{channel.kind}", extra_hosts=kind.hosts)
         outcome = await kind.sender.send(target, message, http=http)
     except TransientFailure as failure:
@@ -166,6 +171,9 @@ async def attempt(
         return row
     except DeliveryFailure as failure:
         _failed(row, failure, started)
+        return row
+    except HostNotAllowed:
+        _failed(row, DeliveryFailure("the SMTP host is not in allowed_hosts"), started)
         return row
     except Exception as error:  # a bug in a sender must not take the consumer down
         log.exception("notification sender failed", channel=channel.name, kind=channel.kind)
@@ -201,6 +209,16 @@ async def _behind_a_retry(
         .limit(1)
     )
     return waiting is not None
+
+
+def _check_smtp_host(clients: HttpClients, config: dict[str, Any]) -> None:
+    """Mail goes out through the same allow-list as every outgoing call (HostNotAllowed
+    otherwise): the SMTP server must be in `allowed_hosts`."""
+    host = str(config.get("host", ""))
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 literal
+    # The policy reads URLs; the scheme is only a carrier for the host here.
+    HostPolicy(clients.allowed_hosts).check(httpx.URL(f"https://{host}/"))
 
 
 def _incident_id(message: IncidentMessage) -> uuid.UUID | None:
