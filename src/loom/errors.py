@@ -3,7 +3,9 @@ the error envelope, so no service needs to know about HTTP."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -87,3 +89,15 @@ class RateLimited(LoomError):
 @dataclass
 class IllegalTransition(Conflict):
     code: str = "ILLEGAL_TRANSITION"
+
+
+def field_path(loc: Sequence[Any], prefix: str = "") -> str:
+    """A pydantic error location as a field name: `items[0].name` (the request part
+    `body` left out), after `prefix` (`config`: `config.url`)."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:] if parts[0] == "body" else parts
+    path = prefix
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"

@@ -70,21 +70,11 @@ def envelope(
     return JSONResponse(body, status_code=status, headers=all_headers)
 
 
-def _field_path(loc: Sequence[Any]) -> str:
-    parts = list(loc)
-    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
-        parts = parts[1:] if parts[0] == "body" else parts
-    path = ""
-    for part in parts:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "body"
-
-
 def _validation_response(exc: RequestValidationError) -> JSONResponse:
     problems = exc.errors()
     if any(p.get("type") == "json_invalid" for p in problems):
         return envelope(400, "INVALID_JSON", "request body is not valid JSON")
-    details = [errors.FieldIssue(_field_path(p["loc"]), p["msg"]) for p in problems]
+    details = [errors.FieldIssue(errors.field_path(p["loc"]), p["msg"]) for p in problems]
     summary = "; ".join(f"{d.field}: {d.issue}" for d in details[:3])
     return envelope(422, "VALIDATION_ERROR", f"invalid request: {summary}", details)
 

@@ -166,7 +166,11 @@ class IncidentEvent(UUIDPrimaryKey, OrgScoped, Base):
     """One entry of an incident's timeline (`kinds.EventKind`); comments are entries too."""
 
     __tablename__ = "incident_events"
-    __table_args__ = (Index("ix_incident_events_incident_at", "incident_id", "at"),)
+    __table_args__ = (
+        Index("ix_incident_events_incident_at", "incident_id", "at"),
+        # Read in order of writing by the notifications' dispatcher (`loom.notify.outbox`).
+        Index("ix_incident_events_created_at", "created_at"),
+    )
 
     incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(40))

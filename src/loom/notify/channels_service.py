@@ -19,10 +19,10 @@ from loom.audit import service as audit
 from loom.auth.principal import Principal
 from loom.auth.roles import Role
 from loom.auth.service import team_named
-from loom.errors import Conflict, FieldIssue, InvalidInput, NotFound
+from loom.errors import Conflict, FieldIssue, InvalidInput, NotFound, field_path
 from loom.notify import delivery, registry
 from loom.notify.message import IncidentMessage, NotifyEvent
-from loom.notify.models import Channel
+from loom.notify.models import Channel, Rule
 from loom.queue.protocol import Queue
 from loom.secrets import service as secrets
 
@@ -36,10 +36,7 @@ def _validated(kind: str, config: Mapping[str, Any], given: Mapping[str, str]) -
     try:
         checked = spec.config.model_validate(dict(config))
     except ValidationError as error:
-        issues = [
-            FieldIssue("config." + ".".join(str(p) for p in e["loc"]), e["msg"])
-            for e in error.errors()
-        ]
+        issues = [FieldIssue(field_path(e["loc"], "config"), e["msg"]) for e in error.errors()]
         raise InvalidInput("the channel's settings are not valid", issues) from None
     unknown = sorted(set(given) - set(spec.secret_fields))
     if unknown:
@@ -51,7 +48,7 @@ def _validated(kind: str, config: Mapping[str, Any], given: Mapping[str, str]) -
     return checked.model_dump(mode="json")
 
 
-async def _require_manager(
+async def require_manager(
     session: AsyncSession, principal: Principal, team_id: uuid.UUID | None
 ) -> None:
     if team_id is None:
@@ -93,10 +90,10 @@ async def create_channel(
     secret_values: Mapping[str, str],
     enabled: bool = True,
 ) -> Channel:
-    team_id = await _team(session, principal, team)
-    await _require_manager(session, principal, team_id)
+    team_id = await owning_team(session, principal, team)
+    await require_manager(session, principal, team_id)
     checked = _validated(kind, config, secret_values)
-    await _name_free(session, principal.org_id, name)
+    await name_free(session, Channel, principal.org_id, name)
     channel = Channel(
         org_id=principal.org_id, team_id=team_id, name=name, kind=kind, config=checked,
         secret_fields=sorted(secret_values), enabled=enabled, created_by=principal.email,
@@ -125,13 +122,13 @@ async def update_channel(
 ) -> Channel:
     """Change what is given; `secret_values` replaces only the secrets it names."""
     channel = await get_channel(session, principal, channel_id)
-    await _require_manager(session, principal, channel.team_id)
+    await require_manager(session, principal, channel.team_id)
     before = _audited(channel)
     checked = _validated(
         channel.kind, channel.config if config is None else config, secret_values or {}
     )
     if name is not None and name != channel.name:
-        await _name_free(session, principal.org_id, name)
+        await name_free(session, Channel, principal.org_id, name)
         channel.name = name
     channel.config = checked
     if enabled is not None:
@@ -152,7 +149,7 @@ async def delete_channel(
 ) -> None:
     """Forget a channel and its secrets; its notification log stays."""
     channel = await get_channel(session, principal, channel_id)
-    await _require_manager(session, principal, channel.team_id)
+    await require_manager(session, principal, channel.team_id)
     await secrets.forget(session, owner_type=delivery.SECRET_OWNER, owner_id=channel.id)
     await audit.record(
         session, org_id=principal.org_id, actor=principal, action="notify_channel.delete",
@@ -173,17 +170,21 @@ async def send_test(
     """Queue a test message to the channel (its managers only); the delivery id, whose
     attempts show in the notification log."""
     channel = await get_channel(session, principal, channel_id)
-    await _require_manager(session, principal, channel.team_id)
+    await require_manager(session, principal, channel.team_id)
     now = datetime.now(UTC)
     message = IncidentMessage(
         event=NotifyEvent.TEST, incident_id=f"test-{uuid.uuid4()}", ref="TEST",
         title=f"Test message from Loom, sent by {principal.email}", status="triggered",
         severity="info", opened_at=now, at=now, url=portal_url, actor=principal.email,
     )  # fmt: skip
-    return await delivery.enqueue(queue, channel, message, session=session)
+    queued = await delivery.enqueue(queue, channel, message, session=session)
+    assert queued is not None  # a new delivery id is never a duplicate
+    return queued
 
 
-async def _team(session: AsyncSession, principal: Principal, team: str | None) -> uuid.UUID | None:
+async def owning_team(
+    session: AsyncSession, principal: Principal, team: str | None
+) -> uuid.UUID | None:
     if team is None:
         return None
     team_id = await team_named(session, principal, team)
@@ -192,12 +193,14 @@ async def _team(session: AsyncSession, principal: Principal, team: str | None) -
     return team_id
 
 
-async def _name_free(session: AsyncSession, org_id: uuid.UUID, name: str) -> None:
-    taken = await session.scalar(
-        select(Channel.id).where(Channel.org_id == org_id, Channel.name == name)
-    )
+async def name_free(
+    session: AsyncSession, model: type[Channel] | type[Rule], org_id: uuid.UUID, name: str
+) -> None:
+    """Refuse a name a channel (or rule) of the organisation already has."""
+    taken = await session.scalar(select(model.id).where(model.org_id == org_id, model.name == name))
     if taken is not None:
-        raise Conflict(f"a channel named '{name}' exists")
+        what = "channel" if model is Channel else "rule"
+        raise Conflict(f"a {what} named '{name}' exists")
 
 
 async def _seal(

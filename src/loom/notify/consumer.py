@@ -1,5 +1,6 @@
 """Consumers of the `notifications` queue, run wherever the workers run (`loom serve`,
-`loom worker`): each takes a message, makes the attempt it describes
+`loom worker`), beside the dispatcher that turns incident events into deliveries
+(`outbox`). Each consumer takes a message, makes the attempt it describes
 (`delivery.attempt`), commits the log row (and the next attempt's message, on the sql
 backend, in the same transaction), then deletes the message. A message whose processing
 crashed stays undeleted: it comes back after its visibility timeout, and after three
@@ -18,7 +19,8 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loom.notify import delivery
+from loom.db.types import utcnow
+from loom.notify import delivery, outbox
 from loom.notify.models import Notification
 from loom.platform.http import http_clients
 from loom.platform.runtime import Runtime
@@ -50,6 +52,7 @@ class NotifyConsumers:
             asyncio.create_task(self._consume(), name=f"loom-notify-{n}")
             for n in range(self.settings.concurrency)
         ]
+        self._tasks.append(asyncio.create_task(self._dispatch(), name="loom-notify-dispatch"))
 
     async def stop(self, grace_seconds: float) -> None:
         self._stopping.set()
@@ -74,6 +77,23 @@ class NotifyConsumers:
                     )
                 continue
             await self.process(messages[0])
+
+    async def _dispatch(self) -> None:
+        """Turn incident events into deliveries, a pass every `poll_interval_seconds`
+        (replicas serialise on the outbox cursor's row)."""
+        while not self._stopping.is_set():
+            try:
+                await self.dispatch_once()
+            except Exception:
+                log.exception("dispatching notifications failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.settings.poll_interval_seconds)
+
+    async def dispatch_once(self) -> int:
+        """One pass of the dispatcher (`outbox.dispatch`), committed."""
+        portal = self.runtime.settings.server.public_url or "http://127.0.0.1:8080"
+        async with self.runtime.sessions() as session, session.begin():
+            return await outbox.dispatch(session, self.queue, portal_url=portal, now=utcnow())
 
     async def process(self, message: Message) -> None:
         """One attempt; the message is deleted once its outcome is committed."""

@@ -83,9 +83,10 @@ async def enqueue(
     attempt: int = 1,
     delay: float = 0.0,
     held: int = 0,
-) -> uuid.UUID:
+) -> uuid.UUID | None:
     """Queue an attempt to deliver `message` to `channel` (in the caller's transaction
-    when `session` is given, on backends that can). Returns the delivery id."""
+    when `session` is given, on backends that can). Returns the delivery id, or None when
+    the queue had seen this very attempt in the last minutes (and dropped it)."""
     delivery = delivery_id or uuid.uuid4()
     body = {
         "delivery_id": str(delivery),
@@ -98,11 +99,11 @@ async def enqueue(
     # One group per channel and incident: an incident's messages on a channel keep their
     # order (opened before resolved), and a channel that fails holds up no other.
     group = f"{channel.id}:{message.incident_id}"
-    await queue.send(
+    sent = await queue.send(
         group, body, dedup_id=f"{delivery}:{attempt}:{held}", delay_seconds=delay,
         session=session,
     )  # fmt: skip
-    return delivery
+    return delivery if sent is not None else None
 
 
 # ------------------------------------------------------------------ one attempt

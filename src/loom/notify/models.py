@@ -72,3 +72,37 @@ class Notification(UUIDPrimaryKey, OrgScoped, Base):
     #: When the event being notified happened (for "incident to delivery" latency).
     event_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Rule(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
+    """On which events, under which conditions, notifications go to which channels.
+    Rules are tried by `position`; every matching rule fires, until one that says `stop`."""
+
+    __tablename__ = "notify_rules"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_notify_rules_org_name"),)
+
+    #: The team that owns it; None: the organisation's.
+    team_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), default=None, index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer, default=100)
+    #: `message.NotifyEvent` values.
+    events: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
+    #: {"severities": [...], "services": [slugs], "environments": [...]}: each one given
+    #: must match (a list matches when any of its values does).
+    conditions: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
+    #: Channel ids (strings).
+    channel_ids: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
+    stop: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+
+
+class OutboxCursor(Base):
+    """How far the dispatcher has read the incidents' timeline (one row)."""
+
+    __tablename__ = "notify_outbox_cursor"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,5 +1,5 @@
-"""Notification endpoints: channels (CRUD and a test message), the notification log, and
-an incident's notifications."""
+"""Notification endpoints: channels (CRUD and a test message), rules, the notification
+log, and an incident's notifications."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from loom.api.deps import CurrentPrincipal, RuntimeDep, SessionDep
 from loom.api.pagination import Page, PageDep, page_body, paginate
 from loom.incidents.queries import get_incident
 from loom.notify import channels_service as channels
+from loom.notify import rules_service as rules
 from loom.notify import schemas, views
 from loom.notify.delivery import NOTIFY_QUEUE
 from loom.notify.kinds import AttemptStatus
-from loom.notify.models import Channel, Notification
+from loom.notify.models import Channel, Notification, Rule
 from loom.queue.factory import queue_for
 from loom.secrets.crypto import derive_key
 
@@ -97,6 +98,56 @@ async def test_channel(
             portal_url=runtime.settings.server.public_url or "http://loom.local",
         )  # fmt: skip
     return schemas.TestQueued(delivery_id=delivery_id)
+
+
+@router.get("/rules", responses={200: {"model": Page[schemas.Rule]}})
+async def list_rules(
+    principal: CurrentPrincipal, session: SessionDep, page: PageDep
+) -> dict[str, Any]:
+    """The rules the caller sees, in the order they are tried."""
+    async with session.begin():
+        rows, cursor = await paginate(
+            session, rules.list_query(principal), [Rule.position, Rule.name, Rule.id], page,
+            descending=False,
+        )  # fmt: skip
+        items = await views.rules_out(session, rows)
+    return page_body(items, cursor, page)
+
+
+@router.post("/rules", response_model=schemas.Rule, status_code=status.HTTP_201_CREATED)
+async def create_rule(
+    body: schemas.RuleIn, principal: CurrentPrincipal, session: SessionDep
+) -> schemas.Rule:
+    async with session.begin():
+        rule = await rules.save_rule(session, principal, body)
+        return (await views.rules_out(session, [rule]))[0]
+
+
+@router.get("/rules/{rule_id}", response_model=schemas.Rule)
+async def get_rule(
+    rule_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+) -> schemas.Rule:
+    async with session.begin():
+        rule = await rules.get_rule(session, principal, rule_id)
+        return (await views.rules_out(session, [rule]))[0]
+
+
+@router.put("/rules/{rule_id}", response_model=schemas.Rule)
+async def replace_rule(
+    rule_id: uuid.UUID, body: schemas.RuleIn, principal: CurrentPrincipal, session: SessionDep
+) -> schemas.Rule:
+    async with session.begin():
+        rule = await rules.save_rule(session, principal, body, rule_id)
+        return (await views.rules_out(session, [rule]))[0]
+
+
+@router.delete("/rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_rule(
+    rule_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+) -> Response:
+    async with session.begin():
+        await rules.delete_rule(session, principal, rule_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/notifications", responses={200: {"model": Page[schemas.Notification]}})

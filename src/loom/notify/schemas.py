@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from loom.notify.kinds import AttemptStatus, ChannelKind
+from loom.notify.message import NotifyEvent
 
 ChannelName = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$", strip_whitespace=True)
@@ -75,4 +76,40 @@ class Notification(BaseModel):
     error: str
     latency_ms: int
     event_at: datetime
+    created_at: datetime
+
+
+class RuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ChannelName
+    #: The owning team (slug or id); none: the organisation's rule.
+    team: str | None = None
+    #: Rules are tried in this order (then by name).
+    position: int = Field(default=100, ge=0, le=100_000)
+    events: list[NotifyEvent] = Field(min_length=1)
+    severities: list[Literal["critical", "warning", "info"]] = Field(default_factory=list)
+    #: Service slugs: any of them among the incident's services.
+    services: list[str] = Field(default_factory=list)
+    environments: list[str] = Field(default_factory=list)
+    #: Channel names or ids.
+    channels: list[str] = Field(min_length=1)
+    #: Later rules are not tried once this one fires.
+    stop: bool = False
+    enabled: bool = True
+
+
+class Rule(BaseModel):
+    id: uuid.UUID
+    name: str
+    team: str | None
+    position: int
+    events: list[str]
+    severities: list[str]
+    services: list[str]
+    environments: list[str]
+    channels: list[str]
+    stop: bool
+    enabled: bool
+    created_by: str
     created_at: datetime

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loom.auth.models import Team
 from loom.notify import schemas
 from loom.notify.kinds import AttemptStatus, ChannelKind
-from loom.notify.models import Channel, Notification
+from loom.notify.models import Channel, Notification, Rule
 from loom.secrets.service import masked
 
 
@@ -41,3 +41,30 @@ def notification_out(row: Notification) -> schemas.Notification:
         response=row.response, error=row.error, latency_ms=row.latency_ms,
         event_at=row.event_at, created_at=row.created_at,
     )  # fmt: skip
+
+
+async def rules_out(session: AsyncSession, rules: Sequence[Rule]) -> list[schemas.Rule]:
+    team_ids = {r.team_id for r in rules if r.team_id is not None}
+    channel_ids = {uuid.UUID(c) for r in rules for c in r.channel_ids}
+    teams: dict[uuid.UUID, str] = {}
+    if team_ids:
+        found = await session.execute(select(Team.id, Team.slug).where(Team.id.in_(team_ids)))
+        teams = {team_id: slug for team_id, slug in found}
+    names: dict[str, str] = {}
+    if channel_ids:
+        found_channels = await session.execute(
+            select(Channel.id, Channel.name).where(Channel.id.in_(channel_ids))
+        )
+        names = {str(channel_id): name for channel_id, name in found_channels}
+    return [
+        schemas.Rule(
+            id=r.id, name=r.name, team=teams.get(r.team_id) if r.team_id else None,
+            position=r.position, events=r.events,
+            severities=r.conditions.get("severities", []),
+            services=r.conditions.get("services", []),
+            environments=r.conditions.get("environments", []),
+            channels=[names.get(c, c) for c in r.channel_ids], stop=r.stop, enabled=r.enabled,
+            created_by=r.created_by, created_at=r.created_at,
+        )
+        for r in rules
+    ]  # fmt: skip

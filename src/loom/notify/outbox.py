@@ -1,0 +1,161 @@
+"""The dispatcher: reads the incidents' timeline as an outbox (incident opened,
+acknowledged, resolved, reopened), finds the rules each event fires, and queues one
+delivery per channel. Incidents know nothing of notifications; they only write their
+timeline, in the transaction that changes them.
+
+Each pass reads the events written since the cursor, and again those of the last
+`LOOKBACK` before it: a transaction that committed late (its events carry the time they
+were written, not when they became visible) is not missed. What is read twice is not sent
+twice: a delivery's id is derived from the event and the channel, and the queue drops a
+message whose deduplication id it has seen in the last five minutes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loom.incidents.kinds import EventKind
+from loom.incidents.models import Change, ChangeCorrelation, Incident, IncidentEvent
+from loom.notify import delivery
+from loom.notify.message import IncidentMessage, NotifyEvent, RelatedChange
+from loom.notify.models import Channel, OutboxCursor, Rule
+from loom.notify.rules import Facts, firing
+from loom.queue.protocol import Queue
+from loom.services.models import Service
+
+#: Timeline kinds that are notification events.
+EVENTS = {
+    EventKind.INCIDENT_CREATED.value: NotifyEvent.OPENED,
+    EventKind.ACKNOWLEDGED.value: NotifyEvent.ACKNOWLEDGED,
+    EventKind.RESOLVED.value: NotifyEvent.RESOLVED,
+    EventKind.REOPENED.value: NotifyEvent.REOPENED,
+}
+LOOKBACK = timedelta(seconds=10)
+CURSOR = "incident_events"
+#: Delivery ids are derived from (event, channel) in this namespace.
+_DELIVERIES = uuid.UUID("6c0c8a52-5d3e-4c61-9d0f-2f7f0b1f5a10")
+
+
+async def dispatch(
+    session: AsyncSession, queue: Queue, *, portal_url: str, now: datetime, limit: int = 500
+) -> int:
+    """One pass; how many deliveries were queued (read-again events count none)."""
+    cursor = await session.get(OutboxCursor, CURSOR, with_for_update=True)
+    if cursor is None:
+        cursor = OutboxCursor(name=CURSOR, at=now - LOOKBACK)
+        session.add(cursor)
+        await session.flush()
+    events = list(
+        await session.scalars(
+            select(IncidentEvent)
+            .where(IncidentEvent.kind.in_(EVENTS), IncidentEvent.created_at > cursor.at - LOOKBACK)
+            .order_by(IncidentEvent.created_at, IncidentEvent.id)
+            .limit(limit)
+        )
+    )
+    if not events:
+        return 0
+    incidents = {
+        i.id: i
+        for i in await session.scalars(
+            select(Incident).where(Incident.id.in_({e.incident_id for e in events}))
+        )
+    }
+    context = await _Context.load(session, list(incidents.values()))
+    queued = 0
+    for event in events:
+        incident = incidents.get(event.incident_id)
+        if incident is None:
+            continue
+        message = context.message(incident, event, portal_url)
+        for channel in context.channels_for(incident, message):
+            delivery_id = uuid.uuid5(_DELIVERIES, f"{event.id}:{channel.id}")
+            sent = await delivery.enqueue(
+                queue, channel, message, session=session, delivery_id=delivery_id
+            )
+            queued += sent is not None
+    cursor.at = max(cursor.at, events[-1].created_at)
+    return queued
+
+
+class _Context:
+    """What building and routing a batch of events reads, read once."""
+
+    def __init__(
+        self,
+        rules: dict[uuid.UUID, list[Rule]],
+        channels: dict[str, Channel],
+        services: dict[str, Service],
+        changes: dict[uuid.UUID, RelatedChange],
+    ) -> None:
+        self.rules = rules
+        self.channels = channels
+        self.services = services
+        self.changes = changes
+
+    @classmethod
+    async def load(cls, session: AsyncSession, incidents: Sequence[Incident]) -> _Context:
+        orgs = {i.org_id for i in incidents}
+        rules: dict[uuid.UUID, list[Rule]] = {}
+        for rule in await session.scalars(select(Rule).where(Rule.org_id.in_(orgs))):
+            rules.setdefault(rule.org_id, []).append(rule)
+        wanted = {c for rs in rules.values() for r in rs for c in r.channel_ids}
+        channels: dict[str, Channel] = {}
+        if wanted:
+            found = await session.scalars(
+                select(Channel).where(Channel.org_id.in_(orgs), Channel.enabled.is_(True))
+            )
+            channels = {str(c.id): c for c in found if str(c.id) in wanted}
+        ids = {uuid.UUID(s) for i in incidents for s in i.service_ids}
+        services: dict[str, Service] = {}
+        if ids:
+            services = {
+                str(s.id): s
+                for s in await session.scalars(select(Service).where(Service.id.in_(ids)))
+            }
+        changes: dict[uuid.UUID, RelatedChange] = {}
+        best = await session.execute(
+            select(ChangeCorrelation.incident_id, ChangeCorrelation.score, Change)
+            .join(Change, Change.id == ChangeCorrelation.change_id)
+            .where(ChangeCorrelation.incident_id.in_([i.id for i in incidents]))
+            .order_by(ChangeCorrelation.score)
+        )
+        for incident_id, score, change in best:  # best last: it stays
+            what = change.title or " ".join(filter(None, [change.type, change.version]))
+            changes[incident_id] = RelatedChange(what, score, change.url)
+        return cls(rules, channels, services, changes)
+
+    def message(self, incident: Incident, event: IncidentEvent, portal_url: str) -> IncidentMessage:
+        root = incident.root_cause[0] if incident.root_cause else {}
+        reasons = root.get("reasons") or []
+        return IncidentMessage(
+            event=EVENTS[event.kind], incident_id=str(incident.id), ref=f"INC-{incident.number}",
+            title=incident.title, status=incident.status, severity=incident.severity,
+            opened_at=incident.opened_at, at=event.at,
+            url=f"{portal_url.rstrip('/')}/ui/incidents/INC-{incident.number}",
+            environment=incident.environment, root_cause=root.get("service"),
+            root_cause_reason=str(reasons[0]) if reasons else None,
+            services=tuple(str(a["service"]) for a in incident.affected),
+            alert_count=incident.alert_count, firing_count=incident.firing_count,
+            related_change=self.changes.get(incident.id),
+            actor=event.actor if event.actor not in ("system", "") else None,
+        )  # fmt: skip
+
+    def channels_for(self, incident: Incident, message: IncidentMessage) -> list[Channel]:
+        services = [self.services[s] for s in incident.service_ids if s in self.services]
+        facts = Facts(
+            event=message.event, severity=incident.severity,
+            services=frozenset(s.slug for s in services), environment=incident.environment,
+            team_ids=frozenset(s.team_id for s in services),
+        )  # fmt: skip
+        out: dict[str, Channel] = {}
+        for rule in firing(self.rules.get(incident.org_id, []), facts):
+            for channel_id in rule.channel_ids:
+                if channel_id in self.channels:
+                    out.setdefault(channel_id, self.channels[channel_id])
+        return list(out.values())
