@@ -125,7 +125,10 @@ def loom_command() -> str:
 
 
 @contextlib.contextmanager
-def loom_server(url: str, port: int, tmp: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def loom_server(
+    url: str, port: int, tmp: Path, log: Path, *, workers: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`loom serve` on `url` (API only, unless `workers`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOM_")}
     env.update(
         LOOM_DATABASE_URL=url,
@@ -135,7 +138,7 @@ def loom_server(url: str, port: int, tmp: Path, log: Path) -> Iterator[subproces
         LOOM_ALLOWED_HOSTS='["127.0.0.1"]',
         LOOM_LOG__LEVEL="warning",
     )
-    command = [loom_command(), "serve", "--port", str(port), "--no-worker"]
+    command = [loom_command(), "serve", "--port", str(port), *([] if workers else ["--no-worker"])]
     with log.open("wb") as out:
         server = subprocess.Popen(command, env=env, cwd=tmp, stdout=out, stderr=out)
     try:

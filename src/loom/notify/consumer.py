@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -46,6 +47,8 @@ class NotifyConsumers:
         )  # fmt: skip
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        #: Events this process dispatched lately (see `outbox.dispatch`).
+        self._seen: dict[uuid.UUID, datetime] = {}
 
     def start(self) -> None:
         self._tasks = [
@@ -90,10 +93,17 @@ class NotifyConsumers:
                 await asyncio.wait_for(self._stopping.wait(), self.settings.poll_interval_seconds)
 
     async def dispatch_once(self) -> int:
-        """One pass of the dispatcher (`outbox.dispatch`), committed."""
+        """One pass of the dispatcher (`outbox.dispatch`), committed; deliveries queued."""
         portal = self.runtime.settings.server.public_url or "http://127.0.0.1:8080"
         async with self.runtime.sessions() as session, session.begin():
-            return await outbox.dispatch(session, self.queue, portal_url=portal, now=utcnow())
+            done = await outbox.dispatch(
+                session, self.queue, portal_url=portal, now=utcnow(), seen=self._seen
+            )
+        # Only now: a pass rolled back has dispatched nothing.
+        self._seen.update(done.dispatched)
+        for event_id in [i for i, at in self._seen.items() if at <= done.floor]:
+            del self._seen[event_id]
+        return done.queued
 
     async def process(self, message: Message) -> None:
         """One attempt; the message is deleted once its outcome is committed."""

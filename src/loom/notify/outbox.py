@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -42,9 +43,18 @@ _DELIVERIES = uuid.UUID("6c0c8a52-5d3e-4c61-9d0f-2f7f0b1f5a10")
 
 
 async def dispatch(
-    session: AsyncSession, queue: Queue, *, portal_url: str, now: datetime, limit: int = 500
-) -> int:
-    """One pass; how many deliveries were queued (read-again events count none)."""
+    session: AsyncSession,
+    queue: Queue,
+    *,
+    portal_url: str,
+    now: datetime,
+    seen: dict[uuid.UUID, datetime] | None = None,
+    limit: int = 500,
+) -> Pass:
+    """One pass. `seen`: the events this process dispatched in committed passes (id ->
+    written at), skipped when read again; the caller adds `Pass.dispatched` to it once
+    this pass is committed, and may drop what is older than `Pass.floor`."""
+    seen = seen or {}
     cursor = await session.get(OutboxCursor, CURSOR, with_for_update=True)
     if cursor is None:
         cursor = OutboxCursor(name=CURSOR, at=now - LOOKBACK)
@@ -58,8 +68,10 @@ async def dispatch(
             .limit(limit)
         )
     )
+    done = Pass(floor=cursor.at - LOOKBACK)
+    events = [e for e in events if e.id not in seen]
     if not events:
-        return 0
+        return done
     incidents = {
         i.id: i
         for i in await session.scalars(
@@ -67,7 +79,6 @@ async def dispatch(
         )
     }
     context = await _Context.load(session, list(incidents.values()))
-    queued = 0
     for event in events:
         incident = incidents.get(event.incident_id)
         if incident is None:
@@ -78,9 +89,20 @@ async def dispatch(
             sent = await delivery.enqueue(
                 queue, channel, message, session=session, delivery_id=delivery_id
             )
-            queued += sent is not None
+            done.queued += sent is not None
+        done.dispatched[event.id] = event.created_at
     cursor.at = max(cursor.at, events[-1].created_at)
-    return queued
+    return done
+
+
+@dataclass
+class Pass:
+    """What one pass did."""
+
+    #: Events read again before this are no longer read: `seen` entries older may go.
+    floor: datetime
+    queued: int = 0
+    dispatched: dict[uuid.UUID, datetime] = field(default_factory=dict)
 
 
 class _Context:
