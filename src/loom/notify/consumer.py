@@ -52,34 +52,48 @@ class NotifyConsumers:
 
     def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._consume(), name=f"loom-notify-{n}")
-            for n in range(self.settings.concurrency)
+            asyncio.create_task(self._consume(), name="loom-notify-receive"),
+            asyncio.create_task(self._dispatch(), name="loom-notify-dispatch"),
         ]
-        self._tasks.append(asyncio.create_task(self._dispatch(), name="loom-notify-dispatch"))
 
     async def stop(self, grace_seconds: float) -> None:
+        """Stop receiving; attempts in progress finish for up to `grace_seconds` (the
+        rest are cancelled: their messages come back)."""
         self._stopping.set()
         if not self._tasks:
             return
         _done, pending = await asyncio.wait(self._tasks, timeout=grace_seconds)
-        for task in pending:  # their messages become visible again: nothing is lost
+        for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
 
     async def _consume(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                messages = await self.queue.receive(1, VISIBILITY_SECONDS)
-            except Exception:
-                log.exception("receiving from the notifications queue failed")
-                messages = []
-            if not messages:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._stopping.wait(), self.settings.poll_interval_seconds
-                    )
-                continue
-            await self.process(messages[0])
+        """One receiver (one query per poll, not one per consumer), up to `concurrency`
+        attempts at a time."""
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while not self._stopping.is_set():
+                free = self.settings.concurrency - len(running)
+                if free <= 0:
+                    await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                try:
+                    messages = await self.queue.receive(free, VISIBILITY_SECONDS)
+                except Exception:
+                    log.exception("receiving from the notifications queue failed")
+                    messages = []
+                for message in messages:
+                    task = asyncio.create_task(self.process(message))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                if not messages:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            self._stopping.wait(), self.settings.poll_interval_seconds
+                        )
+        finally:
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
 
     async def _dispatch(self) -> None:
         """Turn incident events into deliveries, a pass every `poll_interval_seconds`
