@@ -21,7 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.db.types import utcnow
-from loom.notify import delivery, outbox
+from loom.incidents.models import Incident
+from loom.notify import delivery, escalation, outbox
+from loom.notify.message import IncidentMessage, NotifyEvent
 from loom.notify.models import Notification
 from loom.platform.http import http_clients
 from loom.platform.runtime import Runtime
@@ -119,8 +121,29 @@ class NotifyConsumers:
             del self._seen[event_id]
         return done.queued
 
+    async def _timer(self, message: Message) -> None:
+        portal = self.runtime.settings.server.public_url or "http://127.0.0.1:8080"
+
+        async def message_for(incident: Incident) -> IncidentMessage:
+            return await outbox.incident_message(
+                session, incident, NotifyEvent.OPENED, utcnow(), portal
+            )
+
+        try:
+            async with self.runtime.sessions() as session, session.begin():
+                await escalation.fire(session, self.queue, message.body, utcnow(), message_for)
+        except Exception:
+            log.exception("escalation timer failed", message_id=message.id)
+            return
+        with contextlib.suppress(Exception):
+            await self.queue.delete(message.receipt)
+
     async def process(self, message: Message) -> None:
-        """One attempt; the message is deleted once its outcome is committed."""
+        """One attempt (or an escalation level's timer); the message is deleted once its
+        outcome is committed."""
+        if message.body.get("type") == escalation.TIMER:
+            await self._timer(message)
+            return
         row = None
         try:
             async with self.runtime.sessions() as session, session.begin():

@@ -94,6 +94,10 @@ class Rule(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     conditions: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
     #: Channel ids (strings).
     channel_ids: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
+    #: An escalation policy the rule starts (on incident.opened or incident.reopened).
+    policy_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("notify_policies.id", ondelete="SET NULL"), default=None
+    )
     stop: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(320), default="")
@@ -106,3 +110,49 @@ class OutboxCursor(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Policy(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
+    """An escalation policy: levels tried in turn, each after its delay, until someone
+    acknowledges the incident; the whole sequence repeats `repeat` times."""
+
+    __tablename__ = "notify_policies"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_notify_policies_org_name"),)
+
+    team_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), default=None, index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    #: [{"delay_minutes": 0, "channel_ids": ["..."]}, ...]: a level's delay counts from
+    #: the level before (the first from the start).
+    levels: Mapped[list[dict[str, Any]]] = mapped_column(PortableJSON, default=list)
+    repeat: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+
+
+class Escalation(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
+    """A policy running for an incident. Its timers are delayed queue messages naming
+    the run they belong to: a restart (the incident reopened) makes older ones void."""
+
+    __tablename__ = "notify_escalations"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "policy_id", name="uq_notify_escalations_incident_policy"),
+    )
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    policy_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("notify_policies.id", ondelete="CASCADE")
+    )
+    #: active | stopped (acknowledged or resolved) | finished (every level fired)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    run: Mapped[int] = mapped_column(Integer, default=1)
+    #: The level its next timer fires, and the round (0 first, then each repeat).
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    stopped_by: Mapped[str] = mapped_column(String(320), default="")
+    #: When the timeline event that started this run was written: the dispatcher may
+    #: read events twice, and only later ones stop or restart the run.
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

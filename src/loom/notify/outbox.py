@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.incidents.kinds import EventKind
 from loom.incidents.models import Change, ChangeCorrelation, Incident, IncidentEvent
-from loom.notify import delivery
+from loom.notify import delivery, escalation
 from loom.notify.message import IncidentMessage, NotifyEvent, RelatedChange
-from loom.notify.models import Channel, OutboxCursor, Rule
+from loom.notify.models import Channel, OutboxCursor, Policy, Rule
 from loom.notify.rules import Facts, firing
 from loom.queue.protocol import Queue
 from loom.services.models import Service
@@ -83,8 +83,14 @@ async def dispatch(
         incident = incidents.get(event.incident_id)
         if incident is None:
             continue
-        message = context.message(incident, event, portal_url)
-        for channel in context.channels_for(incident, message):
+        message = context.message(incident, EVENTS[event.kind], event.at, event.actor, portal_url)
+        channels, policies = context.route(incident, message)
+        if message.event in (NotifyEvent.ACKNOWLEDGED, NotifyEvent.RESOLVED):
+            await escalation.stop(session, incident.id, event.actor, event.created_at)
+        elif message.event in (NotifyEvent.OPENED, NotifyEvent.REOPENED):
+            for policy in policies:
+                await escalation.start(session, queue, incident, policy, now, event.created_at)
+        for channel in channels:
             delivery_id = uuid.uuid5(_DELIVERIES, f"{event.id}:{channel.id}")
             sent = await delivery.enqueue(
                 queue, channel, message, session=session, delivery_id=delivery_id
@@ -114,7 +120,9 @@ class _Context:
         channels: dict[str, Channel],
         services: dict[str, Service],
         changes: dict[uuid.UUID, RelatedChange],
+        policies: dict[uuid.UUID, Policy],
     ) -> None:
+        self.policies = policies
         self.rules = rules
         self.channels = channels
         self.services = services
@@ -150,25 +158,42 @@ class _Context:
         for incident_id, score, change in best:  # best last: it stays
             what = change.title or " ".join(filter(None, [change.type, change.version]))
             changes[incident_id] = RelatedChange(what, score, change.url)
-        return cls(rules, channels, services, changes)
+        policy_ids = {r.policy_id for rs in rules.values() for r in rs if r.policy_id}
+        policies: dict[uuid.UUID, Policy] = {}
+        if policy_ids:
+            policies = {
+                p.id: p
+                for p in await session.scalars(select(Policy).where(Policy.id.in_(policy_ids)))
+            }
+        return cls(rules, channels, services, changes, policies)
 
-    def message(self, incident: Incident, event: IncidentEvent, portal_url: str) -> IncidentMessage:
+    def message(
+        self,
+        incident: Incident,
+        event: NotifyEvent,
+        at: datetime,
+        actor: str,
+        portal_url: str,
+    ) -> IncidentMessage:
         root = incident.root_cause[0] if incident.root_cause else {}
         reasons = root.get("reasons") or []
         return IncidentMessage(
-            event=EVENTS[event.kind], incident_id=str(incident.id), ref=f"INC-{incident.number}",
+            event=event, incident_id=str(incident.id), ref=f"INC-{incident.number}",
             title=incident.title, status=incident.status, severity=incident.severity,
-            opened_at=incident.opened_at, at=event.at,
+            opened_at=incident.opened_at, at=at,
             url=f"{portal_url.rstrip('/')}/ui/incidents/INC-{incident.number}",
             environment=incident.environment, root_cause=root.get("service"),
             root_cause_reason=str(reasons[0]) if reasons else None,
             services=tuple(str(a["service"]) for a in incident.affected),
             alert_count=incident.alert_count, firing_count=incident.firing_count,
             related_change=self.changes.get(incident.id),
-            actor=event.actor if event.actor not in ("system", "") else None,
+            actor=actor if actor not in ("system", "") else None,
         )  # fmt: skip
 
-    def channels_for(self, incident: Incident, message: IncidentMessage) -> list[Channel]:
+    def route(
+        self, incident: Incident, message: IncidentMessage
+    ) -> tuple[list[Channel], list[Policy]]:
+        """The channels and the escalation policies of the rules the message fires."""
         services = [self.services[s] for s in incident.service_ids if s in self.services]
         facts = Facts(
             event=message.event, severity=incident.severity,
@@ -176,8 +201,19 @@ class _Context:
             team_ids=frozenset(s.team_id for s in services),
         )  # fmt: skip
         out: dict[str, Channel] = {}
+        policies: dict[uuid.UUID, Policy] = {}
         for rule in firing(self.rules.get(incident.org_id, []), facts):
             for channel_id in rule.channel_ids:
                 if channel_id in self.channels:
                     out.setdefault(channel_id, self.channels[channel_id])
-        return list(out.values())
+            if rule.policy_id is not None and rule.policy_id in self.policies:
+                policies.setdefault(rule.policy_id, self.policies[rule.policy_id])
+        return list(out.values()), list(policies.values())
+
+
+async def incident_message(
+    session: AsyncSession, incident: Incident, event: NotifyEvent, at: datetime, portal_url: str
+) -> IncidentMessage:
+    """The message about `incident` now (an escalation level's, say)."""
+    context = await _Context.load(session, [incident])
+    return context.message(incident, event, at, "system", portal_url)

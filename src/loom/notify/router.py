@@ -13,11 +13,12 @@ from loom.api.deps import CurrentPrincipal, RuntimeDep, SessionDep
 from loom.api.pagination import Page, PageDep, page_body, paginate
 from loom.incidents.queries import get_incident
 from loom.notify import channels_service as channels
+from loom.notify import policies_service as policies
 from loom.notify import rules_service as rules
 from loom.notify import schemas, views
 from loom.notify.delivery import NOTIFY_QUEUE
 from loom.notify.kinds import AttemptStatus
-from loom.notify.models import Channel, Notification, Rule
+from loom.notify.models import Channel, Notification, Policy, Rule
 from loom.queue.factory import queue_for
 from loom.secrets.crypto import derive_key
 
@@ -147,6 +148,47 @@ async def delete_rule(
 ) -> Response:
     async with session.begin():
         await rules.delete_rule(session, principal, rule_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/policies", responses={200: {"model": Page[schemas.Policy]}})
+async def list_policies(
+    principal: CurrentPrincipal, session: SessionDep, page: PageDep
+) -> dict[str, Any]:
+    async with session.begin():
+        rows, cursor = await paginate(
+            session, policies.list_query(principal), [Policy.name, Policy.id], page,
+            descending=False,
+        )  # fmt: skip
+        items = await views.policies_out(session, rows)
+    return page_body(items, cursor, page)
+
+
+@router.post("/policies", response_model=schemas.Policy, status_code=status.HTTP_201_CREATED)
+async def create_policy(
+    body: schemas.PolicyIn, principal: CurrentPrincipal, session: SessionDep
+) -> schemas.Policy:
+    async with session.begin():
+        policy = await policies.save_policy(session, principal, body)
+        return (await views.policies_out(session, [policy]))[0]
+
+
+@router.put("/policies/{policy_id}", response_model=schemas.Policy)
+async def replace_policy(
+    policy_id: uuid.UUID, body: schemas.PolicyIn, principal: CurrentPrincipal,
+    session: SessionDep,
+) -> schemas.Policy:  # fmt: skip
+    async with session.begin():
+        policy = await policies.save_policy(session, principal, body, policy_id)
+        return (await views.policies_out(session, [policy]))[0]
+
+
+@router.delete("/policies/{policy_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_policy(
+    policy_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+) -> Response:
+    async with session.begin():
+        await policies.delete_policy(session, principal, policy_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

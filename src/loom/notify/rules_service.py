@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.audit import service as audit
 from loom.auth.principal import Principal
-from loom.errors import FieldIssue, InvalidInput, NotFound
+from loom.errors import InvalidInput, NotFound
 from loom.notify import schemas
 from loom.notify.channels_service import name_free, owning_team, require_manager
 from loom.notify.message import NotifyEvent
-from loom.notify.models import Channel, Rule
+from loom.notify.models import Rule
+from loom.notify.policies_service import get_policy, usable_channels
 
 
 def list_query(principal: Principal) -> Select[Rule]:
@@ -32,30 +33,6 @@ async def get_rule(session: AsyncSession, principal: Principal, rule_id: uuid.UU
     return found
 
 
-async def _channels(
-    session: AsyncSession, principal: Principal, team_id: uuid.UUID | None, given: list[str]
-) -> list[str]:
-    """The ids of the channels named (by name or id) that a rule of `team_id` may use."""
-    usable = select(Channel).where(
-        Channel.org_id == principal.org_id,
-        or_(Channel.team_id.is_(None), Channel.team_id == team_id),
-    )
-    found = {c.name: c for c in await session.scalars(usable)}
-    by_id = {str(c.id): c for c in found.values()}
-    out, issues = [], []
-    for index, name in enumerate(given):
-        channel = found.get(name) or by_id.get(name)
-        if channel is None:
-            issues.append(
-                FieldIssue(f"channels[{index}]", f"no channel '{name}' this rule may use")
-            )
-        elif str(channel.id) not in out:
-            out.append(str(channel.id))
-    if issues:
-        raise InvalidInput("unknown channels", issues)
-    return out
-
-
 async def save_rule(
     session: AsyncSession,
     principal: Principal,
@@ -67,7 +44,18 @@ async def save_rule(
     await require_manager(session, principal, team_id)
     if NotifyEvent.TEST in body.events:
         raise InvalidInput.on("events", "'test' is not an event rules can match")
-    channel_ids = await _channels(session, principal, team_id, body.channels)
+    channel_ids = await usable_channels(session, principal, team_id, body.channels, "channels")
+    policy_id = None
+    if body.policy is not None:
+        try:
+            policy = await get_policy(session, principal, body.policy)
+        except NotFound:
+            raise InvalidInput.on("policy", f"no escalation policy '{body.policy}'") from None
+        if policy.team_id not in (None, team_id):
+            raise InvalidInput.on("policy", "a policy of another team")
+        policy_id = policy.id
+    if not channel_ids and policy_id is None:
+        raise InvalidInput.on("channels", "name at least one channel, or a policy")
     conditions = {"severities": body.severities, "services": body.services,
                   "environments": body.environments}  # fmt: skip
     if rule_id is None:
@@ -83,7 +71,7 @@ async def save_rule(
             await name_free(session, Rule, principal.org_id, body.name)
     rule.name, rule.team_id, rule.position = body.name, team_id, body.position
     rule.events = [e.value for e in body.events]
-    rule.conditions, rule.channel_ids = conditions, channel_ids
+    rule.conditions, rule.channel_ids, rule.policy_id = conditions, channel_ids, policy_id
     rule.stop, rule.enabled = body.stop, body.enabled
     await session.flush()
     await audit.record(
@@ -108,5 +96,6 @@ async def delete_rule(session: AsyncSession, principal: Principal, rule_id: uuid
 
 def _audited(rule: Rule) -> dict[str, object]:
     return {"name": rule.name, "position": rule.position, "events": rule.events,
-            "conditions": rule.conditions, "channels": rule.channel_ids, "stop": rule.stop,
+            "conditions": rule.conditions, "channels": rule.channel_ids,
+            "policy": str(rule.policy_id) if rule.policy_id else None, "stop": rule.stop,
             "enabled": rule.enabled}  # fmt: skip

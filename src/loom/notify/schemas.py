@@ -93,7 +93,9 @@ class RuleIn(BaseModel):
     services: list[str] = Field(default_factory=list)
     environments: list[str] = Field(default_factory=list)
     #: Channel names or ids.
-    channels: list[str] = Field(min_length=1)
+    channels: list[str] = Field(default_factory=list)
+    #: An escalation policy (name or id) the rule starts on incident.opened/reopened.
+    policy: str | None = None
     #: Later rules are not tried once this one fires.
     stop: bool = False
     enabled: bool = True
@@ -109,7 +111,37 @@ class Rule(BaseModel):
     services: list[str]
     environments: list[str]
     channels: list[str]
+    policy: str | None
     stop: bool
     enabled: bool
+    created_by: str
+    created_at: datetime
+
+
+class PolicyLevel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: Minutes after the level before (the first: after the incident opened).
+    delay_minutes: float = Field(default=0, ge=0, le=24 * 60)
+    #: Channel names or ids.
+    channels: list[str] = Field(min_length=1)
+
+
+class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ChannelName
+    team: str | None = None
+    levels: list[PolicyLevel] = Field(min_length=1, max_length=20)
+    #: How many times the whole sequence runs again after its last level.
+    repeat: int = Field(default=0, ge=0, le=10)
+
+
+class Policy(BaseModel):
+    id: uuid.UUID
+    name: str
+    team: str | None
+    levels: list[PolicyLevel]
+    repeat: int
     created_by: str
     created_at: datetime

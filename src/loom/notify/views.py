@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loom.auth.models import Team
 from loom.notify import schemas
 from loom.notify.kinds import AttemptStatus, ChannelKind
-from loom.notify.models import Channel, Notification, Rule
+from loom.notify.models import Channel, Notification, Policy, Rule
 from loom.secrets.service import masked
 
 
@@ -50,6 +50,13 @@ async def rules_out(session: AsyncSession, rules: Sequence[Rule]) -> list[schema
     if team_ids:
         found = await session.execute(select(Team.id, Team.slug).where(Team.id.in_(team_ids)))
         teams = {team_id: slug for team_id, slug in found}
+    policies: dict[uuid.UUID, str] = {}
+    policy_ids = {r.policy_id for r in rules if r.policy_id is not None}
+    if policy_ids:
+        found_policies = await session.execute(
+            select(Policy.id, Policy.name).where(Policy.id.in_(policy_ids))
+        )
+        policies = {policy_id: name for policy_id, name in found_policies}
     names: dict[str, str] = {}
     if channel_ids:
         found_channels = await session.execute(
@@ -63,8 +70,35 @@ async def rules_out(session: AsyncSession, rules: Sequence[Rule]) -> list[schema
             severities=r.conditions.get("severities", []),
             services=r.conditions.get("services", []),
             environments=r.conditions.get("environments", []),
-            channels=[names.get(c, c) for c in r.channel_ids], stop=r.stop, enabled=r.enabled,
+            channels=[names.get(c, c) for c in r.channel_ids],
+            policy=policies.get(r.policy_id) if r.policy_id else None, stop=r.stop,
+            enabled=r.enabled,
             created_by=r.created_by, created_at=r.created_at,
         )
         for r in rules
+    ]  # fmt: skip
+
+
+async def policies_out(session: AsyncSession, policies: Sequence[Policy]) -> list[schemas.Policy]:
+    channel_ids = {uuid.UUID(c) for p in policies for lv in p.levels for c in lv["channel_ids"]}
+    team_ids = {p.team_id for p in policies if p.team_id is not None}
+    names: dict[str, str] = {}
+    if channel_ids:
+        found = await session.execute(
+            select(Channel.id, Channel.name).where(Channel.id.in_(channel_ids))
+        )
+        names = {str(channel_id): name for channel_id, name in found}
+    teams: dict[uuid.UUID, str] = {}
+    if team_ids:
+        found_teams = await session.execute(select(Team.id, Team.slug).where(Team.id.in_(team_ids)))
+        teams = {team_id: slug for team_id, slug in found_teams}
+    return [
+        schemas.Policy(
+            id=p.id, name=p.name, team=teams.get(p.team_id) if p.team_id else None,
+            levels=[schemas.PolicyLevel(delay_minutes=lv["delay_minutes"],
+                                        channels=[names.get(c, c) for c in lv["channel_ids"]])
+                    for lv in p.levels],
+            repeat=p.repeat, created_by=p.created_by, created_at=p.created_at,
+        )
+        for p in policies
     ]  # fmt: skip

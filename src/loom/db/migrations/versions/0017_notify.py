@@ -1,4 +1,5 @@
-"""notify: channels, rules, the notification log, the outbox cursor (and an index on incident_events.created_at)
+"""notify: channels, rules, escalation policies, the notification log, the outbox
+cursor (and an index on incident_events.created_at)
 
 Revision ID: 0017
 Revises: 0016
@@ -71,6 +72,43 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_notify_channels_team_id"), ["team_id"], unique=False)
 
     op.create_table(
+        "notify_policies",
+        sa.Column("team_id", sa.Uuid(), nullable=True),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column(
+            "levels",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("repeat", sa.Integer(), nullable=False),
+        sa.Column("created_by", sa.String(length=320), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organizations.id"],
+            name=op.f("fk_notify_policies_org_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["team_id"],
+            ["teams.id"],
+            name=op.f("fk_notify_policies_team_id_teams"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_policies")),
+        sa.UniqueConstraint("org_id", "name", name="uq_notify_policies_org_name"),
+    )
+    with op.batch_alter_table("notify_policies", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_notify_policies_created_at"), ["created_at"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_notify_policies_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_notify_policies_team_id"), ["team_id"], unique=False)
+
+    op.create_table(
         "notify_rules",
         sa.Column("team_id", sa.Uuid(), nullable=True),
         sa.Column("name", sa.String(length=100), nullable=False),
@@ -90,6 +128,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
+        sa.Column("policy_id", sa.Uuid(), nullable=True),
         sa.Column("stop", sa.Boolean(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("created_by", sa.String(length=320), nullable=False),
@@ -102,6 +141,12 @@ def upgrade() -> None:
             ["organizations.id"],
             name=op.f("fk_notify_rules_org_id_organizations"),
             ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["policy_id"],
+            ["notify_policies.id"],
+            name=op.f("fk_notify_rules_policy_id_notify_policies"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["team_id"],
@@ -174,6 +219,53 @@ def upgrade() -> None:
             "ix_notifications_org_status_at", ["org_id", "status", "created_at"], unique=False
         )
 
+    op.create_table(
+        "notify_escalations",
+        sa.Column("incident_id", sa.Uuid(), nullable=False),
+        sa.Column("policy_id", sa.Uuid(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("run", sa.Integer(), nullable=False),
+        sa.Column("level", sa.Integer(), nullable=False),
+        sa.Column("round", sa.Integer(), nullable=False),
+        sa.Column("next_at", loom.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("stopped_by", sa.String(length=320), nullable=False),
+        sa.Column("started_at", loom.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incidents.id"],
+            name=op.f("fk_notify_escalations_incident_id_incidents"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organizations.id"],
+            name=op.f("fk_notify_escalations_org_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["policy_id"],
+            ["notify_policies.id"],
+            name=op.f("fk_notify_escalations_policy_id_notify_policies"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_escalations")),
+        sa.UniqueConstraint(
+            "incident_id", "policy_id", name="uq_notify_escalations_incident_policy"
+        ),
+    )
+    with op.batch_alter_table("notify_escalations", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_notify_escalations_created_at"), ["created_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_notify_escalations_incident_id"), ["incident_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_notify_escalations_org_id"), ["org_id"], unique=False)
+
     with op.batch_alter_table("incident_events", schema=None) as batch_op:
         batch_op.create_index("ix_incident_events_created_at", ["created_at"], unique=False)
 
@@ -185,6 +277,12 @@ def downgrade() -> None:
     with op.batch_alter_table("incident_events", schema=None) as batch_op:
         batch_op.drop_index("ix_incident_events_created_at")
 
+    with op.batch_alter_table("notify_escalations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notify_escalations_org_id"))
+        batch_op.drop_index(batch_op.f("ix_notify_escalations_incident_id"))
+        batch_op.drop_index(batch_op.f("ix_notify_escalations_created_at"))
+
+    op.drop_table("notify_escalations")
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.drop_index("ix_notifications_org_status_at")
         batch_op.drop_index(batch_op.f("ix_notifications_org_id"))
@@ -199,6 +297,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_notify_rules_created_at"))
 
     op.drop_table("notify_rules")
+    with op.batch_alter_table("notify_policies", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notify_policies_team_id"))
+        batch_op.drop_index(batch_op.f("ix_notify_policies_org_id"))
+        batch_op.drop_index(batch_op.f("ix_notify_policies_created_at"))
+
+    op.drop_table("notify_policies")
     with op.batch_alter_table("notify_channels", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notify_channels_team_id"))
         batch_op.drop_index(batch_op.f("ix_notify_channels_org_id"))
