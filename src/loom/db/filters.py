@@ -1,11 +1,12 @@
-"""Query terms shared by every domain."""
+"""Query helpers shared by every domain."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import uuid
+from collections.abc import Collection, Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, Uuid, any_, bindparam
+from sqlalchemy import ColumnElement, String, Uuid, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,3 +24,15 @@ def one_of(session: AsyncSession, column: Any, values: Collection[Any]) -> Colum
         array = _ID_ARRAY if isinstance(column.type, Uuid) else _TEXT_ARRAY
         return column == any_(bindparam(None, list(values), type_=array))  # type: ignore[no-any-return]
     return column.in_(values)  # type: ignore[no-any-return]
+
+
+async def names_by_id(
+    session: AsyncSession, column: Any, key: Any, ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, Any]:
+    """`column` (a name, a slug) of the rows whose `key` is one of `ids` (one query; none
+    for no ids)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = await session.execute(select(key, column).where(key.in_(wanted)))
+    return {row[0]: row[1] for row in rows}

@@ -7,10 +7,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.auth.models import User
+from loom.db.filters import names_by_id
 from loom.incidents import schemas
 from loom.incidents.kinds import (
     AlertSourceKind,
@@ -24,26 +24,20 @@ from loom.incidents.models import Alert, AlertSource, Change, Incident
 from loom.services.models import Service
 
 
-async def _names(
-    session: AsyncSession, column: object, key: object, ids: Iterable[uuid.UUID | None]
-) -> dict[uuid.UUID, object]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    rows = await session.execute(select(key, column).where(key.in_(wanted)))  # type: ignore[attr-defined,call-overload]
-    return {row[0]: row[1] for row in rows}
-
-
 async def service_slugs(
     session: AsyncSession, ids: Iterable[uuid.UUID | None]
 ) -> dict[uuid.UUID, str]:
-    return await _names(session, Service.slug, Service.id, ids)  # type: ignore[return-value]
+    return await names_by_id(session, Service.slug, Service.id, ids)  # type: ignore[return-value]
 
 
 async def alerts_out(session: AsyncSession, alerts: Sequence[Alert]) -> list[schemas.Alert]:
     slugs = await service_slugs(session, (a.service_id for a in alerts))
-    sources = await _names(session, AlertSource.name, AlertSource.id, (a.source_id for a in alerts))
-    numbers = await _names(session, Incident.number, Incident.id, (a.incident_id for a in alerts))
+    sources = await names_by_id(
+        session, AlertSource.name, AlertSource.id, (a.source_id for a in alerts)
+    )
+    numbers = await names_by_id(
+        session, Incident.number, Incident.id, (a.incident_id for a in alerts)
+    )
     out = []
     for a in alerts:
         grouping = schemas.Grouping(**a.grouping) if a.grouping else None
@@ -73,8 +67,8 @@ async def incidents_out(
     for i in incidents:
         service_ids.update(uuid.UUID(s) for s in i.service_ids)
     slugs = await service_slugs(session, service_ids)
-    emails = await _names(session, User.email, User.id, (i.assignee_id for i in incidents))
-    merged = await _names(
+    emails = await names_by_id(session, User.email, User.id, (i.assignee_id for i in incidents))
+    merged = await names_by_id(
         session, Incident.number, Incident.id, (i.merged_into_id for i in incidents)
     )
     out = []

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.auth.models import Team
+from loom.db.filters import names_by_id
 from loom.notify import schemas
 from loom.notify.kinds import AttemptStatus, ChannelKind
 from loom.notify.models import Channel, Notification, Policy, Rule
@@ -16,11 +16,7 @@ from loom.secrets.service import masked
 
 
 async def channels_out(session: AsyncSession, channels: Sequence[Channel]) -> list[schemas.Channel]:
-    team_ids = {c.team_id for c in channels if c.team_id is not None}
-    slugs: dict[uuid.UUID, str] = {}
-    if team_ids:
-        found = await session.execute(select(Team.id, Team.slug).where(Team.id.in_(team_ids)))
-        slugs = {team_id: slug for team_id, slug in found}
+    slugs = await names_by_id(session, Team.slug, Team.id, (c.team_id for c in channels))
     return [
         schemas.Channel(
             id=c.id, name=c.name, kind=ChannelKind(c.kind),
@@ -44,25 +40,9 @@ def notification_out(row: Notification) -> schemas.Notification:
 
 
 async def rules_out(session: AsyncSession, rules: Sequence[Rule]) -> list[schemas.Rule]:
-    team_ids = {r.team_id for r in rules if r.team_id is not None}
-    channel_ids = {uuid.UUID(c) for r in rules for c in r.channel_ids}
-    teams: dict[uuid.UUID, str] = {}
-    if team_ids:
-        found = await session.execute(select(Team.id, Team.slug).where(Team.id.in_(team_ids)))
-        teams = {team_id: slug for team_id, slug in found}
-    policies: dict[uuid.UUID, str] = {}
-    policy_ids = {r.policy_id for r in rules if r.policy_id is not None}
-    if policy_ids:
-        found_policies = await session.execute(
-            select(Policy.id, Policy.name).where(Policy.id.in_(policy_ids))
-        )
-        policies = {policy_id: name for policy_id, name in found_policies}
-    names: dict[str, str] = {}
-    if channel_ids:
-        found_channels = await session.execute(
-            select(Channel.id, Channel.name).where(Channel.id.in_(channel_ids))
-        )
-        names = {str(channel_id): name for channel_id, name in found_channels}
+    teams = await names_by_id(session, Team.slug, Team.id, (r.team_id for r in rules))
+    policies = await names_by_id(session, Policy.name, Policy.id, (r.policy_id for r in rules))
+    names = await _channel_names(session, (c for r in rules for c in r.channel_ids))
     return [
         schemas.Rule(
             id=r.id, name=r.name, team=teams.get(r.team_id) if r.team_id else None,
@@ -72,26 +52,17 @@ async def rules_out(session: AsyncSession, rules: Sequence[Rule]) -> list[schema
             environments=r.conditions.get("environments", []),
             channels=[names.get(c, c) for c in r.channel_ids],
             policy=policies.get(r.policy_id) if r.policy_id else None, stop=r.stop,
-            enabled=r.enabled,
-            created_by=r.created_by, created_at=r.created_at,
+            enabled=r.enabled, created_by=r.created_by, created_at=r.created_at,
         )
         for r in rules
     ]  # fmt: skip
 
 
 async def policies_out(session: AsyncSession, policies: Sequence[Policy]) -> list[schemas.Policy]:
-    channel_ids = {uuid.UUID(c) for p in policies for lv in p.levels for c in lv["channel_ids"]}
-    team_ids = {p.team_id for p in policies if p.team_id is not None}
-    names: dict[str, str] = {}
-    if channel_ids:
-        found = await session.execute(
-            select(Channel.id, Channel.name).where(Channel.id.in_(channel_ids))
-        )
-        names = {str(channel_id): name for channel_id, name in found}
-    teams: dict[uuid.UUID, str] = {}
-    if team_ids:
-        found_teams = await session.execute(select(Team.id, Team.slug).where(Team.id.in_(team_ids)))
-        teams = {team_id: slug for team_id, slug in found_teams}
+    teams = await names_by_id(session, Team.slug, Team.id, (p.team_id for p in policies))
+    names = await _channel_names(
+        session, (c for p in policies for level in p.levels for c in level["channel_ids"])
+    )
     return [
         schemas.Policy(
             id=p.id, name=p.name, team=teams.get(p.team_id) if p.team_id else None,
@@ -102,3 +73,9 @@ async def policies_out(session: AsyncSession, policies: Sequence[Policy]) -> lis
         )
         for p in policies
     ]  # fmt: skip
+
+
+async def _channel_names(session: AsyncSession, ids: Iterable[str]) -> dict[str, str]:
+    """Channel id (as stored in rules and policies) -> name."""
+    found = await names_by_id(session, Channel.name, Channel.id, (uuid.UUID(i) for i in ids))
+    return {str(channel_id): name for channel_id, name in found.items()}
