@@ -36,6 +36,7 @@ from loom.incidents.silences_router import router as silences_router
 from loom.incidents.sources_router import router as alert_sources_router
 from loom.notify.router import incident_router as incident_notify_router
 from loom.notify.router import router as notify_router
+from loom.notify.schedules_router import router as schedules_router
 from loom.platform.lifecycle import start_background, stop_background
 from loom.platform.logging import configure_logging
 from loom.platform.metrics import HttpMetrics
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     api.include_router(alerts_router)
     api.include_router(silences_router)
     api.include_router(notify_router)
+    api.include_router(schedules_router)
     api.include_router(incident_notify_router)
     app.include_router(api)
     app.include_router(metrics_router)

@@ -156,3 +156,38 @@ class Escalation(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     #: When the timeline event that started this run was written: the dispatcher may
     #: read events twice, and only later ones stop or restart the run.
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class Schedule(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
+    """An on-call schedule: layers of rotations in a time zone, and overrides. The
+    highest layer with someone on call wins; an override beats every layer."""
+
+    __tablename__ = "notify_schedules"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_notify_schedules_org_name"),)
+
+    team_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), default=None, index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    #: An IANA time zone ("Europe/Paris"): handoffs happen at its wall-clock time.
+    time_zone: Mapped[str] = mapped_column(String(64))
+    #: [{"name", "rotation": "daily" | "weekly", "handoff": "09:00", "start": "2026-11-02",
+    #:   "user_ids": [...]}], lowest priority first.
+    layers: Mapped[list[dict[str, Any]]] = mapped_column(PortableJSON, default=list)
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+
+
+class Override(UUIDPrimaryKey, OrgScoped, Base):
+    """Someone on call instead, for a while."""
+
+    __tablename__ = "notify_schedule_overrides"
+    __table_args__ = (Index("ix_notify_schedule_overrides_schedule_end", "schedule_id", "ends_at"),)
+
+    schedule_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("notify_schedules.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

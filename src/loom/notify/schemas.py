@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from loom.notify.kinds import AttemptStatus, ChannelKind
 from loom.notify.message import NotifyEvent
@@ -145,3 +145,68 @@ class Policy(BaseModel):
     repeat: int
     created_by: str
     created_at: datetime
+
+
+class LayerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="primary", max_length=100)
+    rotation: Literal["daily", "weekly"]
+    #: The local wall-clock time of the handoff, "HH:MM".
+    handoff: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    #: The first shift's day (a weekly rotation hands off on this weekday).
+    start: date
+    #: E-mail addresses of the organisation's users, in rotation order.
+    users: list[str] = Field(min_length=1, max_length=100)
+
+
+class ScheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ChannelName
+    team: str | None = None
+    #: An IANA time zone, e.g. "Europe/Paris".
+    time_zone: str = Field(min_length=1, max_length=64)
+    #: Lowest priority first: a higher layer with someone on call wins.
+    layers: list[LayerIn] = Field(min_length=1, max_length=10)
+
+
+class Schedule(BaseModel):
+    id: uuid.UUID
+    name: str
+    team: str | None
+    time_zone: str
+    layers: list[LayerIn]
+    created_by: str
+    created_at: datetime
+
+
+class OverrideIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: str
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+
+class Override(BaseModel):
+    id: uuid.UUID
+    user: str
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+
+
+class Shift(BaseModel):
+    user: str
+    starts_at: datetime
+    ends_at: datetime
+    #: The layer's name, or "override".
+    source: str
+
+
+class OnCall(BaseModel):
+    schedule: str
+    at: datetime
+    #: None: nobody (before every layer's start).
+    shift: Shift | None

@@ -7,11 +7,11 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loom.auth.models import Team
+from loom.auth.models import Team, User
 from loom.db.filters import names_by_id
 from loom.notify import schemas
 from loom.notify.kinds import AttemptStatus, ChannelKind
-from loom.notify.models import Channel, Notification, Policy, Rule
+from loom.notify.models import Channel, Notification, Policy, Rule, Schedule
 from loom.secrets.service import masked
 
 
@@ -79,3 +79,25 @@ async def _channel_names(session: AsyncSession, ids: Iterable[str]) -> dict[str,
     """Channel id (as stored in rules and policies) -> name."""
     found = await names_by_id(session, Channel.name, Channel.id, (uuid.UUID(i) for i in ids))
     return {str(channel_id): name for channel_id, name in found.items()}
+
+
+async def schedules_out(
+    session: AsyncSession, schedules: Sequence[Schedule]
+) -> list[schemas.Schedule]:
+    teams = await names_by_id(session, Team.slug, Team.id, (s.team_id for s in schedules))
+    emails = await names_by_id(
+        session, User.email, User.id,
+        (uuid.UUID(u) for s in schedules for layer in s.layers for u in layer["user_ids"]),
+    )  # fmt: skip
+    return [
+        schemas.Schedule(
+            id=s.id, name=s.name, team=teams.get(s.team_id) if s.team_id else None,
+            time_zone=s.time_zone,
+            layers=[schemas.LayerIn(name=lv["name"], rotation=lv["rotation"],
+                                    handoff=lv["handoff"], start=lv["start"],
+                                    users=[emails.get(uuid.UUID(u), u) for u in lv["user_ids"]])
+                    for lv in s.layers],
+            created_by=s.created_by, created_at=s.created_at,
+        )
+        for s in schedules
+    ]  # fmt: skip

@@ -1,5 +1,5 @@
-"""notify: channels, rules, escalation policies, the notification log, the outbox
-cursor (and an index on incident_events.created_at)
+"""notify: channels, rules, escalation policies, on-call schedules, the notification log,
+the outbox cursor (and an index on incident_events.created_at)
 
 Revision ID: 0017
 Revises: 0016
@@ -109,6 +109,43 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_notify_policies_team_id"), ["team_id"], unique=False)
 
     op.create_table(
+        "notify_schedules",
+        sa.Column("team_id", sa.Uuid(), nullable=True),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("time_zone", sa.String(length=64), nullable=False),
+        sa.Column(
+            "layers",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_by", sa.String(length=320), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organizations.id"],
+            name=op.f("fk_notify_schedules_org_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["team_id"],
+            ["teams.id"],
+            name=op.f("fk_notify_schedules_team_id_teams"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_schedules")),
+        sa.UniqueConstraint("org_id", "name", name="uq_notify_schedules_org_name"),
+    )
+    with op.batch_alter_table("notify_schedules", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_notify_schedules_created_at"), ["created_at"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_notify_schedules_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_notify_schedules_team_id"), ["team_id"], unique=False)
+
+    op.create_table(
         "notify_rules",
         sa.Column("team_id", sa.Uuid(), nullable=True),
         sa.Column("name", sa.String(length=100), nullable=False),
@@ -163,6 +200,44 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_notify_rules_org_id"), ["org_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_notify_rules_team_id"), ["team_id"], unique=False)
+
+    op.create_table(
+        "notify_schedule_overrides",
+        sa.Column("schedule_id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("starts_at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=320), nullable=False),
+        sa.Column("created_at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organizations.id"],
+            name=op.f("fk_notify_schedule_overrides_org_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["schedule_id"],
+            ["notify_schedules.id"],
+            name=op.f("fk_notify_schedule_overrides_schedule_id_notify_schedules"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_notify_schedule_overrides_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_schedule_overrides")),
+    )
+    with op.batch_alter_table("notify_schedule_overrides", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_notify_schedule_overrides_org_id"), ["org_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_notify_schedule_overrides_schedule_end", ["schedule_id", "ends_at"], unique=False
+        )
 
     op.create_table(
         "notifications",
@@ -291,12 +366,23 @@ def downgrade() -> None:
         batch_op.drop_index("ix_notifications_channel_at")
 
     op.drop_table("notifications")
+    with op.batch_alter_table("notify_schedule_overrides", schema=None) as batch_op:
+        batch_op.drop_index("ix_notify_schedule_overrides_schedule_end")
+        batch_op.drop_index(batch_op.f("ix_notify_schedule_overrides_org_id"))
+
+    op.drop_table("notify_schedule_overrides")
     with op.batch_alter_table("notify_rules", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notify_rules_team_id"))
         batch_op.drop_index(batch_op.f("ix_notify_rules_org_id"))
         batch_op.drop_index(batch_op.f("ix_notify_rules_created_at"))
 
     op.drop_table("notify_rules")
+    with op.batch_alter_table("notify_schedules", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notify_schedules_team_id"))
+        batch_op.drop_index(batch_op.f("ix_notify_schedules_org_id"))
+        batch_op.drop_index(batch_op.f("ix_notify_schedules_created_at"))
+
+    op.drop_table("notify_schedules")
     with op.batch_alter_table("notify_policies", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notify_policies_team_id"))
         batch_op.drop_index(batch_op.f("ix_notify_policies_org_id"))
