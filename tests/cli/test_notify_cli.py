@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from loom.cli.output import console
+from loom.client import LoomClient
 from loom.demo.fakes.server import FakeServer, Reply
 from loom.settings import Settings
 from tests.cli.conftest import LoggedIn, run
+from tests.client.conftest import mint_token
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.sqlite_only
@@ -71,3 +74,19 @@ def test_bad_settings_end_in_one_line_naming_the_field(logged_in: LoggedIn) -> N
     assert "config.url" in result.stderr
     result = run("notify", "add", "bad", "-k", "webhook", "--config", "[1]", code=1)
     assert "JSON object" in result.stderr
+
+
+def test_who_is_on_call_and_the_shifts_ahead(logged_in: LoggedIn) -> None:
+    today = datetime.now(UTC).date()
+    with LoomClient(logged_in.url, mint_token(logged_in.url)) as client:
+        client.core.post("/notify/schedules", dict, ok=(201,), json={
+            "name": "db-oncall", "time_zone": "UTC",
+            "layers": [{"rotation": "daily", "handoff": "00:00",
+                        "start": (today - timedelta(days=1)).isoformat(),
+                        "users": ["admin@loom.test"]}],
+        })  # fmt: skip
+    now = json.loads(run("oncall", "now", "-o", "json").stdout)["items"]
+    assert [(n["schedule"], n["user"]) for n in now] == [("db-oncall", "admin@loom.test")]
+    ahead = json.loads(run("oncall", "schedule", "db-oncall", "--days", "3", "-o", "json").stdout)
+    assert {s["user"] for s in ahead["items"]} == {"admin@loom.test"}
+    assert "admin@loom.test" in run("oncall", "now", "db-oncall").stdout

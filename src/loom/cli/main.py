@@ -15,7 +15,7 @@ from loom.cli.changes import change_app
 from loom.cli.config import config_app
 from loom.cli.health import health
 from loom.cli.incidents import incident_app
-from loom.cli.notify import notify_app
+from loom.cli.notify import notify_app, oncall_app
 from loom.cli.queue import queue_app
 from loom.cli.request_approvals import approvals, approve, reject
 from loom.cli.request_escalation import complete, escalate
@@ -70,6 +70,7 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(alert_app, name="alert")
 app.add_typer(silence_app, name="silence")
 app.add_typer(notify_app, name="notify")
+app.add_typer(oncall_app, name="oncall")
 
 if __name__ == "__main__":
     app()

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from loom.client.base import HttpCore, parse
 from loom.client.errors import ApiError
@@ -51,6 +52,27 @@ class Notification(ApiModel):
     latency_ms: int = 0
     event_at: datetime
     created_at: datetime
+
+
+class Shift(ApiModel):
+    user: str
+    starts_at: datetime
+    ends_at: datetime
+    source: str
+
+
+class OnCall(ApiModel):
+    schedule: str
+    at: datetime
+    shift: Shift | None = None
+
+
+class ScheduleInfo(ApiModel):
+    id: uuid.UUID
+    name: str
+    team: str | None = None
+    time_zone: str
+    layers: list[dict[str, Any]] = []
 
 
 class NotifyApi:
@@ -100,6 +122,22 @@ class NotifyApi:
 
     def iter_log(self, *, page_size: int = 100, **filters: Any) -> Iterator[Notification]:
         return iterate(lambda cursor: self.log(limit=page_size, cursor=cursor, **filters))
+
+    def schedules(self) -> list[ScheduleInfo]:
+        return self._core.get_list("/notify/schedules", ScheduleInfo)
+
+    def on_call(self, schedule: str, at: datetime | None = None) -> OnCall:
+        """Who is on call on `schedule` (name or id) now, or at `at`."""
+        return self._core.get(
+            f"/notify/schedules/{quote(schedule, safe='')}/oncall", OnCall, params={"at": at}
+        )
+
+    def shifts(self, schedule: str, start: datetime, end: datetime) -> list[Shift]:
+        response = self._core.request(
+            "GET", f"/notify/schedules/{quote(schedule, safe='')}/shifts",
+            params={"start": start, "end": end},
+        )  # fmt: skip
+        return [Shift.model_validate(s) for s in response.json()]
 
     def _id(self, channel: str) -> str:
         """A channel's id, given its id or its name."""
