@@ -22,7 +22,7 @@ from loom.auth.service import team_named
 from loom.errors import Conflict, FieldIssue, InvalidInput, NotFound, field_path
 from loom.notify import delivery, registry
 from loom.notify.message import IncidentMessage, NotifyEvent
-from loom.notify.models import Channel, Policy, Rule, Schedule
+from loom.notify.models import Channel, MaintenanceWindow, Policy, Rule, Schedule
 from loom.queue.protocol import Queue
 from loom.secrets import service as secrets
 
@@ -193,18 +193,20 @@ async def owning_team(
     return team_id
 
 
+_WHAT: dict[type, str] = {Channel: "channel", Rule: "rule", Schedule: "schedule",
+                          MaintenanceWindow: "maintenance window"}  # fmt: skip
+
+
 async def name_free(
     session: AsyncSession,
-    model: type[Channel] | type[Rule] | type[Policy] | type[Schedule],
+    model: type[Channel | Rule | Policy | Schedule | MaintenanceWindow],
     org_id: uuid.UUID,
     name: str,
 ) -> None:
     """Refuse a name a channel (rule, policy) of the organisation already has."""
     taken = await session.scalar(select(model.id).where(model.org_id == org_id, model.name == name))
     if taken is not None:
-        what = {Channel: "channel", Rule: "rule", Schedule: "schedule"}.get(
-            model, "escalation policy"
-        )
+        what = _WHAT.get(model, "escalation policy")
         raise Conflict(f"a {what} named '{name}' exists")
 
 

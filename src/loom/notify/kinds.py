@@ -21,3 +21,5 @@ class AttemptStatus(enum.StrEnum):
     RETRYING = "retrying"
     #: Failed for good (a permanent failure, or the last attempt): a person looks at it.
     DEAD = "dead"
+    #: Not sent: a maintenance window was open (recorded all the same).
+    MUTED = "muted"

@@ -191,3 +191,30 @@ class Override(UUIDPrimaryKey, OrgScoped, Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(320), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MaintenanceWindow(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
+    """While a window is open, incidents of its services (all, if it names none) notify
+    nobody; what would have been sent is logged as muted. Open once (`starts_at` to
+    `ends_at`) or every week (`weekdays` at `start_time` for `duration_minutes`, in
+    `time_zone`)."""
+
+    __tablename__ = "notify_maintenance_windows"
+    __table_args__ = (
+        UniqueConstraint("org_id", "name", name="uq_notify_maintenance_windows_org_name"),
+    )
+
+    team_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), default=None, index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    #: Service slugs; none: every service.
+    services: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    #: ["mon", ..., "sun"]
+    weekdays: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
+    start_time: Mapped[str | None] = mapped_column(String(5), default=None)
+    duration_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_by: Mapped[str] = mapped_column(String(320), default="")

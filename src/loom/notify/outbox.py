@@ -23,8 +23,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loom.incidents.kinds import EventKind
 from loom.incidents.models import Change, ChangeCorrelation, Incident, IncidentEvent
 from loom.notify import delivery, escalation
+from loom.notify.kinds import AttemptStatus
+from loom.notify.maintenance import muting
 from loom.notify.message import IncidentMessage, NotifyEvent, RelatedChange
-from loom.notify.models import Channel, OutboxCursor, Policy, Rule
+from loom.notify.models import (
+    Channel,
+    MaintenanceWindow,
+    Notification,
+    OutboxCursor,
+    Policy,
+    Rule,
+)
 from loom.notify.rules import Facts, firing
 from loom.queue.protocol import Queue
 from loom.services.models import Service
@@ -85,9 +94,14 @@ async def dispatch(
             continue
         message = context.message(incident, EVENTS[event.kind], event.at, event.actor, portal_url)
         channels, policies = context.route(incident, message)
+        window = muting(context.windows.get(incident.org_id, []), context.slugs(incident), event.at)
         if message.event in (NotifyEvent.ACKNOWLEDGED, NotifyEvent.RESOLVED):
             await escalation.stop(session, incident.id, event.actor, event.created_at)
-        elif message.event in (NotifyEvent.OPENED, NotifyEvent.REOPENED):
+        if window is not None:
+            await _muted(session, event, message, channels, window)
+            done.dispatched[event.id] = event.created_at
+            continue
+        if message.event in (NotifyEvent.OPENED, NotifyEvent.REOPENED):
             for policy in policies:
                 await escalation.start(session, queue, incident, policy, now, event.created_at)
         for channel in channels:
@@ -99,6 +113,27 @@ async def dispatch(
         done.dispatched[event.id] = event.created_at
     cursor.at = max(cursor.at, events[-1].created_at)
     return done
+
+
+async def _muted(
+    session: AsyncSession,
+    event: IncidentEvent,
+    message: IncidentMessage,
+    channels: list[Channel],
+    window: MaintenanceWindow,
+) -> None:
+    """Log what a maintenance window kept from being sent (once, however often read)."""
+    for channel in channels:
+        row_id = uuid.uuid5(_DELIVERIES, f"{event.id}:{channel.id}:muted")
+        if await session.get(Notification, row_id) is not None:
+            continue
+        session.add(Notification(
+            id=row_id, org_id=channel.org_id, delivery_id=row_id, channel_id=channel.id,
+            channel_name=channel.name, channel_kind=channel.kind,
+            incident_id=event.incident_id, event=message.event.value, event_at=message.at,
+            status=AttemptStatus.MUTED.value,
+            error=f"muted by maintenance window '{window.name}'",
+        ))  # fmt: skip
 
 
 @dataclass
@@ -121,7 +156,9 @@ class _Context:
         services: dict[str, Service],
         changes: dict[uuid.UUID, RelatedChange],
         policies: dict[uuid.UUID, Policy],
+        windows: dict[uuid.UUID, list[MaintenanceWindow]],
     ) -> None:
+        self.windows = windows
         self.policies = policies
         self.rules = rules
         self.channels = channels
@@ -165,7 +202,16 @@ class _Context:
                 p.id: p
                 for p in await session.scalars(select(Policy).where(Policy.id.in_(policy_ids)))
             }
-        return cls(rules, channels, services, changes, policies)
+        windows: dict[uuid.UUID, list[MaintenanceWindow]] = {}
+        found_windows = await session.scalars(
+            select(MaintenanceWindow).where(MaintenanceWindow.org_id.in_(orgs))
+        )
+        for window in found_windows:
+            windows.setdefault(window.org_id, []).append(window)
+        return cls(rules, channels, services, changes, policies, windows)
+
+    def slugs(self, incident: Incident) -> list[str]:
+        return [self.services[s].slug for s in incident.service_ids if s in self.services]
 
     def message(
         self,

@@ -13,12 +13,12 @@ from loom.api.deps import CurrentPrincipal, RuntimeDep, SessionDep
 from loom.api.pagination import Page, PageDep, page_body, paginate
 from loom.incidents.queries import get_incident
 from loom.notify import channels_service as channels
+from loom.notify import maintenance_service, schemas, views
 from loom.notify import policies_service as policies
 from loom.notify import rules_service as rules
-from loom.notify import schemas, views
 from loom.notify.delivery import NOTIFY_QUEUE
 from loom.notify.kinds import AttemptStatus
-from loom.notify.models import Channel, Notification, Policy, Rule
+from loom.notify.models import Channel, MaintenanceWindow, Notification, Policy, Rule
 from loom.queue.factory import queue_for
 from loom.secrets.crypto import derive_key
 
@@ -189,6 +189,40 @@ async def delete_policy(
 ) -> Response:
     async with session.begin():
         await policies.delete_policy(session, principal, policy_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/maintenance", responses={200: {"model": Page[schemas.Maintenance]}})
+async def list_maintenance(
+    principal: CurrentPrincipal, session: SessionDep, page: PageDep
+) -> dict[str, Any]:
+    """Maintenance windows, with whether each is open now."""
+    async with session.begin():
+        rows, cursor = await paginate(
+            session, maintenance_service.list_query(principal),
+            [MaintenanceWindow.name, MaintenanceWindow.id], page, descending=False,
+        )  # fmt: skip
+        items = await views.maintenance_out(session, rows)
+    return page_body(items, cursor, page)
+
+
+@router.post(
+    "/maintenance", response_model=schemas.Maintenance, status_code=status.HTTP_201_CREATED
+)
+async def create_maintenance(
+    body: schemas.MaintenanceIn, principal: CurrentPrincipal, session: SessionDep
+) -> schemas.Maintenance:
+    async with session.begin():
+        window = await maintenance_service.create_window(session, principal, body)
+        return (await views.maintenance_out(session, [window]))[0]
+
+
+@router.delete("/maintenance/{window_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_maintenance(
+    window_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+) -> Response:
+    async with session.begin():
+        await maintenance_service.delete_window(session, principal, window_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -210,3 +210,29 @@ class OnCall(BaseModel):
     at: datetime
     #: None: nobody (before every layer's start).
     shift: Shift | None
+
+
+class MaintenanceIn(BaseModel):
+    """Once (`starts_at`, `ends_at`) or weekly (`weekdays`, `start_time`,
+    `duration_minutes`, `time_zone`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ChannelName
+    team: str | None = None
+    #: Service slugs; none: every service.
+    services: list[str] = Field(default_factory=list)
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=list
+    )
+    start_time: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    duration_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
+    time_zone: str = "UTC"
+
+
+class Maintenance(MaintenanceIn):
+    id: uuid.UUID
+    open_now: bool
+    created_by: str

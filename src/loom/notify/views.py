@@ -9,9 +9,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.auth.models import Team, User
 from loom.db.filters import names_by_id
+from loom.db.types import utcnow
 from loom.notify import schemas
 from loom.notify.kinds import AttemptStatus, ChannelKind
-from loom.notify.models import Channel, Notification, Policy, Rule, Schedule
+from loom.notify.maintenance import is_open
+from loom.notify.models import (
+    Channel,
+    MaintenanceWindow,
+    Notification,
+    Policy,
+    Rule,
+    Schedule,
+)
 from loom.secrets.service import masked
 
 
@@ -100,4 +109,21 @@ async def schedules_out(
             created_by=s.created_by, created_at=s.created_at,
         )
         for s in schedules
+    ]  # fmt: skip
+
+
+async def maintenance_out(
+    session: AsyncSession, windows: Sequence[MaintenanceWindow]
+) -> list[schemas.Maintenance]:
+    teams = await names_by_id(session, Team.slug, Team.id, (w.team_id for w in windows))
+    now = utcnow()
+    return [
+        schemas.Maintenance.model_validate({
+            "id": w.id, "name": w.name, "team": teams.get(w.team_id) if w.team_id else None,
+            "services": w.services, "starts_at": w.starts_at, "ends_at": w.ends_at,
+            "weekdays": w.weekdays, "start_time": w.start_time,
+            "duration_minutes": w.duration_minutes, "time_zone": w.time_zone,
+            "open_now": is_open(w, now), "created_by": w.created_by,
+        })
+        for w in windows
     ]  # fmt: skip

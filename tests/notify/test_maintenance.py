@@ -1,0 +1,78 @@
+"""Maintenance windows: open once or weekly (across midnight, in their time zone); while
+one covers an incident's services, its notifications are logged as muted, not sent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from fastapi import FastAPI
+
+from loom.db.types import utcnow
+from loom.demo.fakes.server import FakeServer, Reply
+from loom.notify.consumer import NotifyConsumers
+from loom.notify.maintenance import is_open
+from loom.notify.models import MaintenanceWindow
+from tests.incidents.alert_support import as_source, make_source
+from tests.notify.conftest import Notifier
+
+NOTIFY = "/api/v1/notify"
+
+
+def test_a_weekly_window_opens_on_its_days_in_its_time_zone() -> None:
+    saturday_night = MaintenanceWindow(
+        name="patching", weekdays=["sat"], start_time="23:00", duration_minutes=180,
+        time_zone="Europe/Paris",
+    )  # fmt: skip
+    # 2026-11-28 is a Saturday; Paris is UTC+1 in winter.
+    assert not is_open(saturday_night, datetime(2026, 11, 28, 21, 59, tzinfo=UTC))
+    assert is_open(saturday_night, datetime(2026, 11, 28, 22, 0, tzinfo=UTC))
+    assert is_open(saturday_night, datetime(2026, 11, 29, 0, 59, tzinfo=UTC))  # Sunday
+    assert not is_open(saturday_night, datetime(2026, 11, 29, 1, 0, tzinfo=UTC))
+    assert not is_open(saturday_night, datetime(2026, 11, 27, 22, 30, tzinfo=UTC))  # Friday
+
+
+async def test_an_open_window_mutes_and_records(
+    app: FastAPI, client: httpx.AsyncClient, admin_headers: dict[str, str],
+    notifier: Notifier, fake: FakeServer,
+) -> None:  # fmt: skip
+    fake.route("POST", "/hook", Reply(200))
+    for path, body in (
+        ("/channels", {"name": "hook", "kind": "webhook", "config": {"url": fake.url + "/hook"}}),
+        ("/rules", {"name": "all", "events": ["incident.opened"], "channels": ["hook"]}),
+        ("/maintenance", {"name": "now", "starts_at": (utcnow() - timedelta(hours=1)).isoformat(),
+                          "ends_at": (utcnow() + timedelta(hours=1)).isoformat()}),
+    ):  # fmt: skip
+        made = await client.post(NOTIFY + path, json=body, headers=admin_headers)
+        assert made.status_code == 201, made.text
+    listed = await client.get(NOTIFY + "/maintenance", headers=admin_headers)
+    assert [(w["name"], w["open_now"]) for w in listed.json()["items"]] == [("now", True)]
+    source = await make_source(client, admin_headers, "generic")
+    fired = await client.post("/api/v1/alerts", json={"title": "DiskFull", "severity": "critical"},
+                              headers=as_source(source))  # fmt: skip
+    assert fired.status_code == 200, fired.text
+    assert await NotifyConsumers(app.state.runtime).dispatch_once() == 0
+    assert await NotifyConsumers(app.state.runtime).dispatch_once() == 0  # read again
+    await notifier.run()
+    assert fake.calls == []
+    log = await client.get(NOTIFY + "/notifications", headers=admin_headers)
+    (row,) = log.json()["items"]
+    assert row["status"] == "muted" and "maintenance window 'now'" in row["error"]
+
+
+async def test_bad_windows_are_refused_naming_the_field(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    now = utcnow().isoformat()
+    cases = [
+        ({"name": "w", "starts_at": now}, "ends_at"),
+        ({"name": "w", "starts_at": now, "ends_at": now}, "ends_at"),
+        ({"name": "w", "weekdays": ["sat"], "start_time": "23:00"}, "duration_minutes"),
+        ({"name": "w", "weekdays": ["sat"], "start_time": "23:00", "duration_minutes": 60,
+          "time_zone": "Nowhere/Land"}, "time_zone"),
+        ({"name": "w", "weekdays": ["caturday"]}, "weekdays[0]"),
+    ]  # fmt: skip
+    for body, field in cases:
+        response = await client.post(NOTIFY + "/maintenance", json=body, headers=admin_headers)
+        assert response.status_code in (400, 422), (field, response.text)
+        assert field in [d["field"] for d in response.json()["error"]["details"]], field
