@@ -218,3 +218,21 @@ class MaintenanceWindow(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     duration_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_by: Mapped[str] = mapped_column(String(320), default="")
+
+
+class ChatWorkspace(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
+    """A chat workspace (a Slack team) whose people act on incidents from the chat. Its
+    signing secret and bot token are sealed in `loom.secrets` (owner type
+    `chat_workspace`)."""
+
+    __tablename__ = "notify_chat_workspaces"
+    __table_args__ = (
+        UniqueConstraint("provider", "workspace_id", name="uq_notify_chat_workspaces_remote"),
+    )
+
+    provider: Mapped[str] = mapped_column(String(20))
+    #: Slack's team id ("T0123ABC").
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    #: Slack's Web API (a test points it at a fake).
+    api_base: Mapped[str] = mapped_column(String(300), default="https://slack.com/api")
+    created_by: Mapped[str] = mapped_column(String(320), default="")

@@ -87,6 +87,7 @@ class FakeSlack(FakeServer):
         channels: dict[str, str] | None = None,
         archived: tuple[str, ...] = (),
         webhooks: dict[str, str] | None = None,
+        users: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.token = token
@@ -95,12 +96,15 @@ class FakeSlack(FakeServer):
         self.archived = set(archived)
         #: Webhook path (after /services/) → channel id.
         self.webhooks = webhooks or {"T0LOOM/B0LOOM/w3bh00kS3cret": "C0INCIDENT"}
+        #: Slack user id -> the e-mail of their profile (what `users.info` tells).
+        self.users = users or {}
         self._messages: dict[str, dict[str, SlackMessage]] = {}
         self._faults: list[_Fault] = []
         self._ts = itertools.count(100)
         self._state = threading.Lock()
         self.route("POST", r"/services/(?P<hook>.+)", self._webhook)
         self.route("POST", r"/api/(?P<method>chat\.postMessage|chat\.update)", self._api)
+        self.route("POST", r"/api/(?P<method>users\.info)", self._api)
 
     # --- the test's side -----------------------------------------------------------
 
@@ -199,7 +203,17 @@ class FakeSlack(FakeServer):
             return _error("invalid_auth")
         if call.params["method"] == "chat.postMessage":
             return self._post_message(args)
+        if call.params["method"] == "users.info":
+            return self._user(str(args.get("user", "")))
         return self._update(args)
+
+    def _user(self, user_id: str) -> Reply:
+        """users.info (scope users:read.email for the e-mail)."""
+        email = self.users.get(user_id)
+        if email is None:
+            return _error("user_not_found")
+        return Reply(json={"ok": True, "user": {"id": user_id, "name": email.split("@")[0],
+                                                "profile": {"email": email}}})  # fmt: skip
 
     def _post_message(self, args: dict[str, Any]) -> Reply:
         channel = self.channel_id(str(args.get("channel", "")))

@@ -1,5 +1,5 @@
 """notify: channels, rules, escalation policies, on-call schedules, maintenance windows,
-the notification log, the outbox cursor (and an index on incident_events.created_at)
+chat workspaces, the notification log, the outbox cursor (an index on incident_events)
 
 Revision ID: 0017
 Revises: 0016
@@ -28,6 +28,33 @@ def upgrade() -> None:
         sa.Column("at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_notify_outbox_cursor")),
     )
+    op.create_table(
+        "notify_chat_workspaces",
+        sa.Column("provider", sa.String(length=20), nullable=False),
+        sa.Column("workspace_id", sa.String(length=64), nullable=False),
+        sa.Column("api_base", sa.String(length=300), nullable=False),
+        sa.Column("created_by", sa.String(length=320), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organizations.id"],
+            name=op.f("fk_notify_chat_workspaces_org_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_chat_workspaces")),
+        sa.UniqueConstraint("provider", "workspace_id", name="uq_notify_chat_workspaces_remote"),
+    )
+    with op.batch_alter_table("notify_chat_workspaces", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_notify_chat_workspaces_created_at"), ["created_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_notify_chat_workspaces_org_id"), ["org_id"], unique=False
+        )
+
     op.create_table(
         "notify_channels",
         sa.Column("team_id", sa.Uuid(), nullable=True),
@@ -451,5 +478,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_notify_channels_created_at"))
 
     op.drop_table("notify_channels")
+    with op.batch_alter_table("notify_chat_workspaces", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notify_chat_workspaces_org_id"))
+        batch_op.drop_index(batch_op.f("ix_notify_chat_workspaces_created_at"))
+
+    op.drop_table("notify_chat_workspaces")
     op.drop_table("notify_outbox_cursor")
     # ### end Alembic commands ###
