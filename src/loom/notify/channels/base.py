@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Protocol
 import httpx
 
 from loom.notify.message import IncidentMessage
+from loom.platform.http.errors import CircuitOpen, HostNotAllowed, OutboundRefused
 
 #: The longest remote answer kept in the notification log.
 EXCERPT = 500
@@ -83,6 +84,27 @@ class Sender(Protocol):
     ) -> Outcome:
         """Send `message` once; raise TransientFailure or PermanentFailure."""
         ...
+
+
+async def request(
+    http: httpx.AsyncClient, what: str, method: str, url: str, **kwargs: Any
+) -> httpx.Response:
+    """One call, refusals and transport errors turned into delivery failures: a host not
+    allowed, a bad URL are permanent; an open circuit (with its wait), a timeout, a
+    refused connection are transient. The text names the error's kind, never the URL
+    (it may carry a secret)."""
+    try:
+        return await http.request(method, url, **kwargs)
+    except HostNotAllowed as exc:
+        raise PermanentFailure(f"{what}: {exc}") from None
+    except CircuitOpen as exc:
+        raise TransientFailure(f"{what}: {exc}", retry_after=exc.retry_after) from None
+    except OutboundRefused as exc:
+        raise PermanentFailure(f"{what}: {exc}") from None
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+        raise PermanentFailure(f"{what}: not a usable http(s) URL") from None
+    except httpx.TransportError as exc:
+        raise TransientFailure(f"{what}: {type(exc).__name__}") from None
 
 
 def excerpt(response: httpx.Response) -> str:

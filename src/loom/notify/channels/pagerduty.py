@@ -21,12 +21,11 @@ from loom.notify.channels.base import (
     Outcome,
     PermanentFailure,
     Target,
-    TransientFailure,
     check,
     excerpt,
+    request,
 )
 from loom.notify.message import IncidentMessage, NotifyEvent
-from loom.platform.http.errors import CircuitOpen, HostNotAllowed
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 #: PagerDuty's limits on `payload.summary` and `dedup_key`.
@@ -113,14 +112,7 @@ class PagerDutySender:
         if not routing_key:
             raise PermanentFailure("pagerduty: the routing key (integration key) is not set")
         body = event_body(message, routing_key)
-        try:
-            response = await http.post(config.events_url, json=body)
-        except httpx.TransportError as exc:
-            raise TransientFailure(f"pagerduty: {type(exc).__name__}") from None
-        except HostNotAllowed as exc:
-            raise PermanentFailure(f"pagerduty: {exc}") from None
-        except CircuitOpen as exc:
-            raise TransientFailure(f"pagerduty: {exc}", retry_after=exc.retry_after) from None
+        response = await request(http, "pagerduty", "POST", config.events_url, json=body)
         try:
             check(response, "pagerduty")
         except DeliveryFailure as exc:

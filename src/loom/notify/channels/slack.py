@@ -35,11 +35,11 @@ from loom.notify.channels.base import (
     Target,
     TransientFailure,
     excerpt,
+    request,
     retry_after,
 )
 from loom.notify.channels.slack_blocks import render
 from loom.notify.message import IncidentMessage
-from loom.platform.http.errors import CircuitOpen, HostNotAllowed, OutboundRefused
 
 #: Secret settings: the incoming webhook's URL (mode "webhook") or the bot token
 #: (mode "bot").
@@ -193,18 +193,7 @@ async def _post(
     # Slack asks for the charset on JSON bodies (else a `missing_charset` warning).
     content = json.dumps(body).encode()
     all_headers = {"Content-Type": "application/json; charset=utf-8", **headers}
-    try:
-        return await http.post(url, content=content, headers=all_headers)
-    except HostNotAllowed as exc:
-        raise PermanentFailure(f"{what}: {exc}") from None
-    except CircuitOpen as exc:
-        raise TransientFailure(f"{what}: {exc}", retry_after=exc.retry_after) from None
-    except OutboundRefused as exc:
-        raise PermanentFailure(f"{what}: {exc}") from None
-    except (httpx.UnsupportedProtocol, httpx.InvalidURL):
-        raise PermanentFailure(f"{what}: not a usable http(s) URL") from None
-    except httpx.TransportError as exc:
-        raise TransientFailure(f"{what}: {type(exc).__name__}: {exc}") from None
+    return await request(http, what, "POST", url, content=content, headers=all_headers)
 
 
 def _raise_for_status(response: httpx.Response, text: str) -> NoReturn:

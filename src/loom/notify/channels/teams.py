@@ -26,9 +26,9 @@ from loom.notify.channels.base import (
     TransientFailure,
     check,
     excerpt,
+    request,
 )
 from loom.notify.message import IncidentMessage, NotifyEvent
-from loom.platform.http.errors import CircuitOpen, HostNotAllowed
 
 #: Secret settings: the webhook URL (incoming webhook or Workflows trigger URL).
 SECRET_FIELDS: tuple[str, ...] = ("webhook_url",)
@@ -82,15 +82,7 @@ class TeamsSender:
         url = target.secrets.get("webhook_url", "")
         if not _is_http_url(url):
             raise PermanentFailure("teams: the webhook URL is not set or not an http(s) URL")
-        try:
-            response = await http.post(url, json=message_body(message, config))
-        except httpx.TransportError as exc:
-            # The exception's text could carry the URL: keep only its kind.
-            raise TransientFailure(f"teams: {type(exc).__name__}") from None
-        except HostNotAllowed as exc:
-            raise PermanentFailure(f"teams: {exc}") from None
-        except CircuitOpen as exc:
-            raise TransientFailure(f"teams: {exc}", retry_after=exc.retry_after) from None
+        response = await request(http, "teams", "POST", url, json=message_body(message, config))
         check(response, "teams")
         if CONNECTOR_THROTTLED in response.text:
             raise TransientFailure(

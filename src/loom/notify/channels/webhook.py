@@ -35,9 +35,10 @@ from loom.notify.channels.base import (
     Target,
     TransientFailure,
     check,
+    request,
 )
 from loom.notify.message import IncidentMessage
-from loom.platform.http import CircuitOpen, HostNotAllowed, is_credential_header
+from loom.platform.http import is_credential_header
 
 #: Settings holding secrets (stored encrypted, masked when shown).
 SECRET_FIELDS: tuple[str, ...] = ("hmac_secret", "authorization")
@@ -110,14 +111,9 @@ class WebhookSender:
         if secret:
             headers[TIMESTAMP_HEADER] = str(int(time.time()))
             headers[SIGNATURE_HEADER] = "sha256=" + signature(secret, body)
-        try:
-            response = await http.request(config.method, config.url, content=body, headers=headers)
-        except HostNotAllowed as exc:
-            raise PermanentFailure(f"webhook: {exc}") from None
-        except CircuitOpen as exc:
-            raise TransientFailure(f"webhook: {exc}", retry_after=exc.retry_after) from None
-        except httpx.TransportError as exc:
-            raise TransientFailure(f"webhook: {type(exc).__name__}: {exc}") from None
+        response = await request(
+            http, "webhook", config.method, config.url, content=body, headers=headers
+        )
         text = _masked(response.text, secrets)[:EXCERPT]
         try:
             check(response, f"webhook {config.method}")
