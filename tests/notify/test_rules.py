@@ -114,3 +114,29 @@ async def test_bad_rules_are_refused_naming_the_field(
         assert any(f.endswith(field) for f in fields), (field, fields)
     listed = await client.get(NOTIFY + "/rules", headers=admin_headers)
     assert listed.json()["items"] == []
+
+
+async def test_a_rule_fires_at_most_its_hourly_limit_per_incident(
+    app: FastAPI, client: httpx.AsyncClient, admin_headers: dict[str, str],
+    notifier: Notifier, fake: FakeServer,
+) -> None:  # fmt: skip
+    fake.route("POST", "/hook", Reply(200))
+    await webhook(client, admin_headers, "hook", fake.url + "/hook")
+    await post(client, "/rules", {
+        "name": "chatty", "max_per_hour": 2, "channels": ["hook"],
+        "events": ["incident.opened", "incident.acknowledged", "incident.resolved"],
+    }, admin_headers)  # fmt: skip
+    source = await make_source(client, admin_headers, "generic")
+    fired = await client.post("/api/v1/alerts", json={"title": "Flapping", "severity": "warning"},
+                              headers=as_source(source))  # fmt: skip
+    (number,) = fired.json()["incidents"]
+    for verb in ("ack", "resolve"):
+        done = await client.post(f"/api/v1/incidents/INC-{number}/{verb}", headers=admin_headers)
+        assert done.status_code == 200, done.text
+    assert await NotifyConsumers(app.state.runtime).dispatch_once() == 2
+    await notifier.run()
+    assert events(fake, "/hook") == ["incident.opened", "incident.acknowledged"]
+    log = await client.get(NOTIFY + "/notifications", params={"status": "muted"},
+                           headers=admin_headers)  # fmt: skip
+    (muted,) = log.json()["items"]
+    assert muted["event"] == "incident.resolved" and "2 times in the last hour" in muted["error"]

@@ -100,6 +100,8 @@ class Rule(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     )
     stop: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: At most this many events of one incident fire the rule in an hour (noise control).
+    max_per_hour: Mapped[int] = mapped_column(Integer, default=10)
     created_by: Mapped[str] = mapped_column(String(320), default="")
 
 
@@ -236,3 +238,18 @@ class ChatWorkspace(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     #: Slack's Web API (a test points it at a fake).
     api_base: Mapped[str] = mapped_column(String(300), default="https://slack.com/api")
     created_by: Mapped[str] = mapped_column(String(320), default="")
+
+
+class RuleHit(Base):
+    """A rule fired for an incident (what its hourly limit counts)."""
+
+    __tablename__ = "notify_rule_hits"
+    __table_args__ = (
+        Index("ix_notify_rule_hits_rule_incident_at", "rule_id", "incident_id", "at"),
+    )
+
+    #: Derived from the rule and the event: an event read twice counts once.
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    rule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notify_rules.id", ondelete="CASCADE"))
+    incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

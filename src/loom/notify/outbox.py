@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.incidents.kinds import EventKind
@@ -33,6 +33,7 @@ from loom.notify.models import (
     OutboxCursor,
     Policy,
     Rule,
+    RuleHit,
 )
 from loom.notify.rules import Facts, firing
 from loom.queue.protocol import Queue
@@ -93,12 +94,17 @@ async def dispatch(
         if incident is None:
             continue
         message = context.message(incident, EVENTS[event.kind], event.at, event.actor, portal_url)
-        channels, policies = context.route(incident, message)
+        fired, limited = await _within_limits(session, context.rules_for(incident, message), event)
+        channels, policies = context.targets(fired)
         window = muting(context.windows.get(incident.org_id, []), context.slugs(incident), event.at)
         if message.event in (NotifyEvent.ACKNOWLEDGED, NotifyEvent.RESOLVED):
             await escalation.stop(session, incident.id, event.actor, event.created_at)
+        for rule in limited:
+            why = f"rule '{rule.name}' fired {rule.max_per_hour} times in the last hour"
+            await _muted(session, event, message, context.targets([rule])[0], why)
         if window is not None:
-            await _muted(session, event, message, channels, window)
+            why = f"muted by maintenance window '{window.name}'"
+            await _muted(session, event, message, channels, why)
             done.dispatched[event.id] = event.created_at
             continue
         if message.event in (NotifyEvent.OPENED, NotifyEvent.REOPENED):
@@ -120,9 +126,9 @@ async def _muted(
     event: IncidentEvent,
     message: IncidentMessage,
     channels: list[Channel],
-    window: MaintenanceWindow,
+    why: str,
 ) -> None:
-    """Log what a maintenance window kept from being sent (once, however often read)."""
+    """Log what was kept from being sent, and why (once, however often read)."""
     for channel in channels:
         row_id = uuid.uuid5(_DELIVERIES, f"{event.id}:{channel.id}:muted")
         if await session.get(Notification, row_id) is not None:
@@ -132,8 +138,34 @@ async def _muted(
             channel_name=channel.name, channel_kind=channel.kind,
             incident_id=event.incident_id, event=message.event.value, event_at=message.at,
             status=AttemptStatus.MUTED.value,
-            error=f"muted by maintenance window '{window.name}'",
+            error=why,
         ))  # fmt: skip
+
+
+async def _within_limits(
+    session: AsyncSession, rules: list[Rule], event: IncidentEvent
+) -> tuple[list[Rule], list[Rule]]:
+    """The rules that may fire for the event (each noted), and those over their hourly
+    limit for its incident."""
+    fired, limited = [], []
+    for rule in rules:
+        hit_id = uuid.uuid5(_DELIVERIES, f"{rule.id}:{event.id}:hit")
+        if await session.get(RuleHit, hit_id) is not None:
+            fired.append(rule)  # counted already (read twice)
+            continue
+        recent = await session.scalar(
+            select(func.count()).where(
+                RuleHit.rule_id == rule.id, RuleHit.incident_id == event.incident_id,
+                RuleHit.at > event.created_at - timedelta(hours=1),
+            )
+        )  # fmt: skip
+        if (recent or 0) >= rule.max_per_hour:
+            limited.append(rule)
+            continue
+        session.add(RuleHit(id=hit_id, rule_id=rule.id, incident_id=event.incident_id,
+                            at=event.created_at))  # fmt: skip
+        fired.append(rule)
+    return fired, limited
 
 
 @dataclass
@@ -236,19 +268,21 @@ class _Context:
             actor=actor if actor not in ("system", "") else None,
         )  # fmt: skip
 
-    def route(
-        self, incident: Incident, message: IncidentMessage
-    ) -> tuple[list[Channel], list[Policy]]:
-        """The channels and the escalation policies of the rules the message fires."""
+    def rules_for(self, incident: Incident, message: IncidentMessage) -> list[Rule]:
+        """The rules the message fires, in order."""
         services = [self.services[s] for s in incident.service_ids if s in self.services]
         facts = Facts(
             event=message.event, severity=incident.severity,
             services=frozenset(s.slug for s in services), environment=incident.environment,
             team_ids=frozenset(s.team_id for s in services),
         )  # fmt: skip
+        return firing(self.rules.get(incident.org_id, []), facts)
+
+    def targets(self, rules: list[Rule]) -> tuple[list[Channel], list[Policy]]:
+        """The channels and the escalation policies of `rules`."""
         out: dict[str, Channel] = {}
         policies: dict[uuid.UUID, Policy] = {}
-        for rule in firing(self.rules.get(incident.org_id, []), facts):
+        for rule in rules:
             for channel_id in rule.channel_ids:
                 if channel_id in self.channels:
                     out.setdefault(channel_id, self.channels[channel_id])

@@ -72,7 +72,7 @@ async def save_rule(
     rule.name, rule.team_id, rule.position = body.name, team_id, body.position
     rule.events = [e.value for e in body.events]
     rule.conditions, rule.channel_ids, rule.policy_id = conditions, channel_ids, policy_id
-    rule.stop, rule.enabled = body.stop, body.enabled
+    rule.stop, rule.enabled, rule.max_per_hour = body.stop, body.enabled, body.max_per_hour
     await session.flush()
     await audit.record(
         session, org_id=principal.org_id, actor=principal,
@@ -98,4 +98,4 @@ def _audited(rule: Rule) -> dict[str, object]:
     return {"name": rule.name, "position": rule.position, "events": rule.events,
             "conditions": rule.conditions, "channels": rule.channel_ids,
             "policy": str(rule.policy_id) if rule.policy_id else None, "stop": rule.stop,
-            "enabled": rule.enabled}  # fmt: skip
+            "enabled": rule.enabled, "max_per_hour": rule.max_per_hour}  # fmt: skip

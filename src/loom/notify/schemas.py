@@ -99,6 +99,9 @@ class RuleIn(BaseModel):
     #: Later rules are not tried once this one fires.
     stop: bool = False
     enabled: bool = True
+    #: At most this many events of one incident fire the rule in an hour; the others are
+    #: logged as muted.
+    max_per_hour: int = Field(default=10, ge=1, le=1000)
 
 
 class Rule(BaseModel):
@@ -114,6 +117,7 @@ class Rule(BaseModel):
     policy: str | None
     stop: bool
     enabled: bool
+    max_per_hour: int
     created_by: str
     created_at: datetime
 

@@ -61,7 +61,8 @@ async def rules_out(session: AsyncSession, rules: Sequence[Rule]) -> list[schema
             environments=r.conditions.get("environments", []),
             channels=[names.get(c, c) for c in r.channel_ids],
             policy=policies.get(r.policy_id) if r.policy_id else None, stop=r.stop,
-            enabled=r.enabled, created_by=r.created_by, created_at=r.created_at,
+            enabled=r.enabled, max_per_hour=r.max_per_hour, created_by=r.created_by,
+            created_at=r.created_at,
         )
         for r in rules
     ]  # fmt: skip

@@ -1,5 +1,5 @@
-"""notify: channels, rules, escalation policies, on-call schedules, maintenance windows,
-chat workspaces, the notification log, the outbox cursor (an index on incident_events)
+"""notify: channels, rules (and their hits), escalation policies, on-call schedules,
+maintenance windows, chat workspaces, the notification log, the outbox cursor
 
 Revision ID: 0017
 Revises: 0016
@@ -245,6 +245,7 @@ def upgrade() -> None:
         sa.Column("policy_id", sa.Uuid(), nullable=True),
         sa.Column("stop", sa.Boolean(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("max_per_hour", sa.Integer(), nullable=False),
         sa.Column("created_by", sa.String(length=320), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
@@ -418,6 +419,31 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_notify_escalations_org_id"), ["org_id"], unique=False)
 
+    op.create_table(
+        "notify_rule_hits",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("rule_id", sa.Uuid(), nullable=False),
+        sa.Column("incident_id", sa.Uuid(), nullable=False),
+        sa.Column("at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incidents.id"],
+            name=op.f("fk_notify_rule_hits_incident_id_incidents"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["rule_id"],
+            ["notify_rules.id"],
+            name=op.f("fk_notify_rule_hits_rule_id_notify_rules"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_rule_hits")),
+    )
+    with op.batch_alter_table("notify_rule_hits", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_notify_rule_hits_rule_incident_at", ["rule_id", "incident_id", "at"], unique=False
+        )
+
     with op.batch_alter_table("incident_events", schema=None) as batch_op:
         batch_op.create_index("ix_incident_events_created_at", ["created_at"], unique=False)
 
@@ -429,6 +455,10 @@ def downgrade() -> None:
     with op.batch_alter_table("incident_events", schema=None) as batch_op:
         batch_op.drop_index("ix_incident_events_created_at")
 
+    with op.batch_alter_table("notify_rule_hits", schema=None) as batch_op:
+        batch_op.drop_index("ix_notify_rule_hits_rule_incident_at")
+
+    op.drop_table("notify_rule_hits")
     with op.batch_alter_table("notify_escalations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notify_escalations_org_id"))
         batch_op.drop_index(batch_op.f("ix_notify_escalations_incident_id"))
