@@ -76,3 +76,40 @@ async def test_bad_windows_are_refused_naming_the_field(
         response = await client.post(NOTIFY + "/maintenance", json=body, headers=admin_headers)
         assert response.status_code in (400, 422), (field, response.text)
         assert field in [d["field"] for d in response.json()["error"]["details"]], field
+
+
+async def test_a_snoozed_incident_is_muted_and_others_are_not(
+    app: FastAPI, client: httpx.AsyncClient, admin_headers: dict[str, str],
+    notifier: Notifier, fake: FakeServer,
+) -> None:  # fmt: skip
+    fake.route("POST", "/hook", Reply(200))
+    for path, body in (
+        ("/channels", {"name": "hook", "kind": "webhook", "config": {"url": fake.url + "/hook"}}),
+        ("/rules", {"name": "all", "events": ["incident.opened", "incident.acknowledged"],
+                    "channels": ["hook"]}),
+    ):  # fmt: skip
+        made = await client.post(NOTIFY + path, json=body, headers=admin_headers)
+        assert made.status_code == 201, made.text
+    source = await make_source(client, admin_headers, "generic")
+    numbers = []
+    for host in ("a", "b"):
+        fired = await client.post("/api/v1/alerts", headers=as_source(source), json={
+            "title": f"DiskFull {host}", "severity": "warning", "labels": {"host": host}})  # fmt: skip
+        numbers += fired.json()["incidents"]
+    await NotifyConsumers(app.state.runtime).dispatch_once()
+    await notifier.run()
+    snoozed = await client.post(NOTIFY + "/snoozes", headers=admin_headers,
+                                json={"incident": f"INC-{numbers[0]}", "minutes": 60})  # fmt: skip
+    assert snoozed.status_code == 201, snoozed.text
+    assert snoozed.json()["open_now"] is True
+    for number in numbers:
+        acked = await client.post(f"/api/v1/incidents/INC-{number}/ack", headers=admin_headers)
+        assert acked.status_code == 200
+    await NotifyConsumers(app.state.runtime).dispatch_once()
+    await notifier.run()
+    acks = [c.json()["incident"]["ref"] for c in fake.calls
+            if c.json()["event"] == "incident.acknowledged"]  # fmt: skip
+    assert acks == [f"INC-{numbers[1]}"]
+    bad = await client.post(NOTIFY + "/snoozes", headers=admin_headers,
+                            json={"incident": "INC-1", "service": "x", "minutes": 5})  # fmt: skip
+    assert bad.status_code == 422

@@ -4,6 +4,7 @@ time zone; a window may run past midnight into the next day)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -34,11 +35,19 @@ def is_open(window: MaintenanceWindow, at: datetime) -> bool:
 
 
 def muting(
-    windows: Sequence[MaintenanceWindow], services: Iterable[str], at: datetime
+    windows: Sequence[MaintenanceWindow],
+    incident_id: uuid.UUID,
+    services: Iterable[str],
+    at: datetime,
 ) -> MaintenanceWindow | None:
-    """The first open window that covers one of `services` (or all), if any."""
+    """The first open window that covers the incident: a snooze of it, or a window of
+    one of its `services` (or of all)."""
     names = set(services)
     for window in windows:
-        if (not window.services or names & set(window.services)) and is_open(window, at):
+        if window.incident_id is not None:
+            covers = window.incident_id == incident_id
+        else:
+            covers = not window.services or bool(names & set(window.services))
+        if covers and is_open(window, at):
             return window
     return None

@@ -1,8 +1,10 @@
-"""Maintenance windows: create, list, delete (managed like channels)."""
+"""Maintenance windows: create, list, delete (managed like channels), and snoozes (a
+window from now of one incident or one service, for its responders)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Select, or_, select
@@ -10,10 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.audit import service as audit
 from loom.auth.principal import Principal
+from loom.db.types import utcnow
 from loom.errors import InvalidInput, NotFound
+from loom.incidents.queries import get_incident
+from loom.incidents.responders import require_responder
 from loom.notify import schemas
 from loom.notify.channels_service import name_free, owning_team, require_manager
 from loom.notify.models import MaintenanceWindow
+from loom.services.models import Service
 
 
 def list_query(principal: Principal) -> Select[MaintenanceWindow]:
@@ -80,3 +86,45 @@ async def delete_window(session: AsyncSession, principal: Principal, window_id: 
         before={"name": window.name},
     )  # fmt: skip
     await session.delete(window)
+
+
+async def snooze(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    incident: str | None,
+    service: str | None,
+    minutes: int,
+) -> MaintenanceWindow:
+    """Mute one incident, or one service, from now for `minutes` (the incident's or the
+    service's responders: operators and up)."""
+    if (incident is None) == (service is None):
+        raise InvalidInput.on("incident", "name an incident or a service (not both)")
+    principal.require_scope("write")
+    now = utcnow()
+    incident_id, services, what = None, [], service or ""
+    if incident is not None:
+        found = await get_incident(session, principal, incident)
+        require_responder(principal)
+        incident_id, what = found.id, f"INC-{found.number}"
+    else:
+        exists = await session.scalar(
+            select(Service.id).where(Service.org_id == principal.org_id, Service.slug == service)
+        )
+        if exists is None:
+            raise InvalidInput.on("service", f"no service '{service}'")
+        require_responder(principal)
+        services = [str(service)]
+    window = MaintenanceWindow(
+        org_id=principal.org_id, name=f"snooze-{what.lower()}-{uuid.uuid4().hex[:6]}",
+        services=services, incident_id=incident_id, starts_at=now,
+        ends_at=now + timedelta(minutes=minutes), created_by=principal.email,
+    )  # fmt: skip
+    session.add(window)
+    await session.flush()
+    await audit.record(
+        session, org_id=principal.org_id, actor=principal, action="notify.snooze",
+        target_type="notify_maintenance", target_id=window.id,
+        after={"incident": incident, "service": service, "minutes": minutes},
+    )  # fmt: skip
+    return window

@@ -212,6 +212,10 @@ class MaintenanceWindow(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     name: Mapped[str] = mapped_column(String(100))
     #: Service slugs; none: every service.
     services: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
+    #: A snooze of one incident: the window covers that incident only.
+    incident_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), default=None
+    )
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     #: ["mon", ..., "sun"]

@@ -96,7 +96,10 @@ async def dispatch(
         message = context.message(incident, EVENTS[event.kind], event.at, event.actor, portal_url)
         fired, limited = await _within_limits(session, context.rules_for(incident, message), event)
         channels, policies = context.targets(fired)
-        window = muting(context.windows.get(incident.org_id, []), context.slugs(incident), event.at)
+        window = muting(
+            context.windows.get(incident.org_id, []), incident.id, context.slugs(incident),
+            event.at,
+        )  # fmt: skip
         if message.event in (NotifyEvent.ACKNOWLEDGED, NotifyEvent.RESOLVED):
             await escalation.stop(session, incident.id, event.actor, event.created_at)
         for rule in limited:

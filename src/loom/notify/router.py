@@ -217,6 +217,19 @@ async def create_maintenance(
         return (await views.maintenance_out(session, [window]))[0]
 
 
+@router.post("/snoozes", response_model=schemas.Maintenance, status_code=status.HTTP_201_CREATED)
+async def snooze(
+    body: schemas.SnoozeIn, principal: CurrentPrincipal, session: SessionDep
+) -> schemas.Maintenance:
+    """Mute one incident, or one service, from now for `minutes` (logged as muted)."""
+    async with session.begin():
+        window = await maintenance_service.snooze(
+            session, principal, incident=body.incident, service=body.service,
+            minutes=body.minutes,
+        )  # fmt: skip
+        return (await views.maintenance_out(session, [window]))[0]
+
+
 @router.delete("/maintenance/{window_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_maintenance(
     window_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep

@@ -238,5 +238,19 @@ class MaintenanceIn(BaseModel):
 
 class Maintenance(MaintenanceIn):
     id: uuid.UUID
+    #: A snooze of one incident.
+    incident_id: uuid.UUID | None = None
     open_now: bool
     created_by: str
+
+
+class SnoozeIn(BaseModel):
+    """Mute one incident or one service from now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: An incident id or INC-n.
+    incident: str | None = None
+    #: A service slug.
+    service: str | None = None
+    minutes: int = Field(ge=1, le=7 * 24 * 60)

@@ -124,7 +124,8 @@ async def maintenance_out(
             "services": w.services, "starts_at": w.starts_at, "ends_at": w.ends_at,
             "weekdays": w.weekdays, "start_time": w.start_time,
             "duration_minutes": w.duration_minutes, "time_zone": w.time_zone,
-            "open_now": is_open(w, now), "created_by": w.created_by,
+            "incident_id": w.incident_id, "open_now": is_open(w, now),
+            "created_by": w.created_by,
         })
         for w in windows
     ]  # fmt: skip

@@ -1,5 +1,5 @@
 """notify: channels, rules (and their hits), escalation policies, on-call schedules,
-maintenance windows, chat workspaces, the notification log, the outbox cursor
+maintenance windows and snoozes, chat workspaces, the notification log, the outbox cursor
 
 Revision ID: 0017
 Revises: 0016
@@ -97,56 +97,6 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_notify_channels_org_id"), ["org_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_notify_channels_team_id"), ["team_id"], unique=False)
-
-    op.create_table(
-        "notify_maintenance_windows",
-        sa.Column("team_id", sa.Uuid(), nullable=True),
-        sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column(
-            "services",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("starts_at", loom.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("ends_at", loom.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "weekdays",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("start_time", sa.String(length=5), nullable=True),
-        sa.Column("duration_minutes", sa.Integer(), nullable=True),
-        sa.Column("time_zone", sa.String(length=64), nullable=False),
-        sa.Column("created_by", sa.String(length=320), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("org_id", sa.Uuid(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_notify_maintenance_windows_org_id_organizations"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["team_id"],
-            ["teams.id"],
-            name=op.f("fk_notify_maintenance_windows_team_id_teams"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_maintenance_windows")),
-        sa.UniqueConstraint("org_id", "name", name="uq_notify_maintenance_windows_org_name"),
-    )
-    with op.batch_alter_table("notify_maintenance_windows", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_notify_maintenance_windows_created_at"), ["created_at"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_notify_maintenance_windows_org_id"), ["org_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_notify_maintenance_windows_team_id"), ["team_id"], unique=False
-        )
 
     op.create_table(
         "notify_policies",
@@ -420,6 +370,63 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_notify_escalations_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "notify_maintenance_windows",
+        sa.Column("team_id", sa.Uuid(), nullable=True),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column(
+            "services",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("incident_id", sa.Uuid(), nullable=True),
+        sa.Column("starts_at", loom.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ends_at", loom.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "weekdays",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("start_time", sa.String(length=5), nullable=True),
+        sa.Column("duration_minutes", sa.Integer(), nullable=True),
+        sa.Column("time_zone", sa.String(length=64), nullable=False),
+        sa.Column("created_by", sa.String(length=320), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", loom.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incidents.id"],
+            name=op.f("fk_notify_maintenance_windows_incident_id_incidents"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organizations.id"],
+            name=op.f("fk_notify_maintenance_windows_org_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["team_id"],
+            ["teams.id"],
+            name=op.f("fk_notify_maintenance_windows_team_id_teams"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_maintenance_windows")),
+        sa.UniqueConstraint("org_id", "name", name="uq_notify_maintenance_windows_org_name"),
+    )
+    with op.batch_alter_table("notify_maintenance_windows", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_notify_maintenance_windows_created_at"), ["created_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_notify_maintenance_windows_org_id"), ["org_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_notify_maintenance_windows_team_id"), ["team_id"], unique=False
+        )
+
+    op.create_table(
         "notify_rule_hits",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("rule_id", sa.Uuid(), nullable=False),
@@ -459,6 +466,12 @@ def downgrade() -> None:
         batch_op.drop_index("ix_notify_rule_hits_rule_incident_at")
 
     op.drop_table("notify_rule_hits")
+    with op.batch_alter_table("notify_maintenance_windows", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notify_maintenance_windows_team_id"))
+        batch_op.drop_index(batch_op.f("ix_notify_maintenance_windows_org_id"))
+        batch_op.drop_index(batch_op.f("ix_notify_maintenance_windows_created_at"))
+
+    op.drop_table("notify_maintenance_windows")
     with op.batch_alter_table("notify_escalations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notify_escalations_org_id"))
         batch_op.drop_index(batch_op.f("ix_notify_escalations_incident_id"))
@@ -496,12 +509,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_notify_policies_created_at"))
 
     op.drop_table("notify_policies")
-    with op.batch_alter_table("notify_maintenance_windows", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_notify_maintenance_windows_team_id"))
-        batch_op.drop_index(batch_op.f("ix_notify_maintenance_windows_org_id"))
-        batch_op.drop_index(batch_op.f("ix_notify_maintenance_windows_created_at"))
-
-    op.drop_table("notify_maintenance_windows")
     with op.batch_alter_table("notify_channels", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notify_channels_team_id"))
         batch_op.drop_index(batch_op.f("ix_notify_channels_org_id"))
