@@ -1,7 +1,8 @@
 """The demo that `make serve` runs (LOOM_DEMO_DATA=true): demo data seeded into an empty
 database (`seed`), and demo integrations: local fake JIRA, GitHub and Terraform servers
 (`fakes/`, which the tests use too) run inside the process for the systems that have no
-real instance configured (`start_integrations`; see integrations.py), with a local target
+real instance configured (`start_integrations`; see integrations.py), a fake Slack and
+PagerDuty that the demo's notification rules send to (notify.py), with a local target
 for the sample services' health checks (target.py), and once the initial catalog sync
 has made the sample services, their deployments and checks (`seed_registry_after`;
 registry.py).
@@ -44,6 +45,10 @@ async def start_integrations(runtime: Runtime) -> None:
 
         await target.start(runtime)
         await integrations.start(runtime)
+    if settings.demo_data:
+        from loom.demo import notify
+
+        await notify.start(runtime)
 
 
 def seed_registry_after(
@@ -59,8 +64,9 @@ def seed_registry_after(
 
 
 async def stop_integrations(runtime: Runtime) -> None:
-    from loom.demo import registry, target
+    from loom.demo import notify, registry, target
 
+    await notify.stop(runtime)
     seeding = runtime.extras.pop(registry.TASK_KEY, None)
     if seeding is not None:
         seeding.cancel()

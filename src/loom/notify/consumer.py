@@ -34,6 +34,8 @@ from loom.secrets.crypto import derive_key
 log = structlog.get_logger("loom.notify")
 
 EXTRAS_KEY = "notify_consumers"
+#: Hosts this process's notifications may reach besides `allowed_hosts` (the demo's fakes).
+EXTRA_HOSTS_KEY = "notify_hosts"
 VISIBILITY_SECONDS = 60.0
 
 
@@ -151,6 +153,7 @@ class NotifyConsumers:
                     row = await delivery.attempt(
                         session, self.queue, http_clients(self.runtime), self.key,
                         message.body, backoff=self.backoff,
+                        extra_hosts=self.runtime.extras.get(EXTRA_HOSTS_KEY, ()),
                     )  # fmt: skip
         except Exception:
             log.exception("notification processing failed", message_id=message.id)

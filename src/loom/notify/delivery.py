@@ -117,9 +117,13 @@ async def attempt(
     body: dict[str, Any],
     *,
     backoff: Backoff = Backoff(),
+    extra_hosts: tuple[str, ...] = (),
 ) -> Notification | None:
     """Make the attempt `body` describes (a queue message of `enqueue`): send, log it,
     and queue the next attempt after a transient failure. The caller commits.
+
+    `extra_hosts`: hosts reachable besides `allowed_hosts` and the kind's well-known ones
+    (the demo's fakes).
 
     None: not attempted, because an earlier message about the same incident to the same
     channel waits for its retry; this one goes back to the queue behind it (a resolve
@@ -158,7 +162,7 @@ async def attempt(
     try:
         if channel.kind == ChannelKind.EMAIL:
             _check_smtp_host(clients, channel.config)
-        http = clients.client(f"notify:{channel.kind}", extra_hosts=kind.hosts)
+        http = clients.client(f"notify:{channel.kind}", extra_hosts=(*kind.hosts, *extra_hosts))
         outcome = await kind.sender.send(target, message, http=http)
     except TransientFailure as failure:
         _failed(row, failure, started)
