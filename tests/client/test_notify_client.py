@@ -89,9 +89,7 @@ def test_policy_levels_keep_targets_the_client_does_not_know(client: LoomClient)
     assert level.model_extra == {"schedules": ["db-oncall"]}
 
 
-def test_override_quotes_the_schedule_and_sends_iso_times(
-    client: LoomClient, api: FakeApi
-) -> None:
+def test_override_quotes_the_schedule_and_sends_iso_times(client: LoomClient, api: FakeApi) -> None:
     start = datetime(2026, 11, 28, 9, tzinfo=UTC)
     end = datetime(2026, 11, 28, 17, tzinfo=UTC)
     made = client.notify.add_override("db oncall", "ann@example.com", start, end)

@@ -4,13 +4,14 @@ one service."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
 from loom.cli.connect import connect
 from loom.cli.notify_common import duration, minutes, moment
-from loom.cli.output import OutputFormat, OutputOption, emit, emit_record, fail, info
+from loom.cli.output import OutputFormat, OutputOption, cell, emit, emit_record, fail, info
 from loom.client.notify import Maintenance
 
 maintenance_app = typer.Typer(
@@ -27,9 +28,11 @@ def _when(window: Maintenance) -> str:
     if window.weekdays:
         return (f"{','.join(window.weekdays)} {window.start_time} for "
                 f"{window.duration_minutes}m ({window.time_zone})")  # fmt: skip
-    start = window.starts_at.isoformat() if window.starts_at else "?"
-    end = window.ends_at.isoformat() if window.ends_at else "?"
-    return f"{start} to {end}"
+    return f"{_at(window.starts_at)} to {_at(window.ends_at)}"
+
+
+def _at(moment: datetime | None) -> str:
+    return cell(moment.isoformat()) if moment else "?"
 
 
 def _row(window: Maintenance) -> dict[str, Any]:
@@ -127,6 +130,5 @@ def snooze(
     if output is OutputFormat.json:
         emit(made.model_dump(mode="json"), output)
         return
-    until = made.ends_at.isoformat() if made.ends_at else "?"
-    info(f"{incident or service} snoozed until {until} "
+    info(f"{incident or service} snoozed until {_at(made.ends_at)} "
          f"(`loom notify maintenance remove {made.name}` ends it early)")  # fmt: skip

@@ -12,7 +12,16 @@ import typer
 from loom.cli.connect import connect
 from loom.cli.form_values import read_values
 from loom.cli.notify_common import duration, exists, moment
-from loom.cli.output import OutputFormat, OutputOption, console, emit, emit_record, fail, info
+from loom.cli.output import (
+    OutputFormat,
+    OutputOption,
+    cell,
+    console,
+    emit,
+    emit_record,
+    fail,
+    info,
+)
 from loom.cli.service_views import table
 from loom.client.notify import Layer, Schedule
 
@@ -84,8 +93,8 @@ def override(
     if output is OutputFormat.json:
         emit(made.model_dump(mode="json"), output)
         return
-    info(f"{made.user} on call on {schedule} from {made.starts_at.isoformat()} "
-         f"to {made.ends_at.isoformat()}")  # fmt: skip
+    info(f"{made.user} on call on {schedule} from {cell(made.starts_at.isoformat())} "
+         f"to {cell(made.ends_at.isoformat())}")  # fmt: skip
 
 
 def _layer(layer: Layer) -> str:
