@@ -71,10 +71,10 @@ def parse_matcher(text: str) -> Matcher:
     return Matcher(name=found.group(1), op=found.group(2), value=found.group(3))
 
 
-def parse_duration(text: str) -> timedelta:
+def parse_duration(text: str, option: str = "--duration") -> timedelta:
     found = _DURATION.match(text.strip())
     if not found:
-        fail(f"--duration {text!r}: a number of minutes, hours or days (30m, 2h, 1d)")
+        fail(f"{option} {text!r}: a number of minutes, hours or days (30m, 2h, 1d)")
     unit = {"m": "minutes", "h": "hours", "d": "days"}[found.group(2)]
     return timedelta(**{unit: int(found.group(1))})
 

@@ -1,10 +1,11 @@
 """`loom notify`: notification channels (list, add, remove, send a test message) and
-the notification log; `loom oncall`: who is on call, and the shifts ahead."""
+the notification log. Its other groups live beside it: `rules` and `policies`
+(`notify_rules`), `maintenance` and `snooze` (`notify_maintenance`); `loom oncall` is
+`oncall`."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -12,7 +13,10 @@ import typer
 from loom.cli.connect import connect
 from loom.cli.output import OutputFormat, OutputOption, emit, emit_record, fail, info
 
-notify_app = typer.Typer(help="Notification channels and log.", no_args_is_help=True)
+notify_app = typer.Typer(
+    help="Notifications: channels, rules, escalation policies, maintenance, the log.",
+    no_args_is_help=True,
+)
 
 CHANNEL_COLUMNS = ["name", "kind", "team", "enabled", "secrets"]
 CHANNEL_FIELDS = ["id", "name", "kind", "team", "config", "secrets", "enabled", "created_by",
@@ -114,46 +118,3 @@ def log(
         emit({"items": data, "next_cursor": page.next_cursor}, output)
         return
     emit(data, output, LOG_COLUMNS)
-
-
-oncall_app = typer.Typer(help="On-call schedules: who is on call.", no_args_is_help=True)
-
-
-@oncall_app.command("now")
-def now(
-    schedule: Annotated[
-        str | None, typer.Argument(help="A schedule's name (default: every schedule)")
-    ] = None,
-    output: OutputOption = OutputFormat.table,
-) -> None:
-    """Who is on call now, and until when."""
-    with connect() as client:
-        names = [schedule] if schedule else [s.name for s in client.notify.schedules()]
-        found = [client.notify.on_call(name) for name in names]
-    data = [
-        {"schedule": f.schedule, "user": f.shift.user if f.shift else "-",
-         "until": f.shift.ends_at.isoformat() if f.shift else "-",
-         "source": f.shift.source if f.shift else "-"}
-        for f in found
-    ]  # fmt: skip
-    if output is OutputFormat.json:
-        emit({"items": data}, output)
-        return
-    emit(data, output, ["schedule", "user", "until", "source"])
-
-
-@oncall_app.command("schedule")
-def schedule_(
-    name: Annotated[str, typer.Argument(help="The schedule's name")],
-    days: Annotated[int, typer.Option(help="How many days ahead", min=1, max=92)] = 14,
-    output: OutputOption = OutputFormat.table,
-) -> None:
-    """The shifts of the coming days."""
-    start = datetime.now(UTC)
-    with connect() as client:
-        found = client.notify.shifts(name, start, start + timedelta(days=days))
-    data = [s.model_dump(mode="json") for s in found]
-    if output is OutputFormat.json:
-        emit({"items": data}, output)
-        return
-    emit(data, output, ["starts_at", "ends_at", "user", "source"])
