@@ -190,3 +190,6 @@ async def test_the_token_may_come_after_the_callback_url(
     assert kept.status_code == 200, kept.text
     assert TOKEN not in kept.text and kept.json()["endpoint_url"] == url
     assert "@Loom ack INC-42" in await say(client, path, OPS, "help")
+    unknown = "/api/v1/notify/chat-workspaces/teams/not-registered/link-codes"
+    missing = await client.post(unknown, headers=tenant.headers["operator-a"])
+    assert missing.status_code == 404, missing.text
