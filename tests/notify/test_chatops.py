@@ -132,3 +132,13 @@ async def test_strangers_and_viewers_are_politely_refused(
     later = command("U0OPS", "run restart-db orders")
     answer = await client.post(COMMANDS, content=later, headers=signed(later))
     assert "Not available" in answer.json()["text"]
+
+
+async def test_a_malformed_button_payload_is_a_400_not_a_crash(
+    client: httpx.AsyncClient, workspace: None
+) -> None:
+    for payload in ("[]", '{"team": "T0LOOM", "user": {"id": "U0OPS"}}', "{not json"):
+        body = urlencode({"payload": payload})
+        answer = await client.post(ACTIONS, content=body, headers=signed(body))
+        assert answer.status_code == 400, (payload, answer.text)
+        assert answer.json()["error"]["code"]

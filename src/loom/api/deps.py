@@ -1,5 +1,5 @@
-"""FastAPI dependencies every router uses: the runtime, a database session, and the
-current principal (API token or portal session cookie)."""
+"""FastAPI dependencies every router uses: the runtime, a database session, the current
+principal (API token or portal session cookie), and the raw body of a signed webhook."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
 
 from loom.auth.principal import Principal, load_principal
 from loom.auth.roles import Role
@@ -18,6 +19,8 @@ from loom.platform.runtime import Runtime
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_USER_KEY = "uid"
+#: The largest body a webhook (alerts, chat commands) may send.
+MAX_BODY = 5 * 1024 * 1024
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -84,3 +87,18 @@ def require_org_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
 
 
 OrgAdmin = Annotated[Principal, Depends(require_org_role(Role.ADMIN))]
+
+
+async def read_body(request: Request) -> bytes:
+    """The raw body (a signature covers its exact bytes), refused with a 413 past
+    `MAX_BODY` (without reading all of it)."""
+    too_large = HTTPException(413, f"the body is over {MAX_BODY // (1024 * 1024)} MB")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise too_large
+    return bytes(body)

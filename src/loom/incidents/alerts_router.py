@@ -15,9 +15,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.exceptions import HTTPException
 
-from loom.api.deps import CurrentPrincipal, RuntimeDep, SessionDep
+from loom.api.deps import CurrentPrincipal, RuntimeDep, SessionDep, read_body
 from loom.api.pagination import Page, PageDep, page_body, paginate
 from loom.db.types import utcnow
 from loom.errors import FieldIssue, NotFound, RejectedInput
@@ -29,7 +28,6 @@ from loom.platform.runtime import Runtime
 from loom.secrets.crypto import derive_key
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
-MAX_BODY = 5 * 1024 * 1024
 Parser = Callable[..., normalize.Parsed]
 
 
@@ -43,20 +41,6 @@ class IngestResult(BaseModel):
     accepted: int
     rejected: list[Rejection]
     incidents: list[int]
-
-
-async def read_body(request: Request) -> bytes:
-    """The raw body, refused with a 413 past `MAX_BODY` (without reading all of it)."""
-    too_large = HTTPException(413, f"the body is over {MAX_BODY // (1024 * 1024)} MB")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise too_large
-    return bytes(body)
 
 
 async def _receive(

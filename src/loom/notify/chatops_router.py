@@ -1,8 +1,10 @@
-"""ChatOps endpoints: Slack's slash command and interactive buttons (public, each request
-verified by its workspace's signing secret), and registering a workspace (admins)."""
+"""ChatOps endpoints: Slack's slash command and interactive buttons, Teams' outgoing
+webhook (public, each request verified by its workspace's secret), registering a
+workspace (admins) and the codes that link a Teams person to their Loom user."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request, status
@@ -10,12 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.exceptions import HTTPException
 
-from loom.api.deps import CurrentPrincipal, RuntimeDep, SessionDep
+from loom.api.deps import CurrentPrincipal, RuntimeDep, SessionDep, read_body
 from loom.auth.roles import Role
+from loom.db.types import utcnow
 from loom.errors import Conflict
-from loom.incidents.alerts_router import read_body
-from loom.notify import chatops
+from loom.notify import chatops, chatops_slack, chatops_teams, chatops_teams_setup
 from loom.notify.models import ChatWorkspace
+from loom.notify.schemas import ChatLinkCode, TeamsTokenUpdate, TeamsWebhook, TeamsWebhookCreate
 from loom.platform.http import http_clients
 from loom.secrets import service as secrets
 from loom.secrets.crypto import derive_key
@@ -73,11 +76,11 @@ async def register_slack(
 async def slack_command(request: Request, session: SessionDep, runtime: RuntimeDep) -> Any:
     """`/loom …` from Slack (`application/x-www-form-urlencoded`, signed)."""
     body = await read_body(request)
-    fields = chatops.form(body)
+    fields = chatops_slack.form(body)
     async with session.begin():
         who = await _who(request, session, runtime, body, fields.get("team_id", ""),
                          fields.get("user_id", ""))  # fmt: skip
-        return await chatops.run_command(session, who, fields.get("text", ""))
+        return chatops_slack.answer(await chatops.run_command(session, who, fields.get("text", "")))
 
 
 @router.post("/slack/interactions")
@@ -85,12 +88,12 @@ async def slack_interaction(request: Request, session: SessionDep, runtime: Runt
     """A button of a Loom message in Slack (`payload` form field, signed)."""
     body = await read_body(request)
     try:
-        team_id, user_id, action_id, value = chatops.interaction(chatops.form(body))
+        team_id, user_id, action_id, value = chatops_slack.interaction(chatops_slack.form(body))
     except ValueError:
         raise HTTPException(400, "payload: not a Slack interaction") from None
     async with session.begin():
         who = await _who(request, session, runtime, body, team_id, user_id)
-        return await chatops.run_action(session, who, action_id, value)
+        return chatops_slack.answer(await chatops_slack.run_action(session, who, action_id, value))
 
 
 async def _who(
@@ -99,7 +102,93 @@ async def _who(
 ) -> chatops.Caller:  # fmt: skip
     key = derive_key(runtime.settings.secret_key.get_secret_value())
     try:
-        workspace, sealed = await chatops.verify(session, key, request.headers, body, team_id)
-    except chatops.NotVerified:
+        workspace, sealed = await chatops_slack.verify(session, key, request.headers, body,
+                                                       team_id)  # fmt: skip
+    except chatops_slack.NotVerified:
         raise HTTPException(401, "not signed by a registered Slack workspace") from None
-    return await chatops.caller(session, http_clients(runtime), workspace, sealed, user_id)
+    return await chatops_slack.caller(session, http_clients(runtime), workspace, sealed, user_id)
+
+
+@workspaces.post(
+    "/chat-workspaces/teams", response_model=TeamsWebhook, status_code=status.HTTP_201_CREATED
+)
+async def register_teams(
+    body: TeamsWebhookCreate, request: Request, principal: CurrentPrincipal, session: SessionDep,
+    runtime: RuntimeDep,
+) -> TeamsWebhook:  # fmt: skip
+    """Register a Teams outgoing webhook (organisation admins): answers its callback URL."""
+    key = derive_key(runtime.settings.secret_key.get_secret_value())
+    async with session.begin():
+        workspace = await chatops_teams_setup.register(session, key, principal,
+                                                       body.security_token)  # fmt: skip
+    token = {"security_token": ""} if body.security_token is not None else {}
+    return _teams_webhook(request, runtime, workspace, token)
+
+
+@workspaces.put("/chat-workspaces/teams/{workspace_id}/security-token", response_model=TeamsWebhook)
+async def set_teams_token(
+    workspace_id: str, body: TeamsTokenUpdate, request: Request, principal: CurrentPrincipal,
+    session: SessionDep, runtime: RuntimeDep,
+) -> TeamsWebhook:  # fmt: skip
+    """Keep the security token Teams showed once it had the callback URL (admins)."""
+    key = derive_key(runtime.settings.secret_key.get_secret_value())
+    async with session.begin():
+        workspace = await chatops_teams_setup.set_token(session, key, principal, workspace_id,
+                                                        body.security_token)  # fmt: skip
+    return _teams_webhook(request, runtime, workspace, {"security_token": ""})
+
+
+@workspaces.post(
+    "/chat-workspaces/teams/{workspace_id}/link-codes", response_model=ChatLinkCode,
+    status_code=status.HTTP_201_CREATED,
+)  # fmt: skip
+async def teams_link_code(
+    workspace_id: str, principal: CurrentPrincipal, session: SessionDep, runtime: RuntimeDep
+) -> ChatLinkCode:
+    """A one-time code the caller says in Teams (`@Loom link <code>`) to act from there."""
+    key = derive_key(runtime.settings.secret_key.get_secret_value())
+    async with session.begin():
+        code, expires = await chatops_teams_setup.issue_link_code(
+            session, key, principal, workspace_id, utcnow()
+        )
+    return ChatLinkCode(code=code, expires_at=expires, say=f"{chatops_teams.PREFIX} link {code}")
+
+
+@router.post("/teams/messages/{workspace_id}")
+async def teams_message(
+    workspace_id: str, request: Request, session: SessionDep, runtime: RuntimeDep
+) -> dict[str, Any]:
+    """`@Loom …` in a Teams channel (an outgoing webhook's activity, HMAC-signed)."""
+    body = await read_body(request)
+    activity = _json_object(body)
+    key = derive_key(runtime.settings.secret_key.get_secret_value())
+    now = utcnow()
+    async with session.begin():
+        try:
+            workspace = await chatops_teams.verify(
+                session, key, workspace_id, request.headers.get("authorization", ""), body,
+                activity, now,
+            )  # fmt: skip
+        except chatops_teams.NotVerified:
+            raise HTTPException(401, "not signed by a registered Teams outgoing webhook") from None
+        assert activity is not None  # an activity without its timestamp is not verified
+        who = await chatops_teams.caller(session, key, workspace, activity)
+        return chatops_teams.answer(await chatops_teams.run(session, key, who, activity, now))
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _teams_webhook(
+    request: Request, runtime: RuntimeDep, workspace: ChatWorkspace, sealed: dict[str, str]
+) -> TeamsWebhook:
+    base = runtime.settings.server.public_url or str(request.base_url)
+    return TeamsWebhook(
+        workspace_id=workspace.workspace_id, secrets=secrets.masked(sealed),
+        endpoint_url=base.rstrip("/") + chatops_teams_setup.endpoint_path(workspace),
+    )  # fmt: skip
