@@ -178,3 +178,16 @@ async def test_an_approval_approved_at_once_notifies_nobody(
     assert await NotifyConsumers(app.state.runtime).dispatch_once() == 0
     await notifier.run()
     assert fake.calls == []
+
+
+async def test_rules_may_name_the_events_no_domain_fires_yet(loom_api: Api) -> None:  # noqa: F811
+    await create(loom_api, "/channels", {"name": "hook", "kind": "webhook",
+                                         "config": {"url": "http://127.0.0.1:9/x"}})  # fmt: skip
+    later = ["runbook.awaiting_approval", "runbook.failed", "predictive.alert"]
+    await create(loom_api, "/rules", {"name": "later", "events": later, "channels": ["hook"]})
+    listed = await (await admin(loom_api)).get(NOTIFY + "/rules")
+    assert [r["events"] for r in listed.json()["items"]] == [later]
+    refused = await (await admin(loom_api)).post(NOTIFY + "/rules", json={
+        "name": "typo", "events": ["request.failes"], "channels": ["hook"]})  # fmt: skip
+    assert refused.status_code in (400, 422), refused.text
+    assert refused.json()["error"]["details"][0]["field"].startswith("events")
