@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.db.types import utcnow
 from loom.incidents.models import Incident
-from loom.notify import delivery, escalation, outbox
+from loom.notify import delivery, escalation, outbox, request_outbox
 from loom.notify.message import IncidentMessage, NotifyEvent
 from loom.notify.models import Notification
 from loom.platform.http import http_clients
@@ -53,6 +53,7 @@ class NotifyConsumers:
         self._tasks: list[asyncio.Task[None]] = []
         #: Events this process dispatched lately (see `outbox.dispatch`).
         self._seen: dict[uuid.UUID, datetime] = {}
+        self._requests_seen: dict[uuid.UUID, datetime] = {}
 
     def start(self) -> None:
         self._tasks = [
@@ -111,7 +112,8 @@ class NotifyConsumers:
                 await asyncio.wait_for(self._stopping.wait(), self.settings.poll_interval_seconds)
 
     async def dispatch_once(self) -> int:
-        """One pass of the dispatcher (`outbox.dispatch`), committed; deliveries queued."""
+        """One pass of the dispatcher over the incidents' timeline (`outbox.dispatch`) and
+        the requests' events (`request_outbox`), each committed; deliveries queued."""
         portal = self.runtime.settings.server.public_url or "http://127.0.0.1:8080"
         async with self.runtime.sessions() as session, session.begin():
             done = await outbox.dispatch(
@@ -121,7 +123,10 @@ class NotifyConsumers:
         self._seen.update(done.dispatched)
         for event_id in [i for i, at in self._seen.items() if at <= done.floor]:
             del self._seen[event_id]
-        return done.queued
+        requests = await request_outbox.run(
+            self.runtime.sessions, self.queue, portal_url=portal, seen=self._requests_seen
+        )
+        return done.queued + requests
 
     async def _timer(self, message: Message) -> None:
         portal = self.runtime.settings.server.public_url or "http://127.0.0.1:8080"

@@ -23,7 +23,13 @@ from sqlalchemy.orm import aliased
 from loom.notify import registry
 from loom.notify.channels.base import DeliveryFailure, Outcome, Target, TransientFailure
 from loom.notify.kinds import AttemptStatus, ChannelKind
-from loom.notify.message import IncidentMessage, NotifyEvent, RelatedChange
+from loom.notify.message import (
+    IncidentMessage,
+    Message,
+    NotifyEvent,
+    RelatedChange,
+    RequestMessage,
+)
 from loom.notify.models import Channel, Notification
 from loom.platform.http import HttpClients
 from loom.platform.http.allowlist import HostPolicy
@@ -54,29 +60,45 @@ class Backoff:
 # ------------------------------------------------------------------ queue messages
 
 
-def message_body(message: IncidentMessage) -> dict[str, Any]:
+def message_body(message: Message) -> dict[str, Any]:
+    """The message as JSON, tagged with its type (an untagged body is an incident's: the
+    messages queued before requests had theirs)."""
     body = dataclasses.asdict(message)
-    body["opened_at"] = message.opened_at.isoformat()
     body["at"] = message.at.isoformat()
+    if isinstance(message, RequestMessage):
+        body["type"] = "request"
+        return body
+    body["type"] = "incident"
+    body["opened_at"] = message.opened_at.isoformat()
     body["services"] = list(message.services)
     return body
 
 
-def message_from(body: dict[str, Any]) -> IncidentMessage:
+def message_from(body: dict[str, Any]) -> Message:
     fields = dict(body)
+    kind = fields.pop("type", "incident")
     fields["event"] = NotifyEvent(fields["event"])
-    fields["opened_at"] = datetime.fromisoformat(fields["opened_at"])
     fields["at"] = datetime.fromisoformat(fields["at"])
+    if kind == "request":
+        return RequestMessage(**fields)
+    fields["opened_at"] = datetime.fromisoformat(fields["opened_at"])
     fields["services"] = tuple(fields.get("services", ()))
     change = fields.get("related_change")
     fields["related_change"] = RelatedChange(**change) if change else None
     return IncidentMessage(**fields)
 
 
+def _subject(message: Message) -> str:
+    """What the message is about, as its queue group names it."""
+    if isinstance(message, RequestMessage):
+        return f"request:{message.request_id}"
+    return message.incident_id
+
+
 async def enqueue(
     queue: Queue,
     channel: Channel,
-    message: IncidentMessage,
+    message: Message,
     *,
     session: AsyncSession | None = None,
     delivery_id: uuid.UUID | None = None,
@@ -98,7 +120,7 @@ async def enqueue(
     }
     # One group per channel and incident: an incident's messages on a channel keep their
     # order (opened before resolved), and a channel that fails holds up no other.
-    group = f"{channel.id}:{message.incident_id}"
+    group = f"{channel.id}:{_subject(message)}"
     sent = await queue.send(
         group, body, dedup_id=f"{delivery}:{attempt}:{held}", delay_seconds=delay,
         session=session,
@@ -226,7 +248,9 @@ def _check_smtp_host(clients: HttpClients, config: dict[str, Any]) -> None:
     HostPolicy(clients.allowed_hosts).check(httpx.URL(f"https://{host}/"))
 
 
-def _incident_id(message: IncidentMessage) -> uuid.UUID | None:
+def _incident_id(message: Message) -> uuid.UUID | None:
+    if isinstance(message, RequestMessage):
+        return None  # not an incident's: no ordering or threading by incident
     try:
         return uuid.UUID(message.incident_id)
     except ValueError:

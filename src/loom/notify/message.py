@@ -1,5 +1,5 @@
-"""What a notification says about an incident, whatever the channel: one immutable value
-built once per event, then rendered by each channel in its own format."""
+"""What a notification says about an incident (or a request), whatever the channel: one
+immutable value built once per event, then rendered by each channel in its own format."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 
 class NotifyEvent(enum.StrEnum):
-    """What happened to the incident (what rules match on)."""
+    """What happened (what rules match on)."""
 
     OPENED = "incident.opened"
     SEVERITY_RAISED = "incident.severity_raised"
@@ -18,6 +18,16 @@ class NotifyEvent(enum.StrEnum):
     REOPENED = "incident.reopened"
     #: A channel's "send test message" action.
     TEST = "test"
+    # Events of other domains than incidents (their messages: `RequestMessage`).
+    #: A request entered `failed` (a task failed, got stuck, or its wait failed).
+    REQUEST_FAILED = "request.failed"
+    #: A task of a request waits for people to approve it.
+    APPROVAL_NEEDED = "approval.needed"
+    #: Rules may name these already; nothing fires them until the runbooks and forecasting
+    #: domains exist.
+    RUNBOOK_AWAITING_APPROVAL = "runbook.awaiting_approval"
+    RUNBOOK_FAILED = "runbook.failed"
+    PREDICTIVE_ALERT = "predictive.alert"
 
 
 @dataclass(frozen=True)
@@ -92,3 +102,69 @@ class IncidentMessage:
             f"{services} service{plural} affected, {self.alert_count} alerts "
             f"({self.firing_count} firing)"
         )
+
+
+#: The longest error excerpt a request message carries.
+ERROR_MAX = 500
+
+
+@dataclass(frozen=True)
+class RequestMessage:
+    """What a notification says about a provisioning request (request.failed,
+    approval.needed)."""
+
+    event: NotifyEvent
+    request_id: str
+    #: The catalog entry asked for: its id and name.
+    entry_id: str
+    entry_name: str
+    #: The requesting team's slug, and who asked (an e-mail).
+    team: str
+    requester: str
+    #: The request's state when the message was built.
+    state: str
+    #: When the event happened.
+    at: datetime
+    #: The request's page in the portal.
+    url: str
+    #: request.failed: the task that failed ("2 (create-db)") and the error, cut.
+    failed_task: str | None = None
+    error: str | None = None
+    #: approval.needed: who may decide, in words ("team payments or carol@example.com"),
+    #: and how far it is ("waiting for approval by ... (0 of 2)").
+    approvers: str | None = None
+    waiting_for: str | None = None
+    org: str = ""
+
+    @property
+    def ref(self) -> str:
+        """A short reference for people: "request 1a2b3c4d"."""
+        return f"request {self.request_id[:8]}"
+
+    def headline(self) -> str:
+        """One line: "Request failed: PostgreSQL database for team shop"."""
+        what = {
+            NotifyEvent.REQUEST_FAILED: "Request failed",
+            NotifyEvent.APPROVAL_NEEDED: "Approval needed",
+        }.get(self.event, self.event.value)
+        return f"{what}: {self.entry_name} for team {self.team}"
+
+    def facts(self) -> list[tuple[str, str]]:
+        """The labelled facts every channel shows, in order (raw text)."""
+        rows = [
+            ("Catalog entry", f"{self.entry_name} ({self.entry_id})"),
+            ("Team", self.team),
+            ("Requested by", self.requester),
+            ("State", self.state),
+        ]
+        if self.failed_task:
+            rows.append(("Failed task", self.failed_task))
+        if self.approvers:
+            rows.append(("Approvers", self.approvers))
+        if self.waiting_for:
+            rows.append(("Waiting for", self.waiting_for))
+        return rows
+
+
+#: Any message a channel renders.
+Message = IncidentMessage | RequestMessage

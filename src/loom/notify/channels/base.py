@@ -1,8 +1,8 @@
 """What every channel sender implements, and how it reports the outcome of one attempt.
 
-A sender renders an `IncidentMessage` in its system's format and sends it once. It never
-retries and never sleeps: it says whether a failure is worth retrying
-(`TransientFailure`, with the wait the remote asked for, if any) or not
+A sender renders a message (an `IncidentMessage` or a `RequestMessage`) in its system's
+format and sends it once. It never retries and never sleeps: it says whether a failure
+is worth retrying (`TransientFailure`, with the wait the remote asked for, if any) or not
 (`PermanentFailure`), and the delivery loop decides (`loom.notify.delivery`).
 """
 
@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Protocol
 
 import httpx
 
-from loom.notify.message import IncidentMessage
+from loom.notify.message import Message
 from loom.platform.http.errors import CircuitOpen, HostNotAllowed, OutboundRefused
 
 #: The longest remote answer kept in the notification log.
@@ -79,9 +79,7 @@ class PermanentFailure(DeliveryFailure):
 class Sender(Protocol):
     kind: ClassVar[str]
 
-    async def send(
-        self, target: Target, message: IncidentMessage, *, http: httpx.AsyncClient
-    ) -> Outcome:
+    async def send(self, target: Target, message: Message, *, http: httpx.AsyncClient) -> Outcome:
         """Send `message` once; raise TransientFailure or PermanentFailure."""
         ...
 

@@ -33,7 +33,7 @@ from loom.notify.channels.base import (
     Target,
     TransientFailure,
 )
-from loom.notify.message import IncidentMessage
+from loom.notify.message import Message
 
 #: Settings holding secrets (stored encrypted, masked when shown).
 SECRET_FIELDS: tuple[str, ...] = ("password",)
@@ -74,9 +74,7 @@ class Config(BaseModel):
 class EmailSender:
     kind: ClassVar[str] = "email"
 
-    async def send(
-        self, target: Target, message: IncidentMessage, *, http: httpx.AsyncClient
-    ) -> Outcome:
+    async def send(self, target: Target, message: Message, *, http: httpx.AsyncClient) -> Outcome:
         """Send one mail; `http` is not used (SMTP is not HTTP)."""
         try:
             config = Config.model_validate(dict(target.config))

@@ -1,5 +1,5 @@
-"""The e-mail an incident event becomes: a multipart/alternative message with a plain-text
-and an HTML part, threaded on the first mail about the incident.
+"""The e-mail an incident event (or a request's event) becomes: a multipart/alternative
+message with a plain-text and an HTML part, threaded on the first mail about the incident.
 
 Every incident field is untrusted text (alert labels, titles written by anyone): the HTML
 part escapes all of it, links only http(s) URLs, and header values lose their line breaks
@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from html import escape
 
-from loom.notify.message import IncidentMessage
+from loom.notify.message import Message, RequestMessage
 
 #: A message id as `make_msgid` writes it: `<left@right>`, nothing that could break a header.
 _MESSAGE_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
@@ -31,8 +31,11 @@ def one_line(text: str) -> str:
     return " ".join(text.splitlines()).strip()
 
 
-def facts(message: IncidentMessage) -> list[tuple[str, str]]:
+def facts(message: Message) -> list[tuple[str, str]]:
     """The labelled lines both parts show, in order (values are raw, unescaped text)."""
+    if isinstance(message, RequestMessage):
+        error = [("Error", message.error)] if message.error else []
+        return [*message.facts(), *error]
     rows = [
         ("Status", message.status),
         ("Severity", message.severity),
@@ -55,12 +58,22 @@ def facts(message: IncidentMessage) -> list[tuple[str, str]]:
     return rows
 
 
-def plain_text(message: IncidentMessage) -> str:
+def _change_url(message: Message) -> str | None:
+    if isinstance(message, RequestMessage) or message.related_change is None:
+        return None
+    return message.related_change.url
+
+
+def _what(message: Message) -> str:
+    return "request" if isinstance(message, RequestMessage) else "incident"
+
+
+def plain_text(message: Message) -> str:
     lines = [message.headline(), ""]
     lines += [f"{label}: {value}" for label, value in facts(message)]
-    if message.related_change and message.related_change.url:
-        lines.append(f"Change: {message.related_change.url}")
-    lines += ["", f"Open the incident: {message.url}", ""]
+    if change_url := _change_url(message):
+        lines.append(f"Change: {change_url}")
+    lines += ["", f"Open the {_what(message)}: {message.url}", ""]
     return "\n".join(lines)
 
 
@@ -72,25 +85,25 @@ def _link(url: str | None, text: str) -> str:
     return escape(text)
 
 
-def html_text(message: IncidentMessage) -> str:
+def html_text(message: Message) -> str:
     rows = "\n".join(
         f'<tr><th align="left">{escape(label)}</th><td>{escape(value)}</td></tr>'
         for label, value in facts(message)
     )
     change = ""
-    if message.related_change and message.related_change.url:
-        change = f"<p>{_link(message.related_change.url, 'View the related change')}</p>\n"
+    if change_url := _change_url(message):
+        change = f"<p>{_link(change_url, 'View the related change')}</p>\n"
     return (
         "<!DOCTYPE html>\n<html><body>\n"
         f"<h2>{escape(message.headline())}</h2>\n"
         f"<table>\n{rows}\n</table>\n{change}"
-        f"<p>{_link(message.url, 'Open the incident in Loom')}</p>\n"
+        f"<p>{_link(message.url, f'Open the {_what(message)} in Loom')}</p>\n"
         "</body></html>\n"
     )
 
 
 def build(
-    message: IncidentMessage, *, sender: str, recipients: Sequence[str], previous: str | None
+    message: Message, *, sender: str, recipients: Sequence[str], previous: str | None
 ) -> EmailMessage:
     """The mail; its `Message-ID` is the remote reference later updates thread on."""
     mail = EmailMessage()
@@ -101,7 +114,10 @@ def build(
     mail["Date"] = format_datetime(at)
     domain = sender.rpartition("@")[2] or "loom.invalid"
     mail["Message-ID"] = make_msgid(domain=domain)
-    mail["X-Loom-Incident"] = one_line(message.ref)
+    if isinstance(message, RequestMessage):
+        mail["X-Loom-Request"] = one_line(message.request_id)
+    else:
+        mail["X-Loom-Incident"] = one_line(message.ref)
     if previous and _MESSAGE_ID.fullmatch(previous.strip()):
         mail["In-Reply-To"] = previous.strip()
         mail["References"] = previous.strip()

@@ -5,6 +5,11 @@ resolve of one incident land on the same PagerDuty alert. Trigger events carry t
 payload (summary, source, severity, links...); acknowledge and resolve carry only the
 routing key, the action and the dedup key, as the documentation shows them.
 
+A failed request is a `warning` trigger on its own alert (`loom-request-<request id>`: a
+request that fails again after a retry lands on the same alert); Loom never resolves it
+(the request has no resolution to send), people do. Approvals page nobody: the
+dispatcher queues no approval.needed for a PagerDuty channel.
+
 Wire format: https://developer.pagerduty.com/docs/events-api-v2/trigger-events/
 Answers and retries: https://developer.pagerduty.com/docs/events-api-v2/overview/
 """
@@ -25,7 +30,7 @@ from loom.notify.channels.base import (
     excerpt,
     request,
 )
-from loom.notify.message import IncidentMessage, NotifyEvent
+from loom.notify.message import IncidentMessage, Message, NotifyEvent, RequestMessage
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 #: PagerDuty's limits on `payload.summary` and `dedup_key`.
@@ -70,8 +75,10 @@ def dedup_key(message: IncidentMessage) -> str:
     return f"loom-{message.incident_id}"[:DEDUP_KEY_MAX]
 
 
-def event_body(message: IncidentMessage, routing_key: str) -> dict[str, Any]:
+def event_body(message: Message, routing_key: str) -> dict[str, Any]:
     """The JSON PagerDuty receives for `message`."""
+    if isinstance(message, RequestMessage):
+        return request_event_body(message, routing_key)
     action = ACTIONS[message.event]
     body: dict[str, Any] = {
         "routing_key": routing_key,
@@ -104,9 +111,7 @@ class PagerDutySender:
 
     kind: ClassVar[str] = "pagerduty"
 
-    async def send(
-        self, target: Target, message: IncidentMessage, *, http: httpx.AsyncClient
-    ) -> Outcome:
+    async def send(self, target: Target, message: Message, *, http: httpx.AsyncClient) -> Outcome:
         config = _config(target)
         routing_key = target.secrets.get("routing_key", "")
         if not routing_key:
@@ -163,3 +168,30 @@ def _answered_key(response: httpx.Response) -> str | None:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def request_event_body(message: RequestMessage, routing_key: str) -> dict[str, Any]:
+    """A failed request as a `warning` trigger on the request's own alert."""
+    if message.event is not NotifyEvent.REQUEST_FAILED:
+        raise PermanentFailure(f"pagerduty: {message.event.value} pages nobody")
+    details = {label.lower().replace(" ", "_"): value for label, value in message.facts()}
+    if message.error:
+        details["error"] = message.error
+    details["url"] = message.url
+    return {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": f"loom-request-{message.request_id}"[:DEDUP_KEY_MAX],
+        "payload": {
+            "summary": _cut(message.headline(), SUMMARY_MAX),
+            "source": message.entry_id or "loom",
+            "severity": "warning",
+            "timestamp": message.at.isoformat(),
+            "group": message.team,
+            "class": message.event.value,
+            "custom_details": details,
+        },
+        "links": [{"href": message.url, "text": f"Open {message.ref} in Loom"}],
+        "client": "Loom",
+        "client_url": message.url,
+    }

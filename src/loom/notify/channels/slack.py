@@ -1,5 +1,5 @@
-"""The Slack channel (kind "slack"): an incident as a Block Kit message, through an
-incoming webhook or a bot token.
+"""The Slack channel (kind "slack"): an incident (or a request's event) as a Block Kit
+message, through an incoming webhook or a bot token.
 
 * `mode="webhook"`: POST `{"text", "blocks"}` to the webhook URL (a secret: the URL is
   the credential). Slack answers 200 "ok" or an error string with a 4xx/5xx status;
@@ -39,7 +39,7 @@ from loom.notify.channels.base import (
     retry_after,
 )
 from loom.notify.channels.slack_blocks import render
-from loom.notify.message import IncidentMessage
+from loom.notify.message import Message
 
 #: Secret settings: the incoming webhook's URL (mode "webhook") or the bot token
 #: (mode "bot").
@@ -82,13 +82,11 @@ class SlackRefused(PermanentFailure):
 
 
 class SlackSender:
-    """Sends one incident message to Slack; see the module docstring."""
+    """Sends one message to Slack; see the module docstring."""
 
     kind: ClassVar[str] = "slack"
 
-    async def send(
-        self, target: Target, message: IncidentMessage, *, http: httpx.AsyncClient
-    ) -> Outcome:
+    async def send(self, target: Target, message: Message, *, http: httpx.AsyncClient) -> Outcome:
         try:
             config = Config.model_validate(dict(target.config))
         except ValidationError as exc:

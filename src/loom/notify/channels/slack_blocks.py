@@ -1,6 +1,7 @@
 """An incident as a Slack Block Kit message: a header, the facts as section fields, the
 probable root cause and related change, and the Acknowledge / View / Start runbook
-buttons. Every text is cut to Slack's limits, since Slack rejects the whole message
+buttons; a request's event (`RequestMessage`) as its facts, the error and a View button.
+Every text is cut to Slack's limits, since Slack rejects the whole message
 (`invalid_blocks`) when one element is too long.
 
 Wire format: https://docs.slack.dev/reference/block-kit/blocks/header-block,
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loom.notify.message import IncidentMessage, NotifyEvent
+from loom.notify.message import IncidentMessage, Message, NotifyEvent, RequestMessage
 
 HEADER_MAX = 150
 SECTION_TEXT_MAX = 3000
@@ -67,8 +68,10 @@ def is_resolved(message: IncidentMessage) -> bool:
     return message.event is NotifyEvent.RESOLVED or message.status == "resolved"
 
 
-def render(message: IncidentMessage) -> list[Block]:
+def render(message: Message) -> list[Block]:
     """The blocks of `message` (the top-level `text` is `message.headline()`)."""
+    if isinstance(message, RequestMessage):
+        return _request_blocks(message)
     blocks: list[Block] = [
         {"type": "header", "text": plain(message.headline(), HEADER_MAX)},
         {"type": "section", "fields": _fields(message)},
@@ -131,3 +134,24 @@ def _buttons(message: IncidentMessage) -> list[dict[str, Any]]:
         buttons.append(_button("View", VIEW_ACTION, url=message.url))
     buttons.append(_button("Start runbook", RUNBOOK_ACTION, value=value))
     return buttons
+
+
+def _request_blocks(message: RequestMessage) -> list[Block]:
+    """A request's event: its facts, the error of a failure, and a View button."""
+    fields = [
+        mrkdwn(f"*{label}*\n{escape(value)}", FIELD_TEXT_MAX)
+        for label, value in message.facts()[:FIELDS_MAX]
+    ]
+    blocks: list[Block] = [
+        {"type": "header", "text": plain(message.headline(), HEADER_MAX)},
+        {"type": "section", "fields": fields},
+    ]
+    if message.error:
+        # In a code block, kept whole: a backtick of the error would end it early.
+        error = clip(escape(message.error).replace("`", "'"), SECTION_TEXT_MAX - 20)
+        text = f"*Error:*\n```{error}```"
+        blocks.append({"type": "section", "text": mrkdwn(text, SECTION_TEXT_MAX)})
+    if message.url and len(message.url) <= BUTTON_URL_MAX:
+        view = _button("View request", VIEW_ACTION, url=message.url)
+        blocks.append({"type": "actions", "elements": [view]})
+    return blocks

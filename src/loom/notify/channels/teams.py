@@ -1,5 +1,6 @@
-"""Microsoft Teams channel: an Adaptive Card posted to a channel's incoming webhook or a
-Power Automate "Workflows" webhook ("Send webhook alerts to a channel").
+"""Microsoft Teams channel: an Adaptive Card (an incident's, or a request's event's)
+posted to a channel's incoming webhook or a Power Automate "Workflows" webhook ("Send
+webhook alerts to a channel").
 
 Both take the same message (`{"type": "message", "attachments": [<adaptive card>]}`).
 Workflows answers 202 with an empty body; the legacy Office 365 connector answers 200
@@ -28,7 +29,7 @@ from loom.notify.channels.base import (
     excerpt,
     request,
 )
-from loom.notify.message import IncidentMessage, NotifyEvent
+from loom.notify.message import IncidentMessage, Message, NotifyEvent, RequestMessage
 
 #: Secret settings: the webhook URL (incoming webhook or Workflows trigger URL).
 SECRET_FIELDS: tuple[str, ...] = ("webhook_url",)
@@ -47,14 +48,18 @@ class Config(BaseModel):
     link_button: bool = True
 
 
-def message_body(message: IncidentMessage, config: Config | None = None) -> dict[str, Any]:
+def message_body(message: Message, config: Config | None = None) -> dict[str, Any]:
     """The JSON Teams receives for `message`."""
     config = config or Config()
     card: dict[str, Any] = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
         "version": CARD_VERSION,
-        "body": _card_body(message),
+        "body": (
+            _request_card_body(message)
+            if isinstance(message, RequestMessage)
+            else _card_body(message)
+        ),
     }
     if config.link_button:
         card["actions"] = [{"type": "Action.OpenUrl", "title": "View in Loom", "url": message.url}]
@@ -75,9 +80,7 @@ class TeamsSender:
 
     kind: ClassVar[str] = "teams"
 
-    async def send(
-        self, target: Target, message: IncidentMessage, *, http: httpx.AsyncClient
-    ) -> Outcome:
+    async def send(self, target: Target, message: Message, *, http: httpx.AsyncClient) -> Outcome:
         config = _config(target)
         url = target.secrets.get("webhook_url", "")
         if not _is_http_url(url):
@@ -155,3 +158,21 @@ def _is_http_url(value: str) -> bool:
     except httpx.InvalidURL:
         return False
     return url.scheme in ("http", "https") and bool(url.host)
+
+
+def _request_card_body(message: RequestMessage) -> list[dict[str, Any]]:
+    """A request's event: the headline (red for a failure), its facts, the error."""
+    headline: dict[str, Any] = {
+        "type": "TextBlock",
+        "text": message.headline(),
+        "weight": "Bolder",
+        "size": "Medium",
+        "wrap": True,
+    }
+    if message.event is NotifyEvent.REQUEST_FAILED:
+        headline["color"] = "Attention"
+    facts = [{"title": title, "value": value} for title, value in message.facts() if value]
+    body: list[dict[str, Any]] = [headline, {"type": "FactSet", "facts": facts}]
+    if message.error:
+        body.append({"type": "TextBlock", "text": f"Error: {message.error}", "wrap": True})
+    return body

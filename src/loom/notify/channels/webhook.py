@@ -1,4 +1,4 @@
-"""The "webhook" channel: an incident event POSTed (or PUT) as JSON to any URL.
+"""The "webhook" channel: an incident's (or a request's) event POSTed (or PUT) as JSON to any URL.
 
 The body is Loom's default object or the channel's template (`webhook_body`). With an
 HMAC secret, `X-Loom-Signature-256: sha256=<hex>` is the HMAC-SHA256 of the exact body
@@ -37,7 +37,7 @@ from loom.notify.channels.base import (
     check,
     request,
 )
-from loom.notify.message import IncidentMessage
+from loom.notify.message import Message
 from loom.platform.http import is_credential_header
 
 #: Settings holding secrets (stored encrypted, masked when shown).
@@ -61,8 +61,8 @@ class Config(BaseModel):
     method: Literal["POST", "PUT"] = "POST"
     #: Extra headers; nothing secret (credentials go in the `authorization` secret).
     headers: dict[str, str] = Field(default_factory=dict, max_length=20)
-    #: The JSON body as a template of `.event`, `.version` and `.incident.<field>`
-    #: (see `webhook_body`); none: the default body.
+    #: The JSON body as a template of `.event`, `.version`, `.incident.<field>` and
+    #: `.request.<field>` (see `webhook_body`); none: the default body.
     template: str | None = None
 
     @field_validator("headers")
@@ -94,9 +94,7 @@ class Config(BaseModel):
 class WebhookSender:
     kind: ClassVar[str] = "webhook"
 
-    async def send(
-        self, target: Target, message: IncidentMessage, *, http: httpx.AsyncClient
-    ) -> Outcome:
+    async def send(self, target: Target, message: Message, *, http: httpx.AsyncClient) -> Outcome:
         try:
             config = Config.model_validate(dict(target.config))
         except ValueError as exc:
@@ -128,7 +126,7 @@ def signature(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def _body(config: Config, message: IncidentMessage) -> bytes:
+def _body(config: Config, message: Message) -> bytes:
     if config.template is None:
         return json.dumps(webhook_body.payload(message), ensure_ascii=False).encode()
     try:

@@ -19,11 +19,22 @@ The default body (version 1)::
       }
     }
 
+A request's event (request.failed, approval.needed) has `"request"` in place of
+`"incident"`::
+
+    {"version": 1, "event": "request.failed", "request": {
+        "id": "…", "ref": "request 1a2b3c4d", "headline": "Request failed: …",
+        "entry_id": "postgres", "entry_name": "PostgreSQL database", "team": "shop",
+        "requester": "rita@example.com", "state": "failed", "at": "…", "url": "…",
+        "failed_task": "2 (create-db)" | null, "error": "…" | null,
+        "approvers": "team payments" | null, "waiting_for": "…" | null, "org": "acme"}}
+
 A template is written in Loom's template language (`loom.provisioning.templating`: a
 jinja2 `ImmutableSandboxedEnvironment`, no calls, no attributes outside mappings, size
 and time limits). It sees the default body's keys as namespaces: `{{ .event }}`,
-`{{ .incident.ref }}`, `{% for s in .incident.services %}`. It is rendered as a JSON
-document: an expression outside quotes becomes a JSON value (`"services":
+`{{ .incident.ref }}`, `{{ .request.error }}` (the namespace a message does not have is
+missing: empty, and false in an `{% if %}`), `{% for s in .incident.services %}`. It is
+rendered as a JSON document: an expression outside quotes becomes a JSON value (`"services":
 {{ .incident.services }}` gives a list), inside quotes a JSON-escaped piece of text, so
 untrusted incident text cannot break the document's structure. The result must parse
 as JSON.
@@ -35,7 +46,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from loom.notify.message import IncidentMessage
+from loom.notify.message import Message, RequestMessage
 from loom.provisioning.templating import (
     DEFAULT_LIMITS,
     Missing,
@@ -56,6 +67,11 @@ INCIDENT_FIELDS = (
     "duration_seconds", "duration_text", "url", "services", "impact", "alert_count",
     "firing_count", "root_cause", "root_cause_reason", "related_change", "actor", "org", "extra",
 )  # fmt: skip
+#: The request fields of a request event's default body.
+REQUEST_FIELDS = (
+    "id", "ref", "headline", "entry_id", "entry_name", "team", "requester", "state", "at", "url",
+    "failed_task", "error", "approvers", "waiting_for", "org",
+)  # fmt: skip
 
 
 class TemplateInvalid(ValueError):
@@ -66,8 +82,10 @@ class TemplateFailed(Exception):
     """A template that compiled but failed to render, or rendered something not JSON."""
 
 
-def payload(message: IncidentMessage) -> dict[str, Any]:
+def payload(message: Message) -> dict[str, Any]:
     """The default body (see the module docstring)."""
+    if isinstance(message, RequestMessage):
+        return {"version": VERSION, "event": message.event.value, "request": _request(message)}
     change = message.related_change
     incident: dict[str, Any] = {
         "id": message.incident_id,
@@ -112,9 +130,17 @@ def compile_template(text: str) -> Template:
             continue
         if reference.namespace == "version" and not path:
             continue
+        if reference.namespace == "request":
+            if path and path[0] not in REQUEST_FIELDS:
+                raise TemplateInvalid(
+                    f"webhook template: {ref}: no request field '{path[0]}' "
+                    f"(known: {', '.join(REQUEST_FIELDS)})"
+                )
+            continue
         if reference.namespace != "incident":
             raise TemplateInvalid(
-                f"webhook template: {ref}: unknown name (use .event, .version or .incident.<field>)"
+                f"webhook template: {ref}: unknown name (use .event, .version, "
+                ".incident.<field> or .request.<field>)"
             )
         if path and path[0] not in INCIDENT_FIELDS:
             raise TemplateInvalid(
@@ -129,7 +155,7 @@ def validate_template(text: str) -> None:
     compile_template(text)
 
 
-def render(text: str, message: IncidentMessage) -> bytes:
+def render(text: str, message: Message) -> bytes:
     """The body the template renders from `payload(message)`, checked to be JSON."""
     template = compile_template(text)
     roots = payload(message)
@@ -154,3 +180,23 @@ def _lookup(roots: Mapping[str, Any], namespace: str, path: tuple[str | int, ...
             return Missing(name="." + ".".join([namespace, *map(str, path)]))
         value = value[key]
     return value
+
+
+def _request(message: RequestMessage) -> dict[str, Any]:
+    return {
+        "id": message.request_id,
+        "ref": message.ref,
+        "headline": message.headline(),
+        "entry_id": message.entry_id,
+        "entry_name": message.entry_name,
+        "team": message.team,
+        "requester": message.requester,
+        "state": message.state,
+        "at": message.at.isoformat(),
+        "url": message.url,
+        "failed_task": message.failed_task,
+        "error": message.error,
+        "approvers": message.approvers,
+        "waiting_for": message.waiting_for,
+        "org": message.org,
+    }
