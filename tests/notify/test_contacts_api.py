@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import Tenant
+from tests.conftest import Tenant, bearer, token_for
 from tests.services.support import other_org_admin
 
 NOTIFY = "/api/v1/notify"
@@ -165,3 +165,14 @@ async def test_policy_levels_name_users_teams_and_schedules(
     empty = await client.post(NOTIFY + "/policies", json={"name": "empty", "levels": [
         {"delay_minutes": 5}]}, headers=admin_headers)  # fmt: skip
     assert empty.status_code == 422 and fields(empty) == ["levels[0]"]
+
+
+async def test_a_read_only_token_cannot_change_them(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, channels: None
+) -> None:
+    read_only = bearer(await token_for(app, "viewer-a@loom.test", ("read",)))
+    body = {"kind": "email", "address": "a@home.test", "channel": "mail"}
+    assert (await client.post(CONTACTS, json=body, headers=read_only)).status_code == 403
+    made = await post(client, CONTACTS, body, tenant.headers["viewer-a"])
+    assert (await client.get(CONTACTS, headers=read_only)).json()["items"][0]["id"] == made["id"]
+    assert (await client.delete(f"{CONTACTS}/{made['id']}", headers=read_only)).status_code == 403

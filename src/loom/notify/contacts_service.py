@@ -26,10 +26,15 @@ _MEMBER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
 _EMAIL = TypeAdapter(Address)
 
 
-async def whose(session: AsyncSession, principal: Principal, user: str | None) -> uuid.UUID:
+async def whose(
+    session: AsyncSession, principal: Principal, user: str | None, *, write: bool = False
+) -> uuid.UUID:
     """The user whose contact methods are meant: the caller's, or (organisation admins
-    only) those of `user`, an e-mail."""
+    only) those of `user`, an e-mail. `write`: to change them (a read-only token may
+    not)."""
     if user is None or user == principal.email:
+        if write:
+            principal.require_scope("write")
         return principal.user_id
     principal.require_org_role(Role.ADMIN)
     found = await session.scalar(
@@ -49,7 +54,7 @@ def list_query(principal: Principal, user_id: uuid.UUID) -> Select[ContactMethod
 async def create(
     session: AsyncSession, principal: Principal, body: schemas.ContactMethodIn
 ) -> ContactMethod:
-    user_id = await whose(session, principal, body.user)
+    user_id = await whose(session, principal, body.user, write=True)
     channel = await _carrier(session, principal, body.kind, body.channel)
     address = _checked_address(body.kind, body.address)
     taken = await session.scalar(
@@ -85,6 +90,7 @@ async def delete(session: AsyncSession, principal: Principal, method_id: uuid.UU
         raise NotFound(f"contact method '{method_id}' not found")
     if method.user_id != principal.user_id:
         principal.require_org_role(Role.ADMIN)
+    principal.require_scope("write")
     await audit.record(
         session, org_id=principal.org_id, actor=principal, action="notify_contact_method.delete",
         target_type="notify_contact_method", target_id=method.id,

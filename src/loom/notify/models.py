@@ -125,8 +125,9 @@ class Policy(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
         ForeignKey("teams.id", ondelete="CASCADE"), default=None, index=True
     )
     name: Mapped[str] = mapped_column(String(100))
-    #: [{"delay_minutes": 0, "channel_ids": ["..."]}, ...]: a level's delay counts from
-    #: the level before (the first from the start).
+    #: [{"delay_minutes": 0, "channel_ids": ["..."], "user_ids": [...], "team_ids": [...],
+    #:   "schedule_ids": [...]}, ...] (older rows: channel_ids only): a level's delay
+    #: counts from the level before (the first from the start).
     levels: Mapped[list[dict[str, Any]]] = mapped_column(PortableJSON, default=list)
     repeat: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str] = mapped_column(String(320), default="")
