@@ -36,6 +36,7 @@ from loom.incidents.silences_router import router as silences_router
 from loom.incidents.sources_router import router as alert_sources_router
 from loom.notify.chatops_router import router as chatops_router
 from loom.notify.chatops_router import workspaces as chat_workspaces_router
+from loom.notify.contacts_router import router as contacts_router
 from loom.notify.router import incident_router as incident_notify_router
 from loom.notify.router import router as notify_router
 from loom.notify.schedules_router import router as schedules_router
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     api.include_router(silences_router)
     api.include_router(notify_router)
     api.include_router(schedules_router)
+    api.include_router(contacts_router)
     api.include_router(chat_workspaces_router)
     api.include_router(chatops_router)
     api.include_router(incident_notify_router)

@@ -57,6 +57,22 @@ class Backoff:
         return min(self.cap, max(mine, asked or 0.0))
 
 
+@dataclasses.dataclass(frozen=True)
+class Recipient:
+    """One person reached through a channel (a Slack bot's DM, one mailbox): `address`
+    replaces the channel's destination for that delivery."""
+
+    #: A Slack member id ("U0123ABC") or an e-mail address.
+    address: str
+    #: Who it is, for the log (their e-mail).
+    person: str
+
+    def describe(self, kind: str) -> str:
+        """The log's target: "alice@example.com via slack DM U0123ABC"."""
+        how = "slack DM" if kind == ChannelKind.SLACK else kind
+        return f"{self.person} via {how} {self.address}"[:500]
+
+
 # ------------------------------------------------------------------ queue messages
 
 
@@ -105,12 +121,14 @@ async def enqueue(
     attempt: int = 1,
     delay: float = 0.0,
     held: int = 0,
+    recipient: Recipient | None = None,
 ) -> uuid.UUID | None:
     """Queue an attempt to deliver `message` to `channel` (in the caller's transaction
-    when `session` is given, on backends that can). Returns the delivery id, or None when
-    the queue had seen this very attempt in the last minutes (and dropped it)."""
+    when `session` is given, on backends that can), or through it to one `recipient`.
+    Returns the delivery id, or None when the queue had seen this very attempt in the
+    last minutes (and dropped it)."""
     delivery = delivery_id or uuid.uuid4()
-    body = {
+    body: dict[str, Any] = {
         "delivery_id": str(delivery),
         "channel_id": str(channel.id),
         "org_id": str(channel.org_id),
@@ -118,9 +136,14 @@ async def enqueue(
         "held": held,
         "message": message_body(message),
     }
-    # One group per channel and incident: an incident's messages on a channel keep their
-    # order (opened before resolved), and a channel that fails holds up no other.
+    # One group per channel and subject: an incident's messages on a channel keep their
+    # order (opened before resolved), and a channel that fails holds up no other. A
+    # person paged through it is a group of their own: one mailbox's retries never delay
+    # the page of the next person.
     group = f"{channel.id}:{_subject(message)}"
+    if recipient is not None:
+        body["recipient"] = dataclasses.asdict(recipient)
+        group += f":{recipient.address}"
     sent = await queue.send(
         group, body, dedup_id=f"{delivery}:{attempt}:{held}", delay_seconds=delay,
         session=session,
@@ -155,10 +178,14 @@ async def attempt(
     delivery_id = uuid.UUID(body["delivery_id"])
     channel = await session.get(Channel, uuid.UUID(body["channel_id"]))
     incident_id = _incident_id(message)
-    if channel is not None and await _behind_a_retry(session, channel.id, incident_id, delivery_id):
+    recipient = Recipient(**body["recipient"]) if body.get("recipient") else None
+    where = _where(channel, recipient)
+    if channel is not None and await _behind_a_retry(
+        session, channel.id, incident_id, delivery_id, where
+    ):
         await enqueue(
             queue, channel, message, session=session, delivery_id=delivery_id, attempt=number,
-            held=int(body.get("held", 0)) + 1,
+            held=int(body.get("held", 0)) + 1, recipient=recipient,
         )  # fmt: skip
         return None
     row = Notification(
@@ -174,11 +201,12 @@ async def attempt(
         row.error = "the channel was deleted" if channel is None else "the channel is disabled"
         return row
     kind = registry.kind(channel.kind)
-    row.target = kind.describe(channel.config)
+    row.target = where
     target = Target(
         kind=channel.kind, config=channel.config,
         secrets=await secrets.reveal(session, key, owner_type=SECRET_OWNER, owner_id=channel.id),
-        previous=await _previous_ref(session, channel.id, row.incident_id),
+        previous=await _previous_ref(session, channel.id, row.incident_id, where),
+        recipient=recipient.address if recipient else None,
     )  # fmt: skip
     started = time.perf_counter()
     try:
@@ -193,7 +221,7 @@ async def attempt(
             wait = backoff.wait(number, failure.retry_after)
             await enqueue(
                 queue, channel, message, session=session, delivery_id=delivery_id,
-                attempt=number + 1, delay=wait,
+                attempt=number + 1, delay=wait, recipient=recipient,
             )  # fmt: skip
         return row
     except DeliveryFailure as failure:
@@ -215,9 +243,11 @@ async def _behind_a_retry(
     channel_id: uuid.UUID,
     incident_id: uuid.UUID | None,
     delivery_id: uuid.UUID,
+    where: str,
 ) -> bool:
-    """Whether another delivery about the incident to the channel waits for a retry: its
-    latest attempt failed for now and no later attempt is logged."""
+    """Whether another delivery about the incident to the channel's same target (`where`:
+    the channel's destination, or one person) waits for a retry: its latest attempt
+    failed for now and no later attempt is logged."""
     if incident_id is None:
         return False
     later = aliased(Notification)
@@ -226,6 +256,7 @@ async def _behind_a_retry(
         .where(
             Notification.channel_id == channel_id,
             Notification.incident_id == incident_id,
+            Notification.target == where,
             Notification.delivery_id != delivery_id,
             Notification.status == AttemptStatus.RETRYING.value,
             ~exists().where(
@@ -257,11 +288,21 @@ def _incident_id(message: Message) -> uuid.UUID | None:
         return None  # a test message
 
 
+def _where(channel: Channel | None, recipient: Recipient | None) -> str:
+    """The log's target: the channel's destination, or the person paged through it."""
+    if channel is None:
+        return ""
+    if recipient is not None:
+        return recipient.describe(channel.kind)
+    return registry.kind(channel.kind).describe(channel.config)
+
+
 async def _previous_ref(
-    session: AsyncSession, channel_id: uuid.UUID, incident_id: uuid.UUID | None
+    session: AsyncSession, channel_id: uuid.UUID, incident_id: uuid.UUID | None, where: str
 ) -> str | None:
-    """What the first message about this incident on this channel returned, so updates
-    go to the same remote message (Slack) or thread (e-mail)."""
+    """What the first message about this incident on this channel to the same target
+    (`where`) returned, so updates go to the same remote message (Slack) or thread
+    (e-mail); a person's page never edits the channel's shared message."""
     if incident_id is None:
         return None
     found = await session.scalar(
@@ -269,6 +310,7 @@ async def _previous_ref(
         .where(
             Notification.channel_id == channel_id,
             Notification.incident_id == incident_id,
+            Notification.target == where,
             Notification.status == AttemptStatus.SENT.value,
             Notification.remote_ref.is_not(None),
         )

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.incidents.kinds import IncidentStatus
 from loom.incidents.models import Incident
-from loom.notify import delivery
+from loom.notify import delivery, paging
 from loom.notify.message import IncidentMessage
 from loom.notify.models import Channel, Escalation, Policy
 from loom.queue.protocol import Queue
@@ -82,9 +82,9 @@ async def fire(
     now: datetime,
     message_for: Callable[[Incident], Awaitable[IncidentMessage]],
 ) -> int:
-    """A level's timer: notify the level's channels unless the escalation stopped, then
-    schedule the next level. `message_for(incident)` builds the message. Returns the
-    deliveries queued."""
+    """A level's timer: notify the level's channels and page its people (`paging`) unless
+    the escalation stopped, then schedule the next level. `message_for(incident)` builds
+    the message. Returns the deliveries queued."""
     escalation = await session.get(Escalation, uuid.UUID(body["escalation_id"]))
     if escalation is None or escalation.status != "active" or escalation.run != body["run"]:
         return 0
@@ -118,6 +118,10 @@ async def fire(
             queue, channel, message, session=session, delivery_id=uuid.uuid5(_DELIVERIES, key)
         )
         queued += sent is not None
+    queued += await paging.Paging(
+        session, queue, incident.org_id, incident.id, message,
+        key=f"{escalation.id}:{escalation.run}:{escalation.round}:{escalation.level}",
+    ).page(level, now)  # fmt: skip
     escalation.level += 1
     if escalation.level >= len(policy.levels):
         if escalation.round >= policy.repeat:

@@ -125,8 +125,9 @@ class Policy(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
         ForeignKey("teams.id", ondelete="CASCADE"), default=None, index=True
     )
     name: Mapped[str] = mapped_column(String(100))
-    #: [{"delay_minutes": 0, "channel_ids": ["..."]}, ...]: a level's delay counts from
-    #: the level before (the first from the start).
+    #: [{"delay_minutes": 0, "channel_ids": ["..."], "user_ids": [...], "team_ids": [...],
+    #:   "schedule_ids": [...]}, ...] (older rows: channel_ids only): a level's delay
+    #: counts from the level before (the first from the start).
     levels: Mapped[list[dict[str, Any]]] = mapped_column(PortableJSON, default=list)
     repeat: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str] = mapped_column(String(320), default="")
@@ -257,3 +258,28 @@ class RuleHit(Base):
     rule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notify_rules.id", ondelete="CASCADE"))
     incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ContactMethod(UUIDPrimaryKey, OrgScoped, Base):
+    """How a person is paged: an e-mail address (through an e-mail channel) or a Slack
+    member id (a DM through a Slack bot channel). Escalation levels naming people page
+    each of their contact methods, by `position`."""
+
+    __tablename__ = "notify_contact_methods"
+    __table_args__ = (
+        UniqueConstraint("user_id", "kind", "address", name="uq_notify_contact_methods_address"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    #: "email" | "slack"
+    kind: Mapped[str] = mapped_column(String(20))
+    #: An e-mail address, or a Slack member id ("U0123ABC").
+    address: Mapped[str] = mapped_column(String(320))
+    #: The channel that carries it: an e-mail channel, or a Slack channel in bot mode.
+    channel_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("notify_channels.id", ondelete="CASCADE")
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

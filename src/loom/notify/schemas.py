@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    model_validator,
 )
 
 from loom.notify.kinds import AttemptStatus, ChannelKind
@@ -132,12 +133,27 @@ class Rule(BaseModel):
 
 
 class PolicyLevel(BaseModel):
+    """Whom a level notifies: channels, and people (users, a team's members or on-call, a
+    schedule's on-call) through their contact methods; at least one of them."""
+
     model_config = ConfigDict(extra="forbid")
 
     #: Minutes after the level before (the first: after the incident opened).
     delay_minutes: float = Field(default=0, ge=0, le=24 * 60)
     #: Channel names or ids.
-    channels: list[str] = Field(min_length=1)
+    channels: list[str] = Field(default_factory=list, max_length=20)
+    #: E-mail addresses of the organisation's users.
+    users: list[str] = Field(default_factory=list, max_length=50)
+    #: Team slugs (or ids): who is on call in the team's schedules, else every member.
+    teams: list[str] = Field(default_factory=list, max_length=20)
+    #: Schedule names (or ids): who is on call when the level fires.
+    schedules: list[str] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> PolicyLevel:
+        if not (self.channels or self.users or self.teams or self.schedules):
+            raise ValueError("a level needs at least one of channels, users, teams, schedules")
+        return self
 
 
 class PolicyIn(BaseModel):
@@ -309,3 +325,28 @@ class ChatLinkCode(BaseModel):
     expires_at: datetime
     #: What to say in the Teams channel.
     say: str
+
+
+class ContactMethodIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: "email": an address, carried by an e-mail channel; "slack": a member id ("U0123ABC"),
+    #: a DM from a Slack channel in bot mode.
+    kind: Literal["email", "slack"]
+    address: str = Field(min_length=1, max_length=320)
+    #: The channel that carries it (name or id).
+    channel: str
+    #: Whose it is (an e-mail; organisation admins only); none: the caller's.
+    user: str | None = None
+    #: A person's contact methods are used in this order.
+    position: int = Field(default=0, ge=0, le=1000)
+
+
+class ContactMethod(BaseModel):
+    id: uuid.UUID
+    user: str
+    kind: str
+    address: str
+    channel: str
+    position: int
+    created_at: datetime

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +16,7 @@ from loom.notify.kinds import AttemptStatus, ChannelKind
 from loom.notify.maintenance import is_open
 from loom.notify.models import (
     Channel,
+    ContactMethod,
     MaintenanceWindow,
     Notification,
     Policy,
@@ -70,18 +72,49 @@ async def rules_out(session: AsyncSession, rules: Sequence[Rule]) -> list[schema
 
 async def policies_out(session: AsyncSession, policies: Sequence[Policy]) -> list[schemas.Policy]:
     teams = await names_by_id(session, Team.slug, Team.id, (p.team_id for p in policies))
-    names = await _channel_names(
-        session, (c for p in policies for level in p.levels for c in level["channel_ids"])
-    )
+    levels = [level for p in policies for level in p.levels]
+    names = await _channel_names(session, (c for lv in levels for c in lv["channel_ids"]))
+    emails = await _names(session, User.email, User.id, levels, "user_ids")
+    slugs = await _names(session, Team.slug, Team.id, levels, "team_ids")
+    schedules = await _names(session, Schedule.name, Schedule.id, levels, "schedule_ids")
     return [
         schemas.Policy(
             id=p.id, name=p.name, team=teams.get(p.team_id) if p.team_id else None,
             levels=[schemas.PolicyLevel(delay_minutes=lv["delay_minutes"],
-                                        channels=[names.get(c, c) for c in lv["channel_ids"]])
+                                        channels=[names.get(c, c) for c in lv["channel_ids"]],
+                                        users=[emails.get(u, u) for u in lv.get("user_ids", [])],
+                                        teams=[slugs.get(t, t) for t in lv.get("team_ids", [])],
+                                        schedules=[schedules.get(s, s)
+                                                   for s in lv.get("schedule_ids", [])])
                     for lv in p.levels],
             repeat=p.repeat, created_by=p.created_by, created_at=p.created_at,
         )
         for p in policies
+    ]  # fmt: skip
+
+
+async def _names(
+    session: AsyncSession, column: Any, key: Any, levels: Iterable[dict[str, Any]], ids: str
+) -> dict[str, str]:
+    """Stored id (a string, in policy levels) -> name, for the ids under `ids`."""
+    found = await names_by_id(
+        session, column, key, (uuid.UUID(i) for lv in levels for i in lv.get(ids, []))
+    )
+    return {str(row_id): name for row_id, name in found.items()}
+
+
+async def contacts_out(
+    session: AsyncSession, methods: Sequence[ContactMethod]
+) -> list[schemas.ContactMethod]:
+    emails = await names_by_id(session, User.email, User.id, (m.user_id for m in methods))
+    channels = await names_by_id(session, Channel.name, Channel.id, (m.channel_id for m in methods))
+    return [
+        schemas.ContactMethod(
+            id=m.id, user=emails.get(m.user_id, str(m.user_id)), kind=m.kind, address=m.address,
+            channel=channels.get(m.channel_id, str(m.channel_id)), position=m.position,
+            created_at=m.created_at,
+        )
+        for m in methods
     ]  # fmt: skip
 
 

@@ -8,7 +8,8 @@
   `blocks` as a JSON string): HTTP 200 with `{"ok": true, "channel", "ts", "message"}`
   or `{"ok": false, "error"}`: `not_authed` / `invalid_auth` (the bearer token, or a
   `token` form field), `channel_not_found` (chat.update takes only channel ids, as on
-  Slack), `is_archived`, `no_text`, `invalid_blocks`, `message_not_found`.
+  Slack), `is_archived`, `no_text`, `invalid_blocks`, `message_not_found`. A member id
+  of `users` as the channel posts in the bot's DM with them (`dm_id`).
 * Faults: `rate_limit(times, retry_after)` answers 429 with Retry-After and
   `{"ok": false, "error": "ratelimited"}`; `fail(status, times, error)` answers a status
   (500...) with an error body.
@@ -141,6 +142,11 @@ class FakeSlack(FakeServer):
         name = channel.removeprefix("#")
         return next((cid for cid, cname in self.channels.items() if cname == name), None)
 
+    def dm_id(self, user_id: str) -> str | None:
+        """The id of the bot's DM with member `user_id` (one of `users`): posting to a
+        member id posts there, as on Slack."""
+        return f"D{user_id[1:]}" if user_id in self.users else None
+
     def messages(self, channel: str) -> list[SlackMessage]:
         """The messages of `channel` (id or name), oldest first."""
         with self._state:
@@ -216,7 +222,8 @@ class FakeSlack(FakeServer):
                                                 "profile": {"email": email}}})  # fmt: skip
 
     def _post_message(self, args: dict[str, Any]) -> Reply:
-        channel = self.channel_id(str(args.get("channel", "")))
+        requested = str(args.get("channel", ""))
+        channel = self.channel_id(requested) or self.dm_id(requested)
         if channel is None:
             return _error("channel_not_found")
         if channel in self.archived:

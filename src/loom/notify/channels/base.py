@@ -35,6 +35,9 @@ class Target:
     #: What an earlier message about the same incident on this channel returned
     #: (`Outcome.remote_ref`): Slack's message `ts` to update in place, say.
     previous: str | None = None
+    #: One person's address that replaces the channel's destination for this attempt (a
+    #: Slack member id to DM, one e-mail address): an escalation paging someone.
+    recipient: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """The "email" channel: an incident event sent as one mail over SMTP (aiosmtplib).
 
 Implicit TLS (port 465), STARTTLS (port 587, the default) or plain SMTP; optional AUTH.
-The mail's `Message-ID` is the remote reference, so a later event on the same incident
-answers it (`In-Reply-To`/`References`) and mail clients thread them.
+A `Target.recipient` (one address: an escalation paging a person) replaces the
+channel's recipients for that mail. The mail's `Message-ID` is the remote reference, so
+a later event on the same incident answers it (`In-Reply-To`/`References`) and mail
+clients thread them.
 
 Failures: refused credentials, sender or recipients (5xx), a certificate that does not
 verify and a server lacking STARTTLS/AUTH are permanent; refused or timed-out
@@ -81,14 +83,21 @@ class EmailSender:
         except ValueError as exc:
             raise PermanentFailure(f"e-mail channel settings are invalid: {exc}") from None
         password = target.secrets.get("password") or None
+        # A person paged through the channel gets the mail alone, not its recipients.
+        recipients = config.recipients
+        if target.recipient:
+            try:
+                recipients = [_address(target.recipient)]
+            except ValueError as exc:
+                raise PermanentFailure(f"e-mail recipient: {exc}") from None
         mail = email_body.build(
-            message, sender=config.sender, recipients=config.recipients, previous=target.previous
+            message, sender=config.sender, recipients=recipients, previous=target.previous
         )
         try:
             errors, reply = await aiosmtplib.send(
                 mail,
                 sender=config.sender,
-                recipients=config.recipients,
+                recipients=recipients,
                 hostname=config.host,
                 port=config.port,
                 username=config.username,

@@ -11,6 +11,9 @@ message, through an incoming webhook or a bot token.
   in place with `chat.update` (so "acknowledged" and "resolved" show on one message).
   If the message can no longer be edited (deleted, edit window closed), a new one is
   posted instead.
+* A `Target.recipient` (a Slack member id, "U0123ABC"; bot mode only) is a page to one
+  person: `chat.postMessage` with `channel=<member id>` posts in the bot's DM with them,
+  always as a new message (an edit would not notify them again).
 
 Wire format: https://docs.slack.dev/messaging/sending-messages-using-incoming-webhooks,
 https://api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks,
@@ -95,7 +98,14 @@ class SlackSender:
         secrets = [value for value in target.secrets.values() if value]
         try:
             if config.mode == "webhook":
+                if target.recipient:
+                    raise PermanentFailure("slack: only a bot-token channel can DM a person")
                 return await _webhook(_secret(target, "webhook_url"), payload, http)
+            if target.recipient:
+                # A person's page (a DM: chat.postMessage to their member id) is posted
+                # anew each time: an edited message would not notify them again.
+                dm = config.model_copy(update={"channel": target.recipient})
+                return await _bot(dm, _secret(target, "bot_token"), None, payload, http)
             return await _bot(config, _secret(target, "bot_token"), target.previous, payload, http)
         except DeliveryFailure as failure:
             raise _scrubbed(failure, secrets) from None
