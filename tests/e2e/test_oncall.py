@@ -5,6 +5,7 @@ with its CSRF token, no script needed). No console errors."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ from playwright.sync_api import Page, expect
 from loom.db.types import utcnow
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, LiveServer
 from tests.e2e.conftest import Console
+from tests.e2e.test_catalog import shots
 
 pytestmark = [pytest.mark.sqlite_only, pytest.mark.e2e]
 
@@ -38,7 +40,7 @@ async def rota(live_server: LiveServer) -> LiveServer:
 
 
 def test_the_admin_sees_who_is_on_call_and_sends_a_test(
-    rota: LiveServer, page: Page, console: Console
+    rota: LiveServer, page: Page, console: Console, tmp_path: Path
 ) -> None:
     base = rota.url
     page.goto(f"{base}/ui/oncall")
@@ -48,8 +50,10 @@ def test_the_admin_sees_who_is_on_call_and_sends_a_test(
     expect(page).to_have_url(f"{base}/ui/oncall")
     schedule = page.locator('article[data-schedule="primary"]')
     expect(schedule.locator(".on-call-user")).to_have_text(ADMIN_EMAIL)
+    page.screenshot(path=shots(tmp_path) / "oncall.png", full_page=True)
     page.get_by_role("link", name="Channels").click()
     expect(page).to_have_url(f"{base}/ui/oncall/channels")
     page.locator('tr[data-channel="ops-hook"]').get_by_role("button", name="Send test").click()
     expect(page.locator("#test-queued")).to_contain_text("ops-hook")
+    page.screenshot(path=shots(tmp_path) / "oncall-channels.png", full_page=True)
     assert console.errors == []

@@ -39,8 +39,9 @@ def _shift(shift: schemas.Shift | None) -> dict[str, Any] | None:
             "ends": moment(shift.ends_at)}  # fmt: skip
 
 
-async def _schedule(session: AsyncSession, row: Schedule, now: datetime) -> dict[str, Any]:
-    shown = (await views.schedules_out(session, [row]))[0]
+async def _schedule(
+    session: AsyncSession, row: Schedule, shown: schemas.Schedule, now: datetime
+) -> dict[str, Any]:
     current = (await schedules_service.on_call(session, row, now)).shift
     shifts = await schedules_service.shifts(session, row, now, now + AHEAD)
     upcoming = [s for s in shifts if s.starts_at > now]
@@ -75,7 +76,9 @@ async def page_context(session: AsyncSession, principal: Principal) -> dict[str,
     ]  # fmt: skip
     return {
         "views": VIEWS, "current_view": "oncall", "now": moment(now), "days": AHEAD.days,
-        "schedules": [await _schedule(session, s, now) for s in schedules],
+        "schedules": [await _schedule(session, row, shown, now) for row, shown
+                      in zip(schedules, await views.schedules_out(session, schedules),
+                             strict=True)],
         "policies": policies,
     }  # fmt: skip
 
