@@ -260,3 +260,15 @@ async def test_the_log_is_filtered_by_status(
     assert rows_of(log, "data-status") == ["dead"]
     assert "401 &lt;invalid token&gt;" in log
     assert (await client.get("/ui/oncall/log?status=lost")).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "path", ["/ui/oncall", "/ui/oncall/rules", "/ui/oncall/channels", "/ui/oncall/maintenance",
+             "/ui/oncall/log"],
+)  # fmt: skip
+async def test_anonymous_visitors_go_to_the_login_page(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(path)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/ui/login")
