@@ -23,6 +23,10 @@ from loom.web import (
     incident_actions,
     incident_page,
     incidents,
+    oncall,
+    oncall_log,
+    oncall_maintenance,
+    oncall_settings,
     ordering,
     placeholders,
     queue,
@@ -54,6 +58,7 @@ def install_portal(app: FastAPI) -> None:
         services, service_graph, service_versions, service_edit, service_actions,
         service_page, scorecards,
         incidents, incident_actions, incident_page, alerts, changes,
+        oncall, oncall_settings, oncall_maintenance, oncall_log,
     )  # fmt: skip
     for module in (*pages, placeholders):
         app.include_router(module.router)

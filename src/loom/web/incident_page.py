@@ -1,8 +1,9 @@
 """An incident's page: its header, the root cause box (the top candidate with its reasons,
 the others with their scores), the services it hurts, the changes suggested as related
 (with the parts of their score and, for operators, confirm and reject), its alerts with
-why each joined, and its timeline oldest first. The operators' actions post to
-`web.incident_actions`; viewers see none of them."""
+why each joined, its timeline oldest first, and its notifications (newest first); the
+header says who acknowledged it. The operators' actions post to `web.incident_actions`;
+viewers see none of them."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from loom.incidents import correlation, queries, responders, schemas, timeline, 
 from loom.incidents.kinds import TRANSITIONS, EventKind, IncidentStatus
 from loom.incidents.models import Alert, Incident, IncidentEvent
 from loom.web.deps import PagePrincipal
+from loom.web.oncall_rows import acknowledged_by, incident_notifications
 from loom.web.ops import INCIDENTS, age, incident_path, ticked
 from loom.web.routing import page_router
 from loom.web.services import service_path
@@ -156,6 +158,8 @@ async def page_context(session: AsyncSession, principal: Principal, number: str)
         "age": age(incident.opened_at, utcnow()),
         "opened": moment(incident.opened_at),
         "acknowledged": moment(incident.acknowledged_at),
+        "acknowledged_by": await acknowledged_by(session, found),
+        "acknowledged_age": age(incident.acknowledged_at or utcnow(), utcnow()),
         "resolved": moment(incident.resolved_at),
         "merged_url": incident_path(incident.merged_into) if incident.merged_into else None,
         "top_cause": candidates[0] if candidates else None,
@@ -166,6 +170,7 @@ async def page_context(session: AsyncSession, principal: Principal, number: str)
         "alerts": await _alerts(session, found),
         "alert_limit": ALERT_LIMIT,
         "events": await _timeline(session, found),
+        "notifications": await incident_notifications(session, found.id),
         "can_act": actor,
         "actions": status_actions(incident.status) if actor else [],
         "is_open": incident.status != IncidentStatus.RESOLVED,

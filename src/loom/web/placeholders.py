@@ -13,7 +13,6 @@ from loom.web.routing import page_router
 from loom.web.templating import render
 
 COMING_SOON: tuple[str, ...] = (
-    "oncall",
     "runbooks",
     "insights",
     "audit",
