@@ -4,7 +4,8 @@ the affected services, related changes, and the generated title.
 
 Every change to an incident's alerts (grouping, resolution, merge, split, move) ends
 with `refresh_incidents`. It reads aggregates, not alert rows: one grouped query for all
-the incidents given, one graph walk, whatever their size.
+the incidents given, one graph walk, whatever their size. A severity it changes is noted
+on the timeline (`severity_changed`, by "system"; notifications read a raise there).
 """
 
 from __future__ import annotations
