@@ -269,3 +269,29 @@ async def test_severity_is_the_worst_alert_and_title_follows_the_root_cause(
     (incident,) = await incidents(app, tenant.org_id)
     assert incident.severity == "warning"
     assert incident.title == "api: ApiErrors — 1 more service affected"
+
+
+async def test_alerts_that_raise_the_severity_note_it_once_on_the_timeline(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await build_shop(client, tenant.headers["admin-a"])
+    await fire(app, tenant.org_id, [AlertSpec("SlowPages", "web", severity="info")])
+    await fire(app, tenant.org_id, [AlertSpec("SlowSearch", "web", 5 * S, severity="info")])
+    await fire(app, tenant.org_id, [AlertSpec("ApiErrors", "api", 10 * S, severity="warning"),
+                                    AlertSpec("ApiDown", "api", 11 * S, severity="critical")])  # fmt: skip
+    (incident,) = await incidents(app, tenant.org_id)
+    assert incident.severity == "critical"
+    async with app.state.runtime.sessions() as s:
+        changes = list(
+            await s.scalars(
+                select(IncidentEvent).where(
+                    IncidentEvent.incident_id == incident.id,
+                    IncidentEvent.kind == "severity_changed",
+                )
+            )
+        )
+    # Opening at "info" and a second "info" alert change nothing; one batch, one entry.
+    assert [(e.actor, e.data["from"], e.data["to"]) for e in changes] == [
+        ("system", "info", "critical")
+    ]
+    assert changes[0].summary == "Severity raised to critical by its alerts"

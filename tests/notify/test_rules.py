@@ -101,6 +101,18 @@ async def test_bad_rules_are_refused_naming_the_field(
         ({"name": "r", "events": [], "channels": ["org-hook"]}, "events"),
         ({"name": "r", "events": ["incident.opened"], "channels": ["org-hook"],
           "severities": ["huge"]}, "severities[0]"),
+        ({"name": "r", "events": ["incident.opened"], "channels": ["org-hook"],
+          "time_of_day": {"from": "25:00", "to": "07:00"}}, "time_of_day.from"),
+        ({"name": "r", "events": ["incident.opened"], "channels": ["org-hook"],
+          "time_of_day": {"from": "22:00", "to": "07:00", "time_zone": "Mars/Olympus"}},
+         "time_of_day.time_zone"),
+        ({"name": "r", "events": ["incident.opened"], "channels": ["org-hook"],
+          "time_of_day": {"from": "22:00", "to": "07:00", "weekdays": ["fr"]}},
+         "time_of_day.weekdays[0]"),
+        ({"name": "r", "events": ["incident.opened"], "channels": ["org-hook"],
+          "time_of_day": {"from": "22:00"}}, "time_of_day.to"),
+        ({"name": "r", "events": ["incident.opened"], "channels": ["org-hook"],
+          "labels": {"region": []}}, "labels.region"),
         # A rule of team A cannot send to team B's channel.
         ({"name": "r", "team": "team-a", "events": ["incident.opened"],
           "channels": ["b-hook"]}, "channels[0]"),
@@ -140,3 +152,23 @@ async def test_a_rule_fires_at_most_its_hourly_limit_per_incident(
                            headers=admin_headers)  # fmt: skip
     (muted,) = log.json()["items"]
     assert muted["event"] == "incident.resolved" and "2 times in the last hour" in muted["error"]
+
+
+async def test_label_and_time_conditions_are_shown_back(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    await webhook(client, admin_headers, "pager", "http://127.0.0.1:9/x")
+    night = {"from": "22:00", "to": "07:00", "weekdays": ["mon", "tue"],
+             "time_zone": "Europe/Paris"}  # fmt: skip
+    body = {"name": "db-nights", "events": ["incident.opened", "incident.severity_raised"],
+            "labels": {"team": "db", "region": ["eu-west-1", "eu-central-1"]},
+            "time_of_day": night, "channels": ["pager"]}  # fmt: skip
+    made = await post(client, "/rules", body, admin_headers)
+    labels = {"team": ["db"], "region": ["eu-west-1", "eu-central-1"]}  # one value: a list
+    assert (made["labels"], made["time_of_day"]) == (labels, night)
+    listed = (await client.get(NOTIFY + "/rules", headers=admin_headers)).json()["items"]
+    assert (listed[0]["labels"], listed[0]["time_of_day"]) == (labels, night)
+    body.pop("time_of_day")
+    replaced = await client.put(NOTIFY + f"/rules/{made['id']}", json=body, headers=admin_headers)
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["time_of_day"] is None

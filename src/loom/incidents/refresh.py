@@ -4,7 +4,8 @@ the affected services, related changes, and the generated title.
 
 Every change to an incident's alerts (grouping, resolution, merge, split, move) ends
 with `refresh_incidents`. It reads aggregates, not alert rows: one grouped query for all
-the incidents given, one graph walk, whatever their size.
+the incidents given, one graph walk, whatever their size. A severity it changes is noted
+on the timeline (`severity_changed`, by "system"; notifications read a raise there).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.incidents import correlation, tally, timeline
-from loom.incidents.kinds import OPEN, EventKind, IncidentStatus
+from loom.incidents.kinds import OPEN, EventKind, IncidentStatus, Severity
 from loom.incidents.models import Incident
 from loom.incidents.root_cause import HOPS, FailingService, rank
 from loom.incidents.tally import Tally
@@ -81,6 +83,8 @@ async def refresh_incidents(
     incidents with these ids (and always for one whose services changed)."""
     if not incidents:
         return
+    # Incidents opened by this change (not written yet): their first severity is no change.
+    opening = {i.id for i in incidents if inspect(i).pending}
     if recount:
         await session.flush()
         counted = await tally.recount(session, [i.id for i in incidents])
@@ -92,9 +96,14 @@ async def refresh_incidents(
         graph = await Graph.walk(session, incidents[0].org_id, services, HOPS)
     for incident in incidents:
         stats = all_stats[incident.id]
+        severity = incident.severity
         await _refresh_one(
             session, incident, stats, graph.topology, graph.slugs, settings, now, correlate
         )
+        # A merged incident's counts go to nothing: its severity says nothing new.
+        changed = incident.severity != severity and incident.merged_into_id is None
+        if changed and incident.id not in opening:
+            _severity_changed(session, incident, severity, now)
 
 
 async def _refresh_one(
@@ -153,6 +162,16 @@ async def _refresh_one(
             at=now, data={"service": top.service.slug, "score": top.score, "reasons": top.reasons,
                           "previous": slugs.get(old_root) if old_root else None},
         )  # fmt: skip
+
+
+def _severity_changed(session: AsyncSession, incident: Incident, was: str, now: datetime) -> None:
+    """Its alerts changed its severity (as `lifecycle.set_severity` notes a person's)."""
+    verb = "raised" if Severity(incident.severity).rank > Severity(was).rank else "lowered"
+    timeline.add(
+        session, incident, EventKind.SEVERITY_CHANGED,
+        f"Severity {verb} to {incident.severity} by its alerts", at=now,
+        data={"from": was, "to": incident.severity, "override": incident.severity_override},
+    )  # fmt: skip
 
 
 def _affected(

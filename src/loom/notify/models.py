@@ -89,7 +89,8 @@ class Rule(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     position: Mapped[int] = mapped_column(Integer, default=100)
     #: `message.NotifyEvent` values.
     events: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
-    #: {"severities": [...], "services": [slugs], "environments": [...]}: each one given
+    #: {"severities": [...], "services": [slugs], "environments": [...], "labels": {key:
+    #: [values]}, "time_of_day": {"from", "to", "weekdays", "time_zone"}}: each one given
     #: must match (a list matches when any of its values does).
     conditions: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
     #: Channel ids (strings).

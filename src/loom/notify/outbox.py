@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loom.incidents.kinds import EventKind
+from loom.incidents.kinds import EventKind, Severity
 from loom.incidents.models import Change, ChangeCorrelation, Incident, IncidentEvent
 from loom.notify import delivery, escalation
 from loom.notify.kinds import AttemptStatus
@@ -35,7 +35,7 @@ from loom.notify.models import (
     Rule,
     RuleHit,
 )
-from loom.notify.rules import Facts, firing
+from loom.notify.rules import Facts, firing, first_alert_labels
 from loom.queue.protocol import Queue
 from loom.services.models import Service
 
@@ -45,6 +45,8 @@ EVENTS = {
     EventKind.ACKNOWLEDGED.value: NotifyEvent.ACKNOWLEDGED,
     EventKind.RESOLVED.value: NotifyEvent.RESOLVED,
     EventKind.REOPENED.value: NotifyEvent.REOPENED,
+    # Only a raise (`notify_event`): a lowered severity notifies nobody.
+    EventKind.SEVERITY_CHANGED.value: NotifyEvent.SEVERITY_RAISED,
 }
 LOOKBACK = timedelta(seconds=10)
 CURSOR = "incident_events"
@@ -91,9 +93,10 @@ async def dispatch(
     context = await _Context.load(session, list(incidents.values()))
     for event in events:
         incident = incidents.get(event.incident_id)
-        if incident is None:
+        kind = notify_event(event)
+        if incident is None or kind is None:
             continue
-        message = context.message(incident, EVENTS[event.kind], event.at, event.actor, portal_url)
+        message = context.message(incident, kind, event.at, event.actor, portal_url)
         fired, limited = await _within_limits(session, context.rules_for(incident, message), event)
         channels, policies = context.targets(fired)
         window = muting(
@@ -122,6 +125,18 @@ async def dispatch(
         done.dispatched[event.id] = event.created_at
     cursor.at = max(cursor.at, events[-1].created_at)
     return done
+
+
+def notify_event(event: IncidentEvent) -> NotifyEvent | None:
+    """The notification event a timeline entry is, if any: a severity change is one only
+    when the new severity ranks above the old."""
+    if event.kind != EventKind.SEVERITY_CHANGED.value:
+        return EVENTS.get(event.kind)
+    try:
+        raised = Severity(event.data["to"]).rank > Severity(event.data["from"]).rank
+    except (KeyError, TypeError, ValueError):
+        return None
+    return NotifyEvent.SEVERITY_RAISED if raised else None
 
 
 async def _muted(
@@ -184,6 +199,9 @@ class Pass:
 class _Context:
     """What building and routing a batch of events reads, read once."""
 
+    #: Incident id -> the labels of its first alert (only when a rule looks at labels).
+    labels: dict[uuid.UUID, dict[str, str]]
+
     def __init__(
         self,
         rules: dict[uuid.UUID, list[Rule]],
@@ -243,7 +261,11 @@ class _Context:
         )
         for window in found_windows:
             windows.setdefault(window.org_id, []).append(window)
-        return cls(rules, channels, services, changes, policies, windows)
+        context = cls(rules, channels, services, changes, policies, windows)
+        context.labels = await first_alert_labels(
+            session, [i.id for i in incidents], [r for rs in rules.values() for r in rs]
+        )
+        return context
 
     def slugs(self, incident: Incident) -> list[str]:
         return [self.services[s].slug for s in incident.service_ids if s in self.services]
@@ -278,6 +300,7 @@ class _Context:
             event=message.event, severity=incident.severity,
             services=frozenset(s.slug for s in services), environment=incident.environment,
             team_ids=frozenset(s.team_id for s in services),
+            labels=self.labels.get(incident.id, {}), at=message.at,
         )  # fmt: skip
         return firing(self.rules.get(incident.org_id, []), facts)
 

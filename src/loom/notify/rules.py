@@ -1,15 +1,29 @@
 """Which rules an incident event matches: a rule names events and conditions (severity,
-service, environment, team); rules are tried in `position` order, every matching one
-fires, and a matching rule that says `stop` ends the search."""
+service, environment, team, labels, time of day); rules are tried in `position` order,
+every matching one fires, and a matching rule that says `stop` ends the search.
+
+An incident's labels, for rules, are those of its first alert (the one that opened it,
+or the earliest of those it holds now): they say where it started, cost one small query
+per dispatcher batch, and do not drift as a storm gathers alerts from elsewhere."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from loom.incidents.models import Alert
 from loom.notify.message import NotifyEvent
 from loom.notify.models import Rule
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True)
@@ -22,6 +36,10 @@ class Facts:
     environment: str | None
     #: The teams owning the incident's services.
     team_ids: frozenset[uuid.UUID]
+    #: The labels of the incident's first alert.
+    labels: Mapping[str, str] = field(default_factory=dict)
+    #: When the event happened (time-of-day conditions).
+    at: datetime | None = None
 
 
 def matches(rule: Rule, facts: Facts) -> bool:
@@ -34,7 +52,44 @@ def matches(rule: Rule, facts: Facts) -> bool:
         return False
     if wanted.get("services") and not facts.services & set(wanted["services"]):
         return False
-    return not (wanted.get("environments") and facts.environment not in wanted["environments"])
+    if wanted.get("environments") and facts.environment not in wanted["environments"]:
+        return False
+    if wanted.get("labels") and not labels_match(wanted["labels"], facts.labels):
+        return False
+    return not (wanted.get("time_of_day") and not in_hours(wanted["time_of_day"], facts.at))
+
+
+def labels_match(wanted: Mapping[str, str | list[str]], labels: Mapping[str, str]) -> bool:
+    """Every key wanted is there, with the value given (or one of the values listed)."""
+    for key, value in wanted.items():
+        allowed = [value] if isinstance(value, str) else value
+        if labels.get(key) not in allowed:
+            return False
+    return True
+
+
+def in_hours(spec: Mapping[str, Any], at: datetime | None) -> bool:
+    """Whether `at` falls in the daily span `spec` ("from", "to", local to "time_zone").
+    A span whose end is not after its start runs past midnight ("22:00" to "07:00"); one
+    that ends when it starts lasts the whole day. "weekdays" name the days a span
+    begins on: Friday's 22:00 to 07:00 covers Saturday 03:00, Thursday's does not."""
+    if at is None:
+        return False
+    zone = ZoneInfo(spec.get("time_zone") or "UTC")
+    begins, ends = time.fromisoformat(spec["from"]), time.fromisoformat(spec["to"])
+    local = at.astimezone(zone)
+    days = spec.get("weekdays") or WEEKDAYS
+    # Wall-clock arithmetic, compared on wall-clock times: on a day clocks change, the
+    # span still starts and ends at the local times it names.
+    for back in (0, 1):
+        day = local.date() - timedelta(days=back)
+        if WEEKDAYS[day.weekday()] not in days:
+            continue
+        start = datetime.combine(day, begins)
+        end = datetime.combine(day + timedelta(days=1 if ends <= begins else 0), ends)
+        if start <= local.replace(tzinfo=None) < end:
+            return True
+    return False
 
 
 def firing(rules: Sequence[Rule], facts: Facts) -> list[Rule]:
@@ -46,3 +101,26 @@ def firing(rules: Sequence[Rule], facts: Facts) -> list[Rule]:
             if rule.stop:
                 break
     return out
+
+
+async def first_alert_labels(
+    session: AsyncSession, incidents: Collection[uuid.UUID], rules: Collection[Rule]
+) -> dict[uuid.UUID, dict[str, str]]:
+    """The labels of each incident's first alert: one query, and none when no rule of
+    `rules` looks at labels."""
+    if not incidents or not any(r.conditions.get("labels") for r in rules):
+        return {}
+    earlier = aliased(Alert)
+    first = (
+        select(earlier.id)
+        .where(earlier.incident_id == Alert.incident_id)
+        .order_by(earlier.first_seen, earlier.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(Alert.incident_id, Alert.labels).where(
+            Alert.incident_id.in_(incidents), Alert.id == first
+        )
+    )
+    return {incident_id: dict(labels or {}) for incident_id, labels in rows if incident_id}

@@ -57,7 +57,9 @@ async def save_rule(
     if not channel_ids and policy_id is None:
         raise InvalidInput.on("channels", "name at least one channel, or a policy")
     conditions = {"severities": body.severities, "services": body.services,
-                  "environments": body.environments}  # fmt: skip
+                  "environments": body.environments, "labels": body.labels,
+                  "time_of_day": body.time_of_day.model_dump(by_alias=True)
+                  if body.time_of_day else None}  # fmt: skip
     if rule_id is None:
         await name_free(session, Rule, principal.org_id, body.name)
         rule = Rule(org_id=principal.org_id, created_by=principal.email, name=body.name)

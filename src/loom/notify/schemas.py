@@ -7,16 +7,21 @@ import binascii
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
+    model_serializer,
     model_validator,
 )
+from typing_extensions import TypedDict
 
 from loom.notify.kinds import AttemptStatus, ChannelKind
 from loom.notify.message import NotifyEvent
@@ -89,6 +94,53 @@ class Notification(BaseModel):
     created_at: datetime
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+#: A local wall-clock time, "HH:MM".
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+LabelName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+LabelValue = Annotated[str, StringConstraints(max_length=300)]
+#: One value or a list of them (any matches), kept as a list.
+LabelValues = Annotated[
+    list[LabelValue],
+    Field(min_length=1, max_length=50),
+    BeforeValidator(lambda v: [v] if isinstance(v, str) else v),
+]
+
+
+TimeOfDayJSON = TypedDict(
+    "TimeOfDayJSON", {"from": str, "to": str, "weekdays": list[Weekday], "time_zone": str}
+)
+
+
+class TimeOfDay(BaseModel):
+    """A daily span of local time, e.g. out of hours: {"from": "22:00", "to": "07:00"}.
+    One that ends before it starts runs past midnight; one that ends when it starts is
+    the whole day. `weekdays` (none: every day) name the days a span begins on."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: ClockTime = Field(alias="from")
+    to: ClockTime
+    weekdays: list[Weekday] = Field(default_factory=list)
+    #: An IANA time zone, e.g. "Europe/Paris".
+    time_zone: str = Field(default="UTC", min_length=1, max_length=64)
+
+    @model_serializer
+    def _as_written(self) -> TimeOfDayJSON:
+        # "from" whether dumped by alias (responses) or not (list pages).
+        return {"from": self.from_, "to": self.to, "weekdays": list(self.weekdays),
+                "time_zone": self.time_zone}  # fmt: skip
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}'") from None
+        return value
+
+
 class RuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -102,6 +154,11 @@ class RuleIn(BaseModel):
     #: Service slugs: any of them among the incident's services.
     services: list[str] = Field(default_factory=list)
     environments: list[str] = Field(default_factory=list)
+    #: Labels of the incident's first alert: each key must have the value given (or one
+    #: of the values listed); {"team": "db", "region": ["eu-west-1", "eu-central-1"]}.
+    labels: dict[LabelName, LabelValues] = Field(default_factory=dict, max_length=20)
+    #: Only events that happen within this daily span (local time).
+    time_of_day: TimeOfDay | None = None
     #: Channel names or ids.
     channels: list[str] = Field(default_factory=list)
     #: An escalation policy (name or id) the rule starts on incident.opened/reopened.
@@ -123,6 +180,8 @@ class Rule(BaseModel):
     severities: list[str]
     services: list[str]
     environments: list[str]
+    labels: dict[str, list[str]]
+    time_of_day: TimeOfDay | None
     channels: list[str]
     policy: str | None
     stop: bool

@@ -61,6 +61,9 @@ async def rules_out(session: AsyncSession, rules: Sequence[Rule]) -> list[schema
             severities=r.conditions.get("severities", []),
             services=r.conditions.get("services", []),
             environments=r.conditions.get("environments", []),
+            labels=r.conditions.get("labels") or {},
+            time_of_day=schemas.TimeOfDay.model_validate(r.conditions["time_of_day"])
+            if r.conditions.get("time_of_day") else None,
             channels=[names.get(c, c) for c in r.channel_ids],
             policy=policies.get(r.policy_id) if r.policy_id else None, stop=r.stop,
             enabled=r.enabled, max_per_hour=r.max_per_hour, created_by=r.created_by,
