@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -117,9 +118,11 @@ async def attempt(
     body: dict[str, Any],
     *,
     backoff: Backoff = Backoff(),
+    rebuild: Callable[[IncidentMessage], Awaitable[IncidentMessage]] | None = None,
 ) -> Notification | None:
     """Make the attempt `body` describes (a queue message of `enqueue`): send, log it,
     and queue the next attempt after a transient failure. The caller commits.
+    `rebuild`: gives an update ("incident.updated") the incident's counts of now.
 
     None: not attempted, because an earlier message about the same incident to the same
     channel waits for its retry; this one goes back to the queue behind it (a resolve
@@ -154,6 +157,8 @@ async def attempt(
         secrets=await secrets.reveal(session, key, owner_type=SECRET_OWNER, owner_id=channel.id),
         previous=await _previous_ref(session, channel.id, row.incident_id),
     )  # fmt: skip
+    if rebuild is not None and message.event is NotifyEvent.UPDATED:
+        message = await rebuild(message)
     started = time.perf_counter()
     try:
         if channel.kind == ChannelKind.EMAIL:

@@ -245,15 +245,15 @@ class ChatWorkspace(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
 
 
 class RuleHit(Base):
-    """A rule fired for an incident (what its hourly limit counts)."""
+    """A rule fired for an incident (what its hourly limit counts, per incident pattern)."""
 
     __tablename__ = "notify_rule_hits"
-    __table_args__ = (
-        Index("ix_notify_rule_hits_rule_incident_at", "rule_id", "incident_id", "at"),
-    )
+    __table_args__ = (Index("ix_notify_rule_hits_rule_pattern_at", "rule_id", "pattern", "at"),)
 
     #: Derived from the rule and the event: an event read twice counts once.
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     rule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notify_rules.id", ondelete="CASCADE"))
     incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    #: The incident's pattern (`noise.pattern`): incidents of one recurring problem share it.
+    pattern: Mapped[str] = mapped_column(String(64), default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime)

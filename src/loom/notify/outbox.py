@@ -8,6 +8,10 @@ Each pass reads the events written since the cursor, and again those of the last
 were written, not when they became visible) is not missed. What is read twice is not sent
 twice: a delivery's id is derived from the event and the channel, and the queue drops a
 message whose deduplication id it has seen in the last five minutes.
+
+Noise control: each rule fires at most `max_per_hour` times in an hour for incidents of
+one pattern (`noise`), and alerts joining an incident already notified become one
+update per consolidation window (`consolidation`), not a message each.
 """
 
 from __future__ import annotations
@@ -17,12 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.incidents.kinds import EventKind
 from loom.incidents.models import Change, ChangeCorrelation, Incident, IncidentEvent
-from loom.notify import delivery, escalation
+from loom.notify import consolidation, delivery, escalation, noise
 from loom.notify.kinds import AttemptStatus
 from loom.notify.maintenance import muting
 from loom.notify.message import IncidentMessage, NotifyEvent, RelatedChange
@@ -33,7 +37,6 @@ from loom.notify.models import (
     OutboxCursor,
     Policy,
     Rule,
-    RuleHit,
 )
 from loom.notify.rules import Facts, firing
 from loom.queue.protocol import Queue
@@ -60,10 +63,12 @@ async def dispatch(
     now: datetime,
     seen: dict[uuid.UUID, datetime] | None = None,
     limit: int = 500,
+    consolidate_seconds: float = 120.0,
 ) -> Pass:
     """One pass. `seen`: the events this process dispatched in committed passes (id ->
     written at), skipped when read again; the caller adds `Pass.dispatched` to it once
-    this pass is committed, and may drop what is older than `Pass.floor`."""
+    this pass is committed, and may drop what is older than `Pass.floor`.
+    `consolidate_seconds`: the consolidation window of updates."""
     seen = seen or {}
     cursor = await session.get(OutboxCursor, CURSOR, with_for_update=True)
     if cursor is None:
@@ -73,7 +78,10 @@ async def dispatch(
     events = list(
         await session.scalars(
             select(IncidentEvent)
-            .where(IncidentEvent.kind.in_(EVENTS), IncidentEvent.created_at > cursor.at - LOOKBACK)
+            .where(
+                IncidentEvent.kind.in_([*EVENTS, *consolidation.KINDS]),
+                IncidentEvent.created_at > cursor.at - LOOKBACK,
+            )
             .order_by(IncidentEvent.created_at, IncidentEvent.id)
             .limit(limit)
         )
@@ -89,12 +97,33 @@ async def dispatch(
         )
     }
     context = await _Context.load(session, list(incidents.values()))
+    plans: dict[uuid.UUID, tuple[IncidentMessage, list[Rule], str]] = {}
+    for event in events:
+        incident = incidents.get(event.incident_id)
+        if incident is not None and event.kind in EVENTS:
+            message = context.message(
+                incident, EVENTS[event.kind], event.at, event.actor, portal_url
+            )
+            key = noise.pattern(incident, context.slugs(incident))
+            plans[event.id] = (message, context.rules_for(incident, message), key)
+    limits = await noise.HourlyLimits.load(
+        session, [(e, *plans[e.id][1:]) for e in events if e.id in plans]
+    )
+    # Messages built in this pass show the incident as it is now: the alerts of an
+    # incident whose opening (or reopening) this pass queued need no update.
+    opening: set[uuid.UUID] = set()
+    timers = consolidation.Timers(queue, consolidate_seconds, now)
     for event in events:
         incident = incidents.get(event.incident_id)
         if incident is None:
             continue
-        message = context.message(incident, EVENTS[event.kind], event.at, event.actor, portal_url)
-        fired, limited = await _within_limits(session, context.rules_for(incident, message), event)
+        if event.id not in plans:  # alerts joined or resolved
+            if incident.id not in opening and consolidation.is_open(incident):
+                await timers.note(session, incident, event.created_at)
+            done.dispatched[event.id] = event.created_at
+            continue
+        message, rules, key = plans[event.id]
+        fired, limited = limits.admit(session, rules, event, key)
         channels, policies = context.targets(fired)
         window = muting(
             context.windows.get(incident.org_id, []), incident.id, context.slugs(incident),
@@ -103,7 +132,10 @@ async def dispatch(
         if message.event in (NotifyEvent.ACKNOWLEDGED, NotifyEvent.RESOLVED):
             await escalation.stop(session, incident.id, event.actor, event.created_at)
         for rule in limited:
-            why = f"rule '{rule.name}' fired {rule.max_per_hour} times in the last hour"
+            why = (
+                f"rule '{rule.name}' fired {rule.max_per_hour} times in the last hour "
+                "for incidents like this one"
+            )
             await _muted(session, event, message, context.targets([rule])[0], why)
         if window is not None:
             why = f"muted by maintenance window '{window.name}'"
@@ -119,6 +151,8 @@ async def dispatch(
                 queue, channel, message, session=session, delivery_id=delivery_id
             )
             done.queued += sent is not None
+            if sent is not None and message.event in (NotifyEvent.OPENED, NotifyEvent.REOPENED):
+                opening.add(incident.id)
         done.dispatched[event.id] = event.created_at
     cursor.at = max(cursor.at, events[-1].created_at)
     return done
@@ -143,32 +177,6 @@ async def _muted(
             status=AttemptStatus.MUTED.value,
             error=why,
         ))  # fmt: skip
-
-
-async def _within_limits(
-    session: AsyncSession, rules: list[Rule], event: IncidentEvent
-) -> tuple[list[Rule], list[Rule]]:
-    """The rules that may fire for the event (each noted), and those over their hourly
-    limit for its incident."""
-    fired, limited = [], []
-    for rule in rules:
-        hit_id = uuid.uuid5(_DELIVERIES, f"{rule.id}:{event.id}:hit")
-        if await session.get(RuleHit, hit_id) is not None:
-            fired.append(rule)  # counted already (read twice)
-            continue
-        recent = await session.scalar(
-            select(func.count()).where(
-                RuleHit.rule_id == rule.id, RuleHit.incident_id == event.incident_id,
-                RuleHit.at > event.created_at - timedelta(hours=1),
-            )
-        )  # fmt: skip
-        if (recent or 0) >= rule.max_per_hour:
-            limited.append(rule)
-            continue
-        session.add(RuleHit(id=hit_id, rule_id=rule.id, incident_id=event.incident_id,
-                            at=event.created_at))  # fmt: skip
-        fired.append(rule)
-    return fired, limited
 
 
 @dataclass
@@ -300,3 +308,15 @@ async def incident_message(
     """The message about `incident` now (an escalation level's, say)."""
     context = await _Context.load(session, [incident])
     return context.message(incident, event, at, "system", portal_url)
+
+
+async def update_message(
+    session: AsyncSession, incident: Incident, at: datetime, portal_url: str
+) -> IncidentMessage | None:
+    """The consolidated update about `incident` now; None while a maintenance window or
+    a snooze mutes it."""
+    context = await _Context.load(session, [incident])
+    windows = context.windows.get(incident.org_id, [])
+    if muting(windows, incident.id, context.slugs(incident), at) is not None:
+        return None
+    return context.message(incident, NotifyEvent.UPDATED, at, "system", portal_url)
