@@ -189,7 +189,7 @@ class NotifySettings(_Group):
     backoff_cap_seconds: float = Field(default=300.0, gt=0)
     #: Alerts joining an incident already notified: at most one update per channel in
     #: this many seconds (loom.notify.consolidation).
-    consolidate_seconds: float = Field(default=120.0, ge=1, le=3600)
+    consolidate_seconds: float = Field(default=120.0, ge=1, le=900)
 
 
 class SqsQueueUrls(_Group):

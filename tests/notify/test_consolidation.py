@@ -21,6 +21,9 @@ from loom.demo.fakes.server import FakeServer, Reply
 from loom.demo.fakes.slack import FakeSlack
 from loom.incidents.models import Incident
 from loom.notify import registry
+from loom.notify.channels import email_body, slack_blocks, teams, webhook_body
+from loom.notify.channels.base import PermanentFailure, Target
+from loom.notify.channels.pagerduty import PagerDutySender
 from loom.notify.consolidation import window_of
 from loom.notify.consumer import NotifyConsumers
 from loom.notify.message import IncidentMessage, NotifyEvent
@@ -157,6 +160,11 @@ async def test_the_next_window_gets_its_own_update_and_a_resolution_ends_them(
     source = await make_source(client, admin_headers, "generic")
     (number,) = await alerts(client, source, ["PostgresDown"])
     await step(app, notifier)
+    # The alerts that opened it are in the "opened" message: no update for them, even
+    # when a replica that remembers nothing reads them again.
+    await NotifyConsumers(app.state.runtime).dispatch_once()
+    await step(app, notifier, WINDOW + 1)
+    assert [e["event"] for e in hook_events(fake)] == ["incident.opened"]
     await alerts(client, source, ["Replication-1"])
     await step(app, notifier)
     await step(app, notifier, WINDOW + 1)
@@ -181,6 +189,27 @@ async def test_the_next_window_gets_its_own_update_and_a_resolution_ends_them(
     await step(app, notifier, WINDOW + 1)
     assert [e["event"] for e in hook_events(fake)][-1] == "incident.resolved"
     assert len([e for e in hook_events(fake) if e["event"] == "incident.updated"]) == 2
+
+
+async def test_an_update_retried_later_shows_the_incident_as_it_is_then(
+    app: FastAPI, client: httpx.AsyncClient, admin_headers: dict[str, str],
+    notifier: Notifier, slack: FakeSlack, pagerduty: FakePagerDuty, fake: FakeServer,
+) -> None:  # fmt: skip
+    await channels_and_rule(client, admin_headers, slack, pagerduty, fake)
+    source = await make_source(client, admin_headers, "generic")
+    await alerts(client, source, ["PostgresDown"])
+    await step(app, notifier)
+    await alerts(client, source, ["Replication-1"])
+    await step(app, notifier)
+    fake.route("POST", "/hook", Reply(503))
+    await step(app, notifier, WINDOW + 1)  # the update fails for now
+    await alerts(client, source, ["Replication-2", "Replication-3"])
+    await step(app, notifier)
+    fake.route("POST", "/hook", Reply(200))
+    await step(app, notifier, 3)  # its retry, built again: 4 alerts, not 2
+    failed, retried = [c.json() for c in fake.calls if c.path == "/hook"][1:]
+    assert failed["incident"]["alert_count"] == 2 and retried["incident"]["alert_count"] == 4
+    assert retried["event"] == "incident.updated"
 
 
 async def test_rules_cannot_route_updates(
@@ -208,7 +237,7 @@ def test_windows_count_from_the_opening() -> None:
     assert window_of(incident, start - timedelta(microseconds=5), WINDOW)[0] == 0
 
 
-def test_only_pagerduty_takes_no_updates_and_the_headline_says_the_counts() -> None:
+async def test_every_channel_renders_the_update_with_its_counts() -> None:
     kinds = ("slack", "pagerduty", "teams", "email", "webhook")
     assert [k for k in kinds if not registry.kind(k).updates] == ["pagerduty"]
     now = utcnow()
@@ -218,6 +247,17 @@ def test_only_pagerduty_takes_no_updates_and_the_headline_says_the_counts() -> N
         opened_at=now, at=now, url="http://loom.test/ui/incidents/INC-7",
         alert_count=1, firing_count=1,
     )  # fmt: skip
-    assert message.headline() == (
-        "[CRITICAL] INC-7 orders-db: PostgresDown — acknowledged, 1 alert, 1 firing"
-    )
+    headline = "[CRITICAL] INC-7 orders-db: PostgresDown — acknowledged, 1 alert, 1 firing"
+    assert message.headline() == headline
+    assert slack_blocks.render(message)[0]["text"]["text"] == headline
+    card = teams.message_body(message)["attachments"][0]["content"]
+    assert card["body"][0]["text"] == headline
+    mail = email_body.build(message, sender="loom@example.com", recipients=["a@example.com"],
+                            previous="<first@example.com>")  # fmt: skip
+    assert mail["Subject"] == headline and mail["In-Reply-To"] == "<first@example.com>"
+    body = webhook_body.payload(message)
+    assert body["event"] == "incident.updated" and body["incident"]["headline"] == headline
+    target = Target(kind="pagerduty", config={}, secrets={"routing_key": "k" * 32})
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(PermanentFailure):  # never routed there; refused, not guessed
+            await PagerDutySender().send(target, message, http=http)

@@ -34,7 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.incidents.kinds import OPEN, EventKind, IncidentStatus
-from loom.incidents.models import Incident
+from loom.incidents.models import Incident, IncidentEvent
 from loom.notify import delivery, registry
 from loom.notify.kinds import AttemptStatus
 from loom.notify.message import IncidentMessage
@@ -46,10 +46,24 @@ TIMER = "consolidation"
 #: Timeline kinds consolidated into updates.
 KINDS = frozenset({EventKind.ALERT_FIRED.value, EventKind.ALERT_RESOLVED.value})
 _DELIVERIES = uuid.UUID("3b9d7f0e-2c4a-4e8b-9f1d-6a5c8e2b7d30")
+#: Entries of one transaction are stamped within this of each other (at its flush).
+_SAME_WRITE = timedelta(seconds=1)
 
 
 def is_open(incident: Incident) -> bool:
     return IncidentStatus(incident.status) in OPEN
+
+
+def opened_with(entry: IncidentEvent, opened: IncidentEvent | None) -> bool:
+    """Whether alert entry `entry` was written with `opened`, the incident's opening
+    entry, in one transaction: the "opened" message, built when that is dispatched,
+    already shows those alerts, so they need no update. Both entries carry the
+    incident's first alert time and write stamps microseconds apart; a later batch
+    joining the incident does not. Decided from the entries alone, so a replica that
+    reads them again, remembering nothing, decides the same."""
+    if opened is None or entry.kind != EventKind.ALERT_FIRED.value or entry.at != opened.at:
+        return False
+    return timedelta(0) <= entry.created_at - opened.created_at < _SAME_WRITE
 
 
 def window_of(incident: Incident, written_at: datetime, seconds: float) -> tuple[int, datetime]:
@@ -68,10 +82,10 @@ class Timers:
     now: datetime
     sent: set[tuple[uuid.UUID, int]] = field(default_factory=set)
 
-    async def note(self, session: AsyncSession, incident: Incident, written_at: datetime) -> None:
-        """An alert entry of `incident` written at `written_at`: its window's timer."""
-        window, ends = window_of(incident, written_at, self.seconds)
-        if (incident.id, window) in self.sent:
+    async def note(self, session: AsyncSession, incident: Incident, entry: IncidentEvent) -> None:
+        """An alert entry of `incident`: its window's timer (none once resolved)."""
+        window, ends = window_of(incident, entry.created_at, self.seconds)
+        if not is_open(incident) or (incident.id, window) in self.sent:
             return
         self.sent.add((incident.id, window))
         body = {"type": TIMER, "incident_id": str(incident.id), "window": window}

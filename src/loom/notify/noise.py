@@ -1,5 +1,6 @@
 """Noise control of the dispatcher: an incident's *pattern* (what makes two incidents
-"the same recurring problem"), and each rule's hourly limit per pattern.
+"the same recurring problem"), each rule's hourly limit per pattern, and the log rows of
+what was muted (over a limit, or in a maintenance window), with the reason.
 
 A pattern is a hash of the organisation, the environment, the probable root cause (else
 the services with alerts) and the dominant alert name: PostgresDown on orders-db in
@@ -22,11 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.incidents.models import Incident, IncidentEvent
 from loom.incidents.tally import Tally
-from loom.notify.models import Rule, RuleHit
+from loom.notify.kinds import AttemptStatus
+from loom.notify.message import IncidentMessage
+from loom.notify.models import Channel, Notification, Rule, RuleHit
 
 HOUR = timedelta(hours=1)
-#: Hit ids derive from (rule, event): an event read twice counts once.
-_HITS = uuid.UUID("6c0c8a52-5d3e-4c61-9d0f-2f7f0b1f5a10")
+#: Hit and muted-row ids derive from the event (and the rule or channel): an event read
+#: twice counts once and is logged once. The dispatcher's namespace, as before.
+_IDS = uuid.UUID("6c0c8a52-5d3e-4c61-9d0f-2f7f0b1f5a10")
 _NUMBERS = re.compile(r"\d+")
 
 
@@ -113,4 +117,32 @@ class HourlyLimits:
 
 
 def _hit_id(rule: Rule, event: IncidentEvent) -> uuid.UUID:
-    return uuid.uuid5(_HITS, f"{rule.id}:{event.id}:hit")
+    return uuid.uuid5(_IDS, f"{rule.id}:{event.id}:hit")
+
+
+def limited_because(rule: Rule) -> str:
+    """Why a rule over its limit sent nothing, for the notification log."""
+    return (
+        f"rule '{rule.name}' fired {rule.max_per_hour} times in the last hour "
+        "for incidents like this one"
+    )
+
+
+async def muted(
+    session: AsyncSession,
+    event: IncidentEvent,
+    message: IncidentMessage,
+    channels: list[Channel],
+    why: str,
+) -> None:
+    """Log what was kept from being sent, and why (once, however often read)."""
+    for channel in channels:
+        row_id = uuid.uuid5(_IDS, f"{event.id}:{channel.id}:muted")
+        if await session.get(Notification, row_id) is not None:
+            continue
+        session.add(Notification(
+            id=row_id, org_id=channel.org_id, delivery_id=row_id, channel_id=channel.id,
+            channel_name=channel.name, channel_kind=channel.kind,
+            incident_id=event.incident_id, event=message.event.value, event_at=message.at,
+            status=AttemptStatus.MUTED.value, error=why,
+        ))  # fmt: skip

@@ -27,13 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loom.incidents.kinds import EventKind
 from loom.incidents.models import Change, ChangeCorrelation, Incident, IncidentEvent
 from loom.notify import consolidation, delivery, escalation, noise
-from loom.notify.kinds import AttemptStatus
 from loom.notify.maintenance import muting
 from loom.notify.message import IncidentMessage, NotifyEvent, RelatedChange
 from loom.notify.models import (
     Channel,
     MaintenanceWindow,
-    Notification,
     OutboxCursor,
     Policy,
     Rule,
@@ -109,17 +107,15 @@ async def dispatch(
     limits = await noise.HourlyLimits.load(
         session, [(e, *plans[e.id][1:]) for e in events if e.id in plans]
     )
-    # Messages built in this pass show the incident as it is now: the alerts of an
-    # incident whose opening (or reopening) this pass queued need no update.
-    opening: set[uuid.UUID] = set()
+    created = {e.incident_id: e for e in events if e.kind == EventKind.INCIDENT_CREATED}
     timers = consolidation.Timers(queue, consolidate_seconds, now)
     for event in events:
         incident = incidents.get(event.incident_id)
         if incident is None:
             continue
         if event.id not in plans:  # alerts joined or resolved
-            if incident.id not in opening and consolidation.is_open(incident):
-                await timers.note(session, incident, event.created_at)
+            if not consolidation.opened_with(event, created.get(incident.id)):
+                await timers.note(session, incident, event)
             done.dispatched[event.id] = event.created_at
             continue
         message, rules, key = plans[event.id]
@@ -132,14 +128,11 @@ async def dispatch(
         if message.event in (NotifyEvent.ACKNOWLEDGED, NotifyEvent.RESOLVED):
             await escalation.stop(session, incident.id, event.actor, event.created_at)
         for rule in limited:
-            why = (
-                f"rule '{rule.name}' fired {rule.max_per_hour} times in the last hour "
-                "for incidents like this one"
-            )
-            await _muted(session, event, message, context.targets([rule])[0], why)
+            why = noise.limited_because(rule)
+            await noise.muted(session, event, message, context.targets([rule])[0], why)
         if window is not None:
             why = f"muted by maintenance window '{window.name}'"
-            await _muted(session, event, message, channels, why)
+            await noise.muted(session, event, message, channels, why)
             done.dispatched[event.id] = event.created_at
             continue
         if message.event in (NotifyEvent.OPENED, NotifyEvent.REOPENED):
@@ -151,32 +144,9 @@ async def dispatch(
                 queue, channel, message, session=session, delivery_id=delivery_id
             )
             done.queued += sent is not None
-            if sent is not None and message.event in (NotifyEvent.OPENED, NotifyEvent.REOPENED):
-                opening.add(incident.id)
         done.dispatched[event.id] = event.created_at
     cursor.at = max(cursor.at, events[-1].created_at)
     return done
-
-
-async def _muted(
-    session: AsyncSession,
-    event: IncidentEvent,
-    message: IncidentMessage,
-    channels: list[Channel],
-    why: str,
-) -> None:
-    """Log what was kept from being sent, and why (once, however often read)."""
-    for channel in channels:
-        row_id = uuid.uuid5(_DELIVERIES, f"{event.id}:{channel.id}:muted")
-        if await session.get(Notification, row_id) is not None:
-            continue
-        session.add(Notification(
-            id=row_id, org_id=channel.org_id, delivery_id=row_id, channel_id=channel.id,
-            channel_name=channel.name, channel_kind=channel.kind,
-            incident_id=event.incident_id, event=message.event.value, event_at=message.at,
-            status=AttemptStatus.MUTED.value,
-            error=why,
-        ))  # fmt: skip
 
 
 @dataclass
