@@ -100,7 +100,8 @@ class Rule(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     )
     stop: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    #: At most this many events of one incident fire the rule in an hour (noise control).
+    #: At most this many events fire the rule in an hour for incidents of one pattern
+    #: (`noise.pattern`): the incidents of one recurring problem count together.
     max_per_hour: Mapped[int] = mapped_column(Integer, default=10)
     created_by: Mapped[str] = mapped_column(String(320), default="")
 
