@@ -187,6 +187,9 @@ class NotifySettings(_Group):
     #: the remote asks for it with Retry-After, up to the cap).
     backoff_base_seconds: float = Field(default=2.0, gt=0)
     backoff_cap_seconds: float = Field(default=300.0, gt=0)
+    #: Alerts joining an incident already notified: at most one update per channel in
+    #: this many seconds (loom.notify.consolidation).
+    consolidate_seconds: float = Field(default=120.0, ge=1, le=900)
 
 
 class SqsQueueUrls(_Group):

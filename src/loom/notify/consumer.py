@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.db.types import utcnow
 from loom.incidents.models import Incident
-from loom.notify import delivery, escalation, outbox, request_outbox
+from loom.notify import consolidation, delivery, escalation, outbox, request_outbox
 from loom.notify.message import IncidentMessage, NotifyEvent
 from loom.notify.models import Notification
 from loom.platform.http import http_clients
@@ -117,8 +117,9 @@ class NotifyConsumers:
         portal = self.runtime.settings.server.public_url or "http://127.0.0.1:8080"
         async with self.runtime.sessions() as session, session.begin():
             done = await outbox.dispatch(
-                session, self.queue, portal_url=portal, now=utcnow(), seen=self._seen
-            )
+                session, self.queue, portal_url=portal, now=utcnow(), seen=self._seen,
+                consolidate_seconds=self.settings.consolidate_seconds,
+            )  # fmt: skip
         # Only now: a pass rolled back has dispatched nothing.
         self._seen.update(done.dispatched)
         for event_id in [i for i, at in self._seen.items() if at <= done.floor]:
@@ -145,11 +146,40 @@ class NotifyConsumers:
         with contextlib.suppress(Exception):
             await self.queue.delete(message.receipt)
 
+    async def _consolidation(self, message: Message) -> None:
+        """A consolidation window's end: queue the incident's updates."""
+        portal = self.runtime.settings.server.public_url or "http://127.0.0.1:8080"
+
+        async def message_for(incident: Incident) -> IncidentMessage | None:
+            return await outbox.update_message(session, incident, utcnow(), portal)
+
+        try:
+            async with self.runtime.sessions() as session, session.begin():
+                await consolidation.fire(session, self.queue, message.body, message_for)
+        except Exception:
+            log.exception("consolidation timer failed", message_id=message.id)
+            return
+        with contextlib.suppress(Exception):
+            await self.queue.delete(message.receipt)
+
+    async def _rebuilt(self, session: AsyncSession, message: IncidentMessage) -> IncidentMessage:
+        """An update as the incident is now (it may have waited behind a retry)."""
+        incident = await session.get(Incident, uuid.UUID(message.incident_id))
+        if incident is None:
+            return message
+        portal = self.runtime.settings.server.public_url or "http://127.0.0.1:8080"
+        return await outbox.incident_message(
+            session, incident, NotifyEvent.UPDATED, utcnow(), portal
+        )
+
     async def process(self, message: Message) -> None:
-        """One attempt (or an escalation level's timer); the message is deleted once its
-        outcome is committed."""
+        """One attempt (or an escalation level's or a consolidation window's timer); the
+        message is deleted once its outcome is committed."""
         if message.body.get("type") == escalation.TIMER:
             await self._timer(message)
+            return
+        if message.body.get("type") == consolidation.TIMER:
+            await self._consolidation(message)
             return
         row = None
         try:
@@ -159,6 +189,7 @@ class NotifyConsumers:
                         session, self.queue, http_clients(self.runtime), self.key,
                         message.body, backoff=self.backoff,
                         extra_hosts=self.runtime.extras.get(EXTRA_HOSTS_KEY, ()),
+                        rebuild=lambda m: self._rebuilt(session, m),
                     )  # fmt: skip
         except Exception:
             log.exception("notification processing failed", message_id=message.id)

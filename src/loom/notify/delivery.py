@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -163,10 +164,12 @@ async def attempt(
     *,
     backoff: Backoff = Backoff(),
     extra_hosts: tuple[str, ...] = (),
+    rebuild: Callable[[IncidentMessage], Awaitable[IncidentMessage]] | None = None,
 ) -> Notification | None:
     """Make the attempt `body` describes (a queue message of `enqueue`): send, log it,
     and queue the next attempt after a transient failure. The caller commits.
 
+    `rebuild`: gives an update ("incident.updated") the incident's counts of now.
     `extra_hosts`: hosts reachable besides `allowed_hosts` and the kind's well-known ones
     (the demo's fakes).
 
@@ -208,6 +211,12 @@ async def attempt(
         previous=await _previous_ref(session, channel.id, row.incident_id, where),
         recipient=recipient.address if recipient else None,
     )  # fmt: skip
+    if (
+        rebuild is not None
+        and isinstance(message, IncidentMessage)
+        and message.event is NotifyEvent.UPDATED
+    ):
+        message = await rebuild(message)
     started = time.perf_counter()
     try:
         if channel.kind == ChannelKind.EMAIL:

@@ -16,6 +16,10 @@ class NotifyEvent(enum.StrEnum):
     ACKNOWLEDGED = "incident.acknowledged"
     RESOLVED = "incident.resolved"
     REOPENED = "incident.reopened"
+    #: Alerts kept joining (or resolving in) an incident already notified: one message
+    #: per consolidation window with its counts now, never one per alert. Not a rule
+    #: event: it goes to the channels that already got the incident's message.
+    UPDATED = "incident.updated"
     #: A channel's "send test message" action.
     TEST = "test"
     # Events of other domains than incidents (their messages: `RequestMessage`).
@@ -84,7 +88,8 @@ class IncidentMessage:
         return f"{minutes} min" if minutes else f"{secs} s"
 
     def headline(self) -> str:
-        """One line: "[CRITICAL] INC-42 orders-db: PostgresDown — resolved"."""
+        """One line: "[CRITICAL] INC-42 orders-db: PostgresDown — resolved" (an update:
+        "… — 14 alerts, 9 firing", its status first unless triggered)."""
         tail = {
             NotifyEvent.ACKNOWLEDGED: " — acknowledged",
             NotifyEvent.RESOLVED: " — resolved",
@@ -92,7 +97,15 @@ class IncidentMessage:
             NotifyEvent.SEVERITY_RAISED: " — severity raised",
             NotifyEvent.TEST: " — test message",
         }.get(self.event, "")
+        if self.event is NotifyEvent.UPDATED:
+            status = f"{self.status}, " if self.status != "triggered" else ""
+            tail = f" — {status}{self.counts()}"
         return f"[{self.severity.upper()}] {self.ref} {self.title}{tail}"
+
+    def counts(self) -> str:
+        """ "14 alerts, 9 firing"."""
+        plural = "s" if self.alert_count != 1 else ""
+        return f"{self.alert_count} alert{plural}, {self.firing_count} firing"
 
     def impact(self) -> str:
         """ "6 services affected, 14 alerts (9 firing)"."""

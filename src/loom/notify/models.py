@@ -101,7 +101,8 @@ class Rule(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     )
     stop: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    #: At most this many events of one incident fire the rule in an hour (noise control).
+    #: At most this many events fire the rule in an hour for incidents of one pattern
+    #: (`noise.pattern`): the incidents of one recurring problem count together.
     max_per_hour: Mapped[int] = mapped_column(Integer, default=10)
     created_by: Mapped[str] = mapped_column(String(320), default="")
 
@@ -247,17 +248,17 @@ class ChatWorkspace(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
 
 
 class RuleHit(Base):
-    """A rule fired for an incident (what its hourly limit counts)."""
+    """A rule fired for an incident (what its hourly limit counts, per incident pattern)."""
 
     __tablename__ = "notify_rule_hits"
-    __table_args__ = (
-        Index("ix_notify_rule_hits_rule_incident_at", "rule_id", "incident_id", "at"),
-    )
+    __table_args__ = (Index("ix_notify_rule_hits_rule_pattern_at", "rule_id", "pattern", "at"),)
 
     #: Derived from the rule and the event: an event read twice counts once.
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     rule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notify_rules.id", ondelete="CASCADE"))
     incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    #: The incident's pattern (`noise.pattern`): incidents of one recurring problem share it.
+    pattern: Mapped[str] = mapped_column(String(64), default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -8,6 +8,10 @@ Each pass reads the events written since the cursor, and again those of the last
 were written, not when they became visible) is not missed. What is read twice is not sent
 twice: a delivery's id is derived from the event and the channel, and the queue drops a
 message whose deduplication id it has seen in the last five minutes.
+
+Noise control: each rule fires at most `max_per_hour` times in an hour for incidents of
+one pattern (`noise`), and alerts joining an incident already notified become one
+update per consolidation window (`consolidation`), not a message each.
 """
 
 from __future__ import annotations
@@ -17,23 +21,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.incidents.kinds import EventKind, Severity
 from loom.incidents.models import Change, ChangeCorrelation, Incident, IncidentEvent
-from loom.notify import delivery, escalation
-from loom.notify.kinds import AttemptStatus
+from loom.notify import consolidation, delivery, escalation, noise
 from loom.notify.maintenance import muting
 from loom.notify.message import IncidentMessage, NotifyEvent, RelatedChange
 from loom.notify.models import (
     Channel,
     MaintenanceWindow,
-    Notification,
     OutboxCursor,
     Policy,
     Rule,
-    RuleHit,
 )
 from loom.notify.rules import Facts, firing, first_alert_labels
 from loom.queue.protocol import Queue
@@ -62,10 +63,12 @@ async def dispatch(
     now: datetime,
     seen: dict[uuid.UUID, datetime] | None = None,
     limit: int = 500,
+    consolidate_seconds: float = 120.0,
 ) -> Pass:
     """One pass. `seen`: the events this process dispatched in committed passes (id ->
     written at), skipped when read again; the caller adds `Pass.dispatched` to it once
-    this pass is committed, and may drop what is older than `Pass.floor`."""
+    this pass is committed, and may drop what is older than `Pass.floor`.
+    `consolidate_seconds`: the consolidation window of updates."""
     seen = seen or {}
     cursor = await session.get(OutboxCursor, CURSOR, with_for_update=True)
     if cursor is None:
@@ -75,7 +78,10 @@ async def dispatch(
     events = list(
         await session.scalars(
             select(IncidentEvent)
-            .where(IncidentEvent.kind.in_(EVENTS), IncidentEvent.created_at > cursor.at - LOOKBACK)
+            .where(
+                IncidentEvent.kind.in_([*EVENTS, *consolidation.KINDS]),
+                IncidentEvent.created_at > cursor.at - LOOKBACK,
+            )
             .order_by(IncidentEvent.created_at, IncidentEvent.id)
             .limit(limit)
         )
@@ -91,13 +97,32 @@ async def dispatch(
         )
     }
     context = await _Context.load(session, list(incidents.values()))
+    plans: dict[uuid.UUID, tuple[IncidentMessage, list[Rule], str]] = {}
     for event in events:
         incident = incidents.get(event.incident_id)
         kind = notify_event(event)
-        if incident is None or kind is None:
+        if incident is not None and kind is not None:
+            message = context.message(incident, kind, event.at, event.actor, portal_url)
+            key = noise.pattern(incident, context.slugs(incident))
+            plans[event.id] = (message, context.rules_for(incident, message), key)
+    limits = await noise.HourlyLimits.load(
+        session, [(e, *plans[e.id][1:]) for e in events if e.id in plans]
+    )
+    created = {e.incident_id: e for e in events if e.kind == EventKind.INCIDENT_CREATED}
+    timers = consolidation.Timers(queue, consolidate_seconds, now)
+    for event in events:
+        incident = incidents.get(event.incident_id)
+        if incident is None:
             continue
-        message = context.message(incident, kind, event.at, event.actor, portal_url)
-        fired, limited = await _within_limits(session, context.rules_for(incident, message), event)
+        if event.id not in plans:
+            if event.kind in consolidation.KINDS and not consolidation.opened_with(
+                event, created.get(incident.id)
+            ):
+                await timers.note(session, incident, event)  # alerts joined or resolved
+            done.dispatched[event.id] = event.created_at  # or a lowered severity: nothing
+            continue
+        message, rules, key = plans[event.id]
+        fired, limited = limits.admit(session, rules, event, key)
         channels, policies = context.targets(fired)
         window = muting(
             context.windows.get(incident.org_id, []), incident.id, context.slugs(incident),
@@ -106,11 +131,11 @@ async def dispatch(
         if message.event in (NotifyEvent.ACKNOWLEDGED, NotifyEvent.RESOLVED):
             await escalation.stop(session, incident.id, event.actor, event.created_at)
         for rule in limited:
-            why = f"rule '{rule.name}' fired {rule.max_per_hour} times in the last hour"
-            await _muted(session, event, message, context.targets([rule])[0], why)
+            why = noise.limited_because(rule)
+            await noise.muted(session, event, message, context.targets([rule])[0], why)
         if window is not None:
             why = f"muted by maintenance window '{window.name}'"
-            await _muted(session, event, message, channels, why)
+            await noise.muted(session, event, message, channels, why)
             done.dispatched[event.id] = event.created_at
             continue
         if message.event in (NotifyEvent.OPENED, NotifyEvent.REOPENED):
@@ -137,53 +162,6 @@ def notify_event(event: IncidentEvent) -> NotifyEvent | None:
     except (KeyError, TypeError, ValueError):
         return None
     return NotifyEvent.SEVERITY_RAISED if raised else None
-
-
-async def _muted(
-    session: AsyncSession,
-    event: IncidentEvent,
-    message: IncidentMessage,
-    channels: list[Channel],
-    why: str,
-) -> None:
-    """Log what was kept from being sent, and why (once, however often read)."""
-    for channel in channels:
-        row_id = uuid.uuid5(_DELIVERIES, f"{event.id}:{channel.id}:muted")
-        if await session.get(Notification, row_id) is not None:
-            continue
-        session.add(Notification(
-            id=row_id, org_id=channel.org_id, delivery_id=row_id, channel_id=channel.id,
-            channel_name=channel.name, channel_kind=channel.kind,
-            incident_id=event.incident_id, event=message.event.value, event_at=message.at,
-            status=AttemptStatus.MUTED.value,
-            error=why,
-        ))  # fmt: skip
-
-
-async def _within_limits(
-    session: AsyncSession, rules: list[Rule], event: IncidentEvent
-) -> tuple[list[Rule], list[Rule]]:
-    """The rules that may fire for the event (each noted), and those over their hourly
-    limit for its incident."""
-    fired, limited = [], []
-    for rule in rules:
-        hit_id = uuid.uuid5(_DELIVERIES, f"{rule.id}:{event.id}:hit")
-        if await session.get(RuleHit, hit_id) is not None:
-            fired.append(rule)  # counted already (read twice)
-            continue
-        recent = await session.scalar(
-            select(func.count()).where(
-                RuleHit.rule_id == rule.id, RuleHit.incident_id == event.incident_id,
-                RuleHit.at > event.created_at - timedelta(hours=1),
-            )
-        )  # fmt: skip
-        if (recent or 0) >= rule.max_per_hour:
-            limited.append(rule)
-            continue
-        session.add(RuleHit(id=hit_id, rule_id=rule.id, incident_id=event.incident_id,
-                            at=event.created_at))  # fmt: skip
-        fired.append(rule)
-    return fired, limited
 
 
 @dataclass
@@ -323,3 +301,15 @@ async def incident_message(
     """The message about `incident` now (an escalation level's, say)."""
     context = await _Context.load(session, [incident])
     return context.message(incident, event, at, "system", portal_url)
+
+
+async def update_message(
+    session: AsyncSession, incident: Incident, at: datetime, portal_url: str
+) -> IncidentMessage | None:
+    """The consolidated update about `incident` now; None while a maintenance window or
+    a snooze mutes it."""
+    context = await _Context.load(session, [incident])
+    windows = context.windows.get(incident.org_id, [])
+    if muting(windows, incident.id, context.slugs(incident), at) is not None:
+        return None
+    return context.message(incident, NotifyEvent.UPDATED, at, "system", portal_url)

@@ -1,6 +1,6 @@
 """The channel kinds: for each, its sender, the model of its settings, which of them are
-secret, the hosts it may call beyond `allowed_hosts`, and how a channel is named in the
-notification log."""
+secret, the hosts it may call beyond `allowed_hosts`, whether it takes consolidated
+updates, and how a channel is named in the notification log."""
 
 from __future__ import annotations
 
@@ -31,6 +31,18 @@ _HOSTS: dict[ChannelKind, tuple[str, ...]] = {
     ChannelKind.WEBHOOK: (),
 }
 
+#: Kinds that get "incident.updated" (alerts kept joining an incident they were told
+#: about). Slack bots edit their message in place; webhooks, Teams and e-mail get one
+#: message per consolidation window. PagerDuty does not: it deduplicates on its own
+#: dedup key, and another trigger would only add noise to the alert's log.
+_UPDATES: dict[ChannelKind, bool] = {
+    ChannelKind.SLACK: True,
+    ChannelKind.PAGERDUTY: False,
+    ChannelKind.TEAMS: True,
+    ChannelKind.EMAIL: True,
+    ChannelKind.WEBHOOK: True,
+}
+
 
 @dataclass(frozen=True)
 class KindSpec:
@@ -39,6 +51,8 @@ class KindSpec:
     config: type[BaseModel]
     secret_fields: tuple[str, ...]
     hosts: tuple[str, ...]
+    #: Whether channels of this kind get consolidated updates ("incident.updated").
+    updates: bool = True
 
     def describe(self, config: Mapping[str, Any]) -> str:
         """Where a channel of this kind sends, for people: never a secret."""
@@ -66,4 +80,5 @@ def kind(name: str) -> KindSpec:
     return KindSpec(
         kind=which, sender=sender, config=module.Config,
         secret_fields=tuple(module.SECRET_FIELDS), hosts=_HOSTS[which],
+        updates=_UPDATES[which],
     )  # fmt: skip

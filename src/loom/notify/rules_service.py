@@ -42,8 +42,9 @@ async def save_rule(
     """Create a rule, or replace rule `rule_id` with `body`."""
     team_id = await owning_team(session, principal, body.team)
     await require_manager(session, principal, team_id)
-    if NotifyEvent.TEST in body.events:
-        raise InvalidInput.on("events", "'test' is not an event rules can match")
+    for event in (NotifyEvent.TEST, NotifyEvent.UPDATED):  # not routed by rules
+        if event in body.events:
+            raise InvalidInput.on("events", f"'{event.value}' is not an event rules can match")
     channel_ids = await usable_channels(session, principal, team_id, body.channels, "channels")
     policy_id = None
     if body.policy is not None:

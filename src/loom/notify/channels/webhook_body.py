@@ -5,7 +5,7 @@ The default body (version 1)::
 
     {
       "version": 1,
-      "event": "incident.opened",          # NotifyEvent value
+      "event": "incident.opened",          # NotifyEvent value ("incident.updated": counts moved)
       "incident": {
         "id": "0f3c…", "ref": "INC-42", "title": "...", "headline": "[CRITICAL] INC-42 ...",
         "status": "triggered", "severity": "critical", "environment": "prod" | null,

@@ -1,7 +1,7 @@
 """notify: contact methods (how a person is paged: an e-mail, a Slack DM)
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-11-27 10:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import loom.db.types
 
 revision = "0019"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
