@@ -17,8 +17,13 @@ from loom.auth.roles import Role
 from loom.db.types import utcnow
 from loom.errors import Conflict
 from loom.notify import chatops, chatops_slack, chatops_teams, chatops_teams_setup
+from loom.notify.chat_schemas import (
+    ChatLinkCode,
+    TeamsTokenUpdate,
+    TeamsWebhook,
+    TeamsWebhookCreate,
+)
 from loom.notify.models import ChatWorkspace
-from loom.notify.schemas import ChatLinkCode, TeamsTokenUpdate, TeamsWebhook, TeamsWebhookCreate
 from loom.platform.http import http_clients
 from loom.secrets import service as secrets
 from loom.secrets.crypto import derive_key

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -338,52 +335,6 @@ class SnoozeIn(BaseModel):
     #: A service slug.
     service: str | None = None
     minutes: int = Field(ge=1, le=7 * 24 * 60)
-
-
-def _teams_token(value: str) -> str:
-    """A security token as Teams shows it: base64 of at least 16 bytes (it keys the HMAC)."""
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) < 16:
-        raise ValueError("not a Teams security token (base64 of at least 16 bytes)")
-    return value
-
-
-TeamsSecurityToken = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_teams_token),
-]  # fmt: skip
-
-
-class TeamsWebhookCreate(BaseModel):
-    """A Teams outgoing webhook; the security token may come later (`TeamsTokenUpdate`),
-    since Teams shows it only once it has the callback URL."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    security_token: TeamsSecurityToken | None = None
-
-
-class TeamsTokenUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    security_token: TeamsSecurityToken
-
-
-class TeamsWebhook(BaseModel):
-    workspace_id: str
-    #: The callback URL to paste into Teams.
-    endpoint_url: str
-    secrets: dict[str, str]
-
-
-class ChatLinkCode(BaseModel):
-    code: str
-    expires_at: datetime
-    #: What to say in the Teams channel.
-    say: str
 
 
 class ContactMethodIn(BaseModel):

@@ -1,0 +1,57 @@
+"""What the ChatOps setup endpoints take and answer: Teams outgoing webhooks, their
+security tokens, and the one-time codes that link a Teams person to their Loom user."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+
+def _teams_token(value: str) -> str:
+    """A security token as Teams shows it: base64 of at least 16 bytes (it keys the HMAC)."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) < 16:
+        raise ValueError("not a Teams security token (base64 of at least 16 bytes)")
+    return value
+
+
+TeamsSecurityToken = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_teams_token),
+]  # fmt: skip
+
+
+class TeamsWebhookCreate(BaseModel):
+    """A Teams outgoing webhook; the security token may come later (`TeamsTokenUpdate`),
+    since Teams shows it only once it has the callback URL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    security_token: TeamsSecurityToken | None = None
+
+
+class TeamsTokenUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    security_token: TeamsSecurityToken
+
+
+class TeamsWebhook(BaseModel):
+    workspace_id: str
+    #: The callback URL to paste into Teams.
+    endpoint_url: str
+    secrets: dict[str, str]
+
+
+class ChatLinkCode(BaseModel):
+    code: str
+    expires_at: datetime
+    #: What to say in the Teams channel.
+    say: str
