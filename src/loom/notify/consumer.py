@@ -120,10 +120,7 @@ class NotifyConsumers:
                 session, self.queue, portal_url=portal, now=utcnow(), seen=self._seen,
                 consolidate_seconds=self.settings.consolidate_seconds,
             )  # fmt: skip
-        # Only now: a pass rolled back has dispatched nothing.
-        self._seen.update(done.dispatched)
-        for event_id in [i for i, at in self._seen.items() if at <= done.floor]:
-            del self._seen[event_id]
+        done.remember(self._seen)
         requests = await request_outbox.run(
             self.runtime.sessions, self.queue, portal_url=portal, seen=self._requests_seen
         )

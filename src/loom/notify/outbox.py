@@ -70,11 +70,7 @@ async def dispatch(
     this pass is committed, and may drop what is older than `Pass.floor`.
     `consolidate_seconds`: the consolidation window of updates."""
     seen = seen or {}
-    cursor = await session.get(OutboxCursor, CURSOR, with_for_update=True)
-    if cursor is None:
-        cursor = OutboxCursor(name=CURSOR, at=now - LOOKBACK)
-        session.add(cursor)
-        await session.flush()
+    cursor = await open_cursor(session, CURSOR, now)
     events = list(
         await session.scalars(
             select(IncidentEvent)
@@ -172,6 +168,24 @@ class Pass:
     floor: datetime
     queued: int = 0
     dispatched: dict[uuid.UUID, datetime] = field(default_factory=dict)
+
+    def remember(self, seen: dict[uuid.UUID, datetime]) -> None:
+        """Once the pass is committed (a pass rolled back dispatched nothing): add what it
+        dispatched to `seen`, and drop what is no longer read again."""
+        seen.update(self.dispatched)
+        for event_id in [i for i, at in seen.items() if at <= self.floor]:
+            del seen[event_id]
+
+
+async def open_cursor(session: AsyncSession, name: str, now: datetime) -> OutboxCursor:
+    """The cursor `name`, locked for this pass (replicas take turns); a new one starts
+    `LOOKBACK` ago."""
+    cursor = await session.get(OutboxCursor, name, with_for_update=True)
+    if cursor is None:
+        cursor = OutboxCursor(name=name, at=now - LOOKBACK)
+        session.add(cursor)
+        await session.flush()
+    return cursor
 
 
 class _Context:

@@ -38,8 +38,8 @@ from loom.db.types import utcnow
 from loom.notify import delivery
 from loom.notify.kinds import AttemptStatus, ChannelKind
 from loom.notify.message import ERROR_MAX, NotifyEvent, RequestMessage
-from loom.notify.models import Channel, Notification, OutboxCursor, Rule
-from loom.notify.outbox import LOOKBACK, Pass
+from loom.notify.models import Channel, Notification, Rule
+from loom.notify.outbox import LOOKBACK, Pass, open_cursor
 from loom.notify.rules import Facts, firing
 from loom.provisioning.models import Request, TaskWait, WaitApprover
 from loom.provisioning.states import RequestState, TaskState
@@ -79,10 +79,7 @@ async def run(
     skips when it reads them again), older entries leave it. Deliveries queued."""
     async with sessions() as session, session.begin():
         done = await dispatch(session, queue, portal_url=portal_url, now=utcnow(), seen=seen)
-    # Only now: a pass rolled back has dispatched nothing.
-    seen.update(done.dispatched)
-    for event_id in [i for i, at in seen.items() if at <= done.floor]:
-        del seen[event_id]
+    done.remember(seen)
     return done.queued
 
 
@@ -97,11 +94,7 @@ async def dispatch(
 ) -> Pass:
     """One pass, in the caller's transaction (see `outbox.dispatch` for `seen`)."""
     seen = seen or {}
-    cursor = await session.get(OutboxCursor, CURSOR, with_for_update=True)
-    if cursor is None:
-        cursor = OutboxCursor(name=CURSOR, at=now - LOOKBACK)
-        session.add(cursor)
-        await session.flush()
+    cursor = await open_cursor(session, CURSOR, now)
     done = Pass(floor=cursor.at - LOOKBACK)
     read = await read_events(session, cursor.at - LOOKBACK, limit)
     events = [e for e in read if e.id not in seen]
