@@ -93,3 +93,29 @@ def test_snooze_a_service_or_an_incident(logged_in: LoggedIn, live_server: LiveS
                                             code=1).stderr  # fmt: skip
     assert "service" in run("notify", "snooze", "-s", "nope", code=1).stderr
     assert "--for '1w'" in run("notify", "snooze", "-s", "orders", "--for", "1w", code=1).stderr
+
+
+def test_a_cron_window_is_added_and_listed(logged_in: LoggedIn) -> None:
+    made = _json("notify", "maintenance", "add", "saturdays", "--cron", "0 2 * * 6", "--for",
+                 "2h", "--tz", "Europe/Paris")  # fmt: skip
+    assert (made["cron"], made["duration_minutes"], made["time_zone"]) == (
+        "0 2 * * 6", 120, "Europe/Paris")  # fmt: skip
+    assert made["weekdays"] == [] and made["starts_at"] is None
+    hour = datetime.now(UTC).hour
+    now = _json("notify", "maintenance", "add", "now", "--cron", f"0 {hour} * * *", "--for", "2h")
+    assert now["open_now"] is True and now["time_zone"] == "UTC"
+    listed = run("notify", "maintenance", "list").stdout
+    assert "cron 0 2 * * 6 for 120m (Europe/Paris)" in listed
+    assert f"cron 0 {hour} * * * for 120m (UTC)" in listed
+    shown = run("notify", "maintenance", "add", "x", "--cron", "0 3 * * *", "--for", "1h").stdout
+    assert "0 3 * * *" in shown
+
+    assert "cron" in run("notify", "maintenance", "add", "w", "--cron", "0 25 * * *", "--for",
+                         "1h", code=1).stderr  # fmt: skip
+    assert "duration_minutes" in run("notify", "maintenance", "add", "w", "--cron", "0 2 * * 6",
+                                     code=1).stderr  # fmt: skip
+    both = run("notify", "maintenance", "add", "w", "--cron", "0 2 * * 6", "--for", "1h", "-w",
+               "sat", "--at", "02:00", code=1)  # fmt: skip
+    assert "cron" in both.stderr and "one kind only" in both.stderr
+    assert [w["name"] for w in _json("notify", "maintenance", "list")["items"]] == [
+        "now", "saturdays", "x"]  # fmt: skip

@@ -1,8 +1,11 @@
 """Maintenance windows: open once or weekly (across midnight, in their time zone); while
-one covers an incident's services, its notifications are logged as muted, not sent."""
+one covers an incident's services, its notifications are logged as muted, not sent; a
+window is replaced (PUT) with the checks of its creation. Cron windows:
+`test_maintenance_cron.py`."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -13,6 +16,7 @@ from loom.demo.fakes.server import FakeServer, Reply
 from loom.notify.consumer import NotifyConsumers
 from loom.notify.maintenance import is_open
 from loom.notify.models import MaintenanceWindow
+from tests.conftest import Tenant
 from tests.incidents.alert_support import as_source, make_source
 from tests.notify.conftest import Notifier
 
@@ -113,3 +117,44 @@ async def test_a_snoozed_incident_is_muted_and_others_are_not(
     bad = await client.post(NOTIFY + "/snoozes", headers=admin_headers,
                             json={"incident": "INC-1", "service": "x", "minutes": 5})  # fmt: skip
     assert bad.status_code == 422
+
+
+async def test_put_replaces_a_window_with_the_same_checks(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], tenant: Tenant
+) -> None:
+    admin_a = tenant.headers["admin-a"]
+    made = await client.post(NOTIFY + "/maintenance", headers=admin_a, json={
+        "name": "patching", "team": "team-a", "weekdays": ["sat"], "start_time": "23:00",
+        "duration_minutes": 180})  # fmt: skip
+    assert made.status_code == 201, made.text
+    other = await client.post(NOTIFY + "/maintenance", headers=admin_headers, json={
+        "name": "other", "cron": "0 3 * * *", "duration_minutes": 30})  # fmt: skip
+    assert other.status_code == 201, other.text
+    path = f"{NOTIFY}/maintenance/{made.json()['id']}"
+    cron = {"name": "patching", "team": "team-a", "services": ["orders"], "cron": "0 2 * * 6",
+            "duration_minutes": 120, "time_zone": "Europe/Paris"}  # fmt: skip
+    replaced = await client.put(path, headers=admin_a, json=cron)
+    assert replaced.status_code == 200, replaced.text
+    shown = replaced.json()
+    assert (shown["cron"], shown["duration_minutes"], shown["time_zone"]) == (
+        "0 2 * * 6", 120, "Europe/Paris")  # fmt: skip
+    assert (shown["weekdays"], shown["start_time"], shown["services"]) == ([], None, ["orders"])
+
+    refused = [
+        ({**cron, "cron": "0 2 * *"}, admin_a, 422, "cron"),
+        ({**cron, "weekdays": ["sat"], "start_time": "23:00"}, admin_a, 422, "cron"),
+        ({**cron, "name": "other"}, admin_a, 409, None),
+        ({**cron, "team": "team-b"}, admin_a, 404, None),  # a team admin A does not see
+        (cron, tenant.headers["operator-a"], 403, None),
+        (cron, tenant.headers["admin-b"], 404, None),  # not a window team B sees
+    ]
+    for body, headers, status, field in refused:
+        response = await client.put(path, headers=headers, json=body)
+        assert response.status_code == status, (body, response.text)
+        if field is not None:
+            assert field in [d["field"] for d in response.json()["error"]["details"]]
+    missing = await client.put(f"{NOTIFY}/maintenance/{uuid.uuid4()}", headers=admin_a, json=cron)
+    assert missing.status_code == 404
+    listed = await client.get(NOTIFY + "/maintenance", headers=admin_headers)
+    assert [(w["name"], w["cron"], w["weekdays"]) for w in listed.json()["items"]] == [
+        ("other", "0 3 * * *", []), ("patching", "0 2 * * 6", [])]  # fmt: skip

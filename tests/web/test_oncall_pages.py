@@ -189,6 +189,28 @@ async def test_maintenance_windows_say_whether_they_are_open_now(
     assert _buttons(page.text, "delete") == 0
 
 
+async def test_cron_windows_show_their_expression_length_zone_and_whether_open(
+    app: FastAPI, setup: dict[str, Any], admin_headers: dict[str, str], signed_in_as: SignedIn
+) -> None:
+    hour = utcnow().hour
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t",
+                                 headers=admin_headers) as api:  # fmt: skip
+        await _post(api, "/notify/maintenance", {
+            "name": "saturdays", "cron": "0 2 * * 6", "duration_minutes": 120,
+            "time_zone": "Europe/Paris"})  # fmt: skip
+        await _post(api, "/notify/maintenance", {
+            "name": "this-hour", "cron": f"0 {hour} * * *", "duration_minutes": 90})  # fmt: skip
+    viewer = await signed_in_as(VIEWER_A)
+    table = section((await viewer.get("/ui/oncall/maintenance")).text, "windows")
+    rows = dict(re.findall(r'data-window="([^"]+)" data-open="(\w+)"', table))
+    assert rows["this-hour"] == "yes"
+    this_hour = table.split('data-window="this-hour"')[1].split("</tr>")[0]
+    assert f"cron 0 {hour} * * *, 1 h 30 min, UTC" in this_hour
+    saturdays = table.split('data-window="saturdays"')[1].split("</tr>")[0]
+    assert "cron 0 2 * * 6, 2 h, Europe/Paris" in saturdays
+
+
 async def test_an_admin_adds_a_window_and_deletes_it(
     setup: dict[str, Any], signed_in_as: SignedIn
 ) -> None:

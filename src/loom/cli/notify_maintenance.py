@@ -1,4 +1,4 @@
-"""`loom notify maintenance`: windows (once, or weekly) while which incidents of their
+"""`loom notify maintenance`: windows (once, weekly or cron) while which incidents of their
 services notify nobody; `loom notify snooze`: such a window from now, of one incident or
 one service."""
 
@@ -21,10 +21,13 @@ maintenance_app = typer.Typer(
 
 COLUMNS = ["name", "team", "when", "services", "open_now", "created_by"]
 FIELDS = ["id", "name", "team", "services", "incident_id", "starts_at", "ends_at", "weekdays",
-          "start_time", "duration_minutes", "time_zone", "open_now", "created_by"]  # fmt: skip
+          "start_time", "duration_minutes", "cron", "time_zone", "open_now",
+          "created_by"]  # fmt: skip
 
 
 def _when(window: Maintenance) -> str:
+    if window.cron:
+        return f"cron {window.cron} for {window.duration_minutes}m ({window.time_zone})"
     if window.weekdays:
         return (f"{','.join(window.weekdays)} {window.start_time} for "
                 f"{window.duration_minutes}m ({window.time_zone})")  # fmt: skip
@@ -75,19 +78,23 @@ def add_window(
     length: Annotated[
         str | None, typer.Option("--for", help="How long it stays open: 30m, 3h, 1d")
     ] = None,
-    tz: Annotated[str, typer.Option("--tz", help="Weekly: an IANA time zone")] = "UTC",
+    cron: Annotated[
+        str | None,
+        typer.Option("--cron", help='Cron: opens when this fires, e.g. "0 2 * * 6"'),
+    ] = None,
+    tz: Annotated[str, typer.Option("--tz", help="Weekly or cron: an IANA time zone")] = "UTC",
     team: Annotated[
         str | None, typer.Option("--team", "-t", help="The owning team (default: the org)")
     ] = None,
     output: OutputOption = OutputFormat.table,
 ) -> None:
-    """Add a window: once (--from, and --to or --for; --for alone: from now), or weekly
-    (--weekday, --at, --for, --tz)."""
+    """Add a window: once (--from, and --to or --for; --for alone: from now), weekly
+    (--weekday, --at, --for, --tz) or cron (--cron, --for, --tz)."""
     fields: dict[str, Any] = {"services": service, "team": team}
-    if weekday or at is not None:
-        fields.update(weekdays=weekday, start_time=at, time_zone=tz,
+    if weekday or at is not None or cron is not None:
+        fields.update(weekdays=weekday, start_time=at, cron=cron, time_zone=tz,
                       duration_minutes=minutes(length, "--for") if length else None)  # fmt: skip
-        # Given too, they reach the server, which refuses a window both once and weekly.
+        # Given too, they reach the server, which refuses a window of two kinds.
         fields.update(starts_at=start and moment(start, "--from"),
                       ends_at=end and moment(end, "--to"))  # fmt: skip
     else:

@@ -154,8 +154,9 @@ class OnCall(ApiModel):
 
 
 class Maintenance(ApiModel):
-    """A maintenance window: once (`starts_at` to `ends_at`) or weekly (`weekdays`,
-    `start_time`, `duration_minutes`, `time_zone`); a snooze is a once window of one
+    """A maintenance window: once (`starts_at` to `ends_at`), weekly (`weekdays`,
+    `start_time`, `duration_minutes`, `time_zone`) or cron (`cron`, `duration_minutes`,
+    `time_zone`); a snooze is a once window of one
     incident (`incident_id`) or one service."""
 
     id: uuid.UUID
@@ -168,6 +169,7 @@ class Maintenance(ApiModel):
     weekdays: list[str] = []
     start_time: str | None = None
     duration_minutes: int | None = None
+    cron: str | None = None
     time_zone: str = "UTC"
     incident_id: uuid.UUID | None = None
     open_now: bool = False

@@ -76,14 +76,15 @@ class SchedulesApi(NotifyBase):
         starts_at: datetime | None = None, ends_at: datetime | None = None,
         weekdays: Sequence[str] | None = None, start_time: str | None = None,
         duration_minutes: int | None = None, time_zone: str | None = None,
-        team: str | None = None, **fields: Any,
+        cron: str | None = None, team: str | None = None, **fields: Any,
     ) -> Maintenance:  # fmt: skip
-        """A window once (`starts_at`, `ends_at`) or weekly (`weekdays` like "sat",
-        `start_time` "HH:MM", `duration_minutes`, `time_zone`); no `services`: all."""
+        """A window once (`starts_at`, `ends_at`), weekly (`weekdays` like "sat",
+        `start_time` "HH:MM", `duration_minutes`, `time_zone`) or cron (`cron` like
+        "0 2 * * 6", `duration_minutes`, `time_zone`); no `services`: all."""
         sent = body(
             name=name, services=services, starts_at=starts_at, ends_at=ends_at,
             weekdays=weekdays, start_time=start_time, duration_minutes=duration_minutes,
-            time_zone=time_zone, team=team, **fields,
+            cron=cron, time_zone=time_zone, team=team, **fields,
         )  # fmt: skip
         return self._core.post(MAINTENANCE, Maintenance, json=sent, ok=(201,))
 

@@ -201,8 +201,8 @@ class Override(UUIDPrimaryKey, OrgScoped, Base):
 class MaintenanceWindow(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     """While a window is open, incidents of its services (all, if it names none) notify
     nobody; what would have been sent is logged as muted. Open once (`starts_at` to
-    `ends_at`) or every week (`weekdays` at `start_time` for `duration_minutes`, in
-    `time_zone`)."""
+    `ends_at`), every week (`weekdays` at `start_time` for `duration_minutes`, in
+    `time_zone`) or whenever `cron` fires (in `time_zone`, for `duration_minutes`)."""
 
     __tablename__ = "notify_maintenance_windows"
     __table_args__ = (
@@ -225,6 +225,8 @@ class MaintenanceWindow(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     weekdays: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
     start_time: Mapped[str | None] = mapped_column(String(5), default=None)
     duration_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: A five-field cron expression ("0 2 * * 6"), read in `time_zone`.
+    cron: Mapped[str | None] = mapped_column(String(100), default=None)
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_by: Mapped[str] = mapped_column(String(320), default="")
 

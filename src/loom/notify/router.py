@@ -217,6 +217,17 @@ async def create_maintenance(
         return (await views.maintenance_out(session, [window]))[0]
 
 
+@router.put("/maintenance/{window_id}", response_model=schemas.Maintenance)
+async def replace_maintenance(
+    window_id: uuid.UUID, body: schemas.MaintenanceIn, principal: CurrentPrincipal,
+    session: SessionDep,
+) -> schemas.Maintenance:  # fmt: skip
+    """Replace a window with `body` (validated as when created)."""
+    async with session.begin():
+        window = await maintenance_service.update_window(session, principal, window_id, body)
+        return (await views.maintenance_out(session, [window]))[0]
+
+
 @router.post("/snoozes", response_model=schemas.Maintenance, status_code=status.HTTP_201_CREATED)
 async def snooze(
     body: schemas.SnoozeIn, principal: CurrentPrincipal, session: SessionDep

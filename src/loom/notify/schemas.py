@@ -298,8 +298,9 @@ class OnCall(BaseModel):
 
 
 class MaintenanceIn(BaseModel):
-    """Once (`starts_at`, `ends_at`) or weekly (`weekdays`, `start_time`,
-    `duration_minutes`, `time_zone`)."""
+    """Once (`starts_at`, `ends_at`), weekly (`weekdays`, `start_time`,
+    `duration_minutes`, `time_zone`) or cron (`cron`, `duration_minutes`, `time_zone`):
+    one kind only."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -314,6 +315,8 @@ class MaintenanceIn(BaseModel):
     )
     start_time: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     duration_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
+    #: Five fields, read in `time_zone`: "0 2 * * 6" opens every Saturday at 02:00.
+    cron: str | None = Field(default=None, min_length=1, max_length=100)
     time_zone: str = "UTC"
 
 

@@ -159,7 +159,7 @@ async def maintenance_out(
             "id": w.id, "name": w.name, "team": teams.get(w.team_id) if w.team_id else None,
             "services": w.services, "starts_at": w.starts_at, "ends_at": w.ends_at,
             "weekdays": w.weekdays, "start_time": w.start_time,
-            "duration_minutes": w.duration_minutes, "time_zone": w.time_zone,
+            "duration_minutes": w.duration_minutes, "cron": w.cron, "time_zone": w.time_zone,
             "incident_id": w.incident_id, "open_now": is_open(w, now),
             "created_by": w.created_by,
         })

@@ -1,8 +1,8 @@
-"""The maintenance page: maintenance windows and snoozes (open now or not), a form to add
-a one-off window, one to snooze a service for some minutes, and Delete. Each form posts
-through the notify services the API calls (`maintenance_service`), so who may act,
-validation and the audit entry are the same; a refusal the person can fix comes back as
-the page with the message naming the field."""
+"""The maintenance page: maintenance windows (once, weekly or cron) and snoozes (open now
+or not), a form to add a one-off window, one to snooze a service for some minutes, and
+Delete. Each form posts through the notify services the API calls (`maintenance_service`),
+so who may act, validation and the audit entry are the same; a refusal the person can fix
+comes back as the page with the message naming the field."""
 
 from __future__ import annotations
 
@@ -64,12 +64,22 @@ def _checked(model: type[M], data: dict[str, Any]) -> M:
         raise InvalidInput(f"{issues[0].field}: {issues[0].issue}", issues) from None
 
 
+def _length(minutes: int | None) -> str:
+    """90 → "1 h 30 min", 120 → "2 h", 45 → "45 min"."""
+    hours, rest = divmod(minutes or 0, 60)
+    parts = [f"{hours} h"] if hours else []
+    if rest or not hours:
+        parts.append(f"{rest} min")
+    return " ".join(parts)
+
+
 def _window(w: schemas.Maintenance, team_id: uuid.UUID | None) -> dict[str, Any]:
     return {
         **w.model_dump(include={"name", "team", "services", "weekdays", "start_time",
-                                "duration_minutes", "time_zone", "open_now"}),
+                                "duration_minutes", "cron", "time_zone", "open_now"}),
         "id": str(w.id), "team_id": team_id, "snooze": w.incident_id is not None,
         "starts": moment(w.starts_at), "ends": moment(w.ends_at),
+        "length": _length(w.duration_minutes),
     }  # fmt: skip
 
 
