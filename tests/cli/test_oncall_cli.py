@@ -1,5 +1,5 @@
-"""`loom oncall schedules list|show|add --file|remove` and `loom oncall override`
-against a live server."""
+"""`loom oncall schedules list|show|add --file|remove`, `loom oncall override` and
+`loom oncall overrides list|add|remove` against a live server."""
 
 from __future__ import annotations
 
@@ -117,3 +117,31 @@ def test_bad_overrides_are_refused_before_or_by_the_server(
     backwards = run("oncall", "override", "db-oncall", "-u", ADMIN_EMAIL, "--from", "+2h",
                     "--to", "+1h", code=1)  # fmt: skip
     assert "ends_at" in backwards.stderr
+
+
+def test_overrides_listed_by_start_and_one_removed(logged_in: LoggedIn, tmp_path: Path) -> None:
+    with LoomClient(logged_in.url, mint_token(logged_in.url)) as client:
+        client.identity.create_user(ANN, password="ann-password-1")
+    run("oncall", "schedules", "add", "--file", str(_rota(tmp_path / "rota.json")))
+    later = _json("oncall", "overrides", "add", "db-oncall", "-u", ANN, "--from", "+1d",
+                  "--for", "8h")  # fmt: skip
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    past = _json("oncall", "override", "db-oncall", "-u", ANN, "--from", yesterday, "--for", "1h")
+    now = _json("oncall", "override", "db-oncall", "-u", ANN, "--for", "2h")
+    assert _json("oncall", "now", "db-oncall")["items"][0]["user"] == ANN
+
+    listed = _json("oncall", "overrides", "list", "db-oncall")["items"]
+    assert [o["id"] for o in listed] == [now["id"], later["id"]]
+    every = _json("oncall", "overrides", "list", "db-oncall", "--include-past")["items"]
+    assert [o["id"] for o in every] == [past["id"], now["id"], later["id"]]
+    table = run("oncall", "overrides", "list", "db-oncall").stdout
+    assert now["id"] in table and ANN in table
+
+    text = run("oncall", "overrides", "remove", "db-oncall", now["id"]).stdout
+    assert f"override {now['id']} removed" in text
+    (back,) = _json("oncall", "now", "db-oncall")["items"]
+    assert (back["user"], back["source"]) == (ADMIN_EMAIL, "primary")
+    remaining = _json("oncall", "overrides", "list", "db-oncall")["items"]
+    assert [o["id"] for o in remaining] == [later["id"]]
+    gone = run("oncall", "overrides", "remove", "db-oncall", now["id"], code=1)
+    assert "not found" in gone.stderr

@@ -1,6 +1,7 @@
-"""`client.notify` for rules, policies, schedules and maintenance without a server
-(httpx.MockTransport): names resolved to ids, partial updates that keep every field (those
-of a newer server too), and models that accept fields they do not know."""
+"""`client.notify` for rules, policies, schedules, overrides, contact methods and
+maintenance without a server (httpx.MockTransport): names resolved to ids, partial updates
+that keep every field (those of a newer server too), and models that accept fields they do
+not know."""
 
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ RULE = {
 }  # fmt: skip
 
 
+OVERRIDE = {"id": str(uuid.uuid4()), "user": "ann@example.com",
+            "starts_at": "2026-11-28T09:00:00Z", "ends_at": "2026-11-28T17:00:00Z",
+            "created_by": "bob@example.com", "reason": "a field of a newer server"}  # fmt: skip
+CONTACT = {"id": str(uuid.uuid4()), "user": "ann@example.com", "kind": "slack",
+           "address": "U0ANN", "channel": "slack-bot", "position": 0,
+           "created_at": "2026-11-27T10:00:00Z"}  # fmt: skip
+
+
 class FakeApi:
     """Answers the few calls these tests make, and records them."""
 
@@ -45,9 +54,18 @@ class FakeApi:
             policy = {"id": str(uuid.uuid4()), "name": "on-call", "levels": [level],
                       "repeat": 0, "created_at": "2026-11-27T10:00:00Z"}  # fmt: skip
             return httpx.Response(200, json={"items": [policy], "next_cursor": None})
-        if request.url.raw_path == b"/api/v1/notify/schedules/db%20oncall/overrides":
+        quoted = request.url.raw_path.partition(b"?")[0]  # the path as sent (still quoted)
+        if quoted == b"/api/v1/notify/schedules/db%20oncall/overrides":
+            if request.method == "GET":
+                return httpx.Response(200, json={"items": [OVERRIDE], "next_cursor": None})
             sent = json.loads(request.content)
             return httpx.Response(201, json={"id": str(uuid.uuid4()), **sent})
+        if request.method == "DELETE":
+            return httpx.Response(204)
+        if path == "/notify/contact-methods":
+            if request.method == "GET":
+                return httpx.Response(200, json={"items": [CONTACT], "next_cursor": None})
+            return httpx.Response(201, json={**CONTACT, **json.loads(request.content)})
         return httpx.Response(404, json={"error": {"code": "NOT_FOUND", "message": "nope"}})
 
 
@@ -97,3 +115,39 @@ def test_override_quotes_the_schedule_and_sends_iso_times(client: LoomClient, ap
     sent = json.loads(api.calls[-1].content)
     assert sent == {"user": "ann@example.com", "starts_at": "2026-11-28T09:00:00Z",
                     "ends_at": "2026-11-28T17:00:00Z"}  # fmt: skip
+
+
+def test_overrides_are_listed_with_include_past_and_removed_by_id(
+    client: LoomClient, api: FakeApi
+) -> None:
+    (found,) = client.notify.overrides("db oncall")
+    assert (found.user, found.created_by) == ("ann@example.com", "bob@example.com")
+    assert found.model_extra == {"reason": "a field of a newer server"}
+    assert api.calls[-1].url.params["include_past"] == "false"
+    client.notify.overrides("db oncall", include_past=True)
+    assert api.calls[-1].url.params["include_past"] == "true"
+    client.notify.delete_override("db oncall", OVERRIDE["id"])
+    removed = api.calls[-1]
+    assert removed.method == "DELETE"
+    assert removed.url.raw_path.decode() == (
+        f"/api/v1/notify/schedules/db%20oncall/overrides/{OVERRIDE['id']}"
+    )
+
+
+def test_contact_methods_for_someone_and_created_with_the_fields_given(
+    client: LoomClient, api: FakeApi
+) -> None:
+    (found,) = client.notify.contact_methods(user="ann@example.com")
+    assert (found.kind, found.address, found.channel) == ("slack", "U0ANN", "slack-bot")
+    assert api.calls[-1].url.params["user"] == "ann@example.com"
+    client.notify.contact_methods()
+    assert "user" not in api.calls[-1].url.params
+    made = client.notify.create_contact_method("email", "ann@home.test", "mail")
+    assert (made.kind, made.address) == ("email", "ann@home.test")
+    # The server's defaults apply to what is not given (the caller, position 0).
+    assert json.loads(api.calls[-1].content) == {"kind": "email", "address": "ann@home.test",
+                                                 "channel": "mail"}  # fmt: skip
+    client.notify.delete_contact_method(CONTACT["id"])
+    assert (api.calls[-1].method, api.calls[-1].url.path) == (
+        "DELETE", f"/api/v1/notify/contact-methods/{CONTACT['id']}",
+    )  # fmt: skip

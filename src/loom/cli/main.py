@@ -16,9 +16,10 @@ from loom.cli.config import config_app
 from loom.cli.health import health
 from loom.cli.incidents import incident_app
 from loom.cli.notify import notify_app
+from loom.cli.notify_contacts import contacts_app
 from loom.cli.notify_maintenance import maintenance_app, snooze
 from loom.cli.notify_rules import policies_app, rules_app
-from loom.cli.oncall import oncall_app, schedules_app
+from loom.cli.oncall import oncall_app, overrides_app, schedules_app
 from loom.cli.queue import queue_app
 from loom.cli.request_approvals import approvals, approve, reject
 from loom.cli.request_escalation import complete, escalate
@@ -75,9 +76,11 @@ app.add_typer(silence_app, name="silence")
 notify_app.add_typer(rules_app, name="rules")
 notify_app.add_typer(policies_app, name="policies")
 notify_app.add_typer(maintenance_app, name="maintenance")
+notify_app.add_typer(contacts_app, name="contacts")
 notify_app.command("snooze")(snooze)
 app.add_typer(notify_app, name="notify")
 oncall_app.add_typer(schedules_app, name="schedules")
+oncall_app.add_typer(overrides_app, name="overrides")
 app.add_typer(oncall_app, name="oncall")
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """`loom notify`: notification channels (list, add, remove, send a test message) and
 the notification log. Its other groups live beside it: `rules` and `policies`
-(`notify_rules`), `maintenance` and `snooze` (`notify_maintenance`); `loom oncall` is
-`oncall`."""
+(`notify_rules`), `maintenance` and `snooze` (`notify_maintenance`), `contacts`
+(`notify_contacts`); `loom oncall` is `oncall`."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""`loom oncall`: who is on call now, the shifts ahead, overrides, and the schedules
-themselves (`loom oncall schedules list|show|add --file|remove`)."""
+"""`loom oncall`: who is on call now, the shifts ahead, overrides (`loom oncall override`,
+and `loom oncall overrides list|add|remove`), and the schedules themselves (`loom oncall
+schedules list|show|add --file|remove`)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ schedules_app = typer.Typer(
     help="On-call schedules: layers of daily or weekly rotations.", no_args_is_help=True
 )
 
+overrides_app = typer.Typer(
+    help="Overrides: someone on call instead, for a while.", no_args_is_help=True
+)
+
+OVERRIDE_COLUMNS = ["id", "user", "starts_at", "ends_at", "created_by"]
 SCHEDULE_FIELDS = ["id", "name", "team", "time_zone", "created_by", "created_at"]
 ScheduleRef = Annotated[str, typer.Argument(metavar="SCHEDULE", help="Its name or id")]
 
@@ -95,6 +101,41 @@ def override(
         return
     info(f"{made.user} on call on {schedule} from {cell(made.starts_at.isoformat())} "
          f"to {cell(made.ends_at.isoformat())}")  # fmt: skip
+
+
+# `loom oncall overrides add` is `loom oncall override`.
+overrides_app.command("add")(override)
+
+
+@overrides_app.command("list")
+def list_overrides(
+    schedule: ScheduleRef,
+    include_past: Annotated[
+        bool, typer.Option("--include-past", help="Also those that have ended")
+    ] = False,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """The overrides of SCHEDULE running now or ahead, by start (the ids `remove` takes)."""
+    with connect() as client:
+        found = client.notify.overrides(schedule, include_past=include_past)
+    data = [o.model_dump(mode="json") for o in found]
+    if output is OutputFormat.json:
+        emit({"items": data}, output)
+        return
+    emit(data, output, OVERRIDE_COLUMNS)
+
+
+@overrides_app.command("remove")
+def remove_override(
+    schedule: ScheduleRef,
+    override_id: Annotated[
+        str, typer.Argument(metavar="ID", help="The override's id (see `overrides list`)")
+    ],
+) -> None:
+    """Remove an override: the schedule's layers cover its time again."""
+    with connect() as client:
+        client.notify.delete_override(schedule, override_id)
+    info(f"override {override_id} removed from {schedule}")
 
 
 def _layer(layer: Layer) -> str:

@@ -1,6 +1,7 @@
 """Notifications: channels (create, list, change, delete, send a test message) and the
 notification log (every delivery attempt); rules and policies (`notify_rules`),
-schedules and maintenance windows (`notify_schedules`) complete `client.notify`."""
+schedules and maintenance windows (`notify_schedules`) and contact methods
+(`notify_contacts`) complete `client.notify`."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from loom.client.base import parse
+from loom.client.notify_contacts import ContactsApi
 from loom.client.notify_models import (
     Channel,
+    ContactMethod,
     Layer,
     Maintenance,
     Notification,
@@ -28,16 +31,16 @@ from loom.client.notify_schedules import SchedulesApi
 from loom.client.pagination import Page, iterate
 
 __all__ = [
-    "Channel", "Layer", "Maintenance", "Notification", "NotifyApi", "OnCall", "Override", "Policy",
-    "PolicyLevel", "Rule", "Schedule", "ScheduleInfo", "Shift", "TestQueued",
+    "Channel", "ContactMethod", "Layer", "Maintenance", "Notification", "NotifyApi", "OnCall",
+    "Override", "Policy", "PolicyLevel", "Rule", "Schedule", "ScheduleInfo", "Shift", "TestQueued",
 ]  # fmt: skip
 
 CHANNELS = "/notify/channels"
 
 
-class NotifyApi(RulesApi, SchedulesApi):
+class NotifyApi(RulesApi, SchedulesApi, ContactsApi):
     """`client.notify`: channels and the log here; rules and policies, schedules and
-    maintenance windows from its bases."""
+    maintenance windows, contact methods from its bases."""
 
     def channels(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Channel]:
         return self._core.get(CHANNELS, Page[Channel], params={"limit": limit, "cursor": cursor})

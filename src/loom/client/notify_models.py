@@ -1,5 +1,6 @@
 """Notification resources as the API shows them: channels, the notification log, rules,
-escalation policies, on-call schedules, overrides and maintenance windows.
+escalation policies, on-call schedules, overrides, contact methods and maintenance
+windows.
 
 Every model keeps fields it does not know (see `ApiModel`), and most fields have
 defaults, so a newer server (new rule conditions, new policy targets) still parses."""
@@ -136,6 +137,19 @@ class Override(ApiModel):
     starts_at: datetime
     ends_at: datetime
     created_by: str = ""
+
+
+class ContactMethod(ApiModel):
+    """One way of paging a person: an e-mail, or a Slack DM (`address` a member id),
+    carried by `channel` (its name); used in `position` order."""
+
+    id: uuid.UUID
+    user: str
+    kind: str
+    address: str
+    channel: str
+    position: int = 0
+    created_at: datetime
 
 
 class Shift(ApiModel):

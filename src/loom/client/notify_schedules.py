@@ -53,6 +53,17 @@ class SchedulesApi(NotifyBase):
         sent = body(user=user, starts_at=starts_at, ends_at=ends_at)
         return self._core.post(f"{_schedule(schedule)}/overrides", Override, json=sent, ok=(201,))
 
+    def overrides(self, schedule: str, *, include_past: bool = False) -> list[Override]:
+        """The overrides of `schedule` running now or ahead (`include_past`: all), by
+        start."""
+        params = {"include_past": include_past}
+        return self._core.get_list(f"{_schedule(schedule)}/overrides", Override, params=params)
+
+    def delete_override(self, schedule: str, override: str) -> None:
+        """Remove an override (by id): the schedule's layers cover its time again."""
+        path = f"{_schedule(schedule)}/overrides/{quote(override, safe='')}"
+        self._core.request("DELETE", path, ok=(204,))
+
     def on_call(self, schedule: str, at: datetime | None = None) -> OnCall:
         """Who is on call on `schedule` (name or id) now, or at `at`."""
         return self._core.get(f"{_schedule(schedule)}/oncall", OnCall, params={"at": at})

@@ -3,6 +3,7 @@ iCalendar feed."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
@@ -13,7 +14,7 @@ from loom.api.pagination import Page, PageDep, page_body, paginate
 from loom.db.types import utcnow
 from loom.notify import schedules_service as schedules
 from loom.notify import schemas, views
-from loom.notify.models import Schedule
+from loom.notify.models import Override, Schedule
 
 router = APIRouter(prefix="/notify", tags=["notify"])
 
@@ -74,8 +75,33 @@ async def add_override(
 ) -> schemas.Override:
     async with session.begin():
         made = await schedules.add_override(session, principal, ref, body)
-        return schemas.Override(id=made.id, user=body.user, starts_at=made.starts_at,
-                                ends_at=made.ends_at, created_by=made.created_by)  # fmt: skip
+        return (await schedules.overrides_out(session, [made]))[0]
+
+
+@router.get("/schedules/{ref}/overrides", responses={200: {"model": Page[schemas.Override]}})
+async def list_overrides(
+    ref: str, principal: CurrentPrincipal, session: SessionDep, page: PageDep,
+    include_past: Annotated[bool, Query(description="Also those that have ended")] = False,
+) -> dict[str, Any]:  # fmt: skip
+    """The schedule's overrides running now or ahead (`include_past`: all), by start."""
+    async with session.begin():
+        schedule = await schedules.get_schedule(session, principal, ref)
+        stmt = schedules.overrides_query(schedule, after=None if include_past else utcnow())
+        rows, cursor = await paginate(
+            session, stmt, [Override.starts_at, Override.id], page, descending=False
+        )
+        items = await schedules.overrides_out(session, rows)
+    return page_body(items, cursor, page)
+
+
+@router.delete("/schedules/{ref}/overrides/{override_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_override(
+    ref: str, override_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+) -> Response:
+    """Remove an override (those who may add one): the layers cover its time again."""
+    async with session.begin():
+        await schedules.delete_override(session, principal, ref, override_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/schedules/{ref}/oncall", response_model=schemas.OnCall)

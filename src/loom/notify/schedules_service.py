@@ -4,6 +4,7 @@ who is on call at a time, the shifts of a period, and the same as an iCalendar f
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -116,11 +117,7 @@ async def add_override(
     session: AsyncSession, principal: Principal, ref: str, body: schemas.OverrideIn
 ) -> Override:
     """Someone on call instead for a while (the schedule's operators and up)."""
-    schedule = await get_schedule(session, principal, ref)
-    if schedule.team_id is None:
-        principal.require_org_role(Role.OPERATOR)
-    else:
-        principal.require_team_role(schedule.team_id, Role.OPERATOR, "team")
+    schedule = await _schedule_to_cover(session, principal, ref)
     if body.ends_at <= body.starts_at:
         raise InvalidInput.on("ends_at", "must be after starts_at")
     (user_id,) = await _user_ids(session, principal, [body.user], "user")
@@ -137,6 +134,58 @@ async def add_override(
                "ends_at": body.ends_at.isoformat()},
     )  # fmt: skip
     return override
+
+
+def overrides_query(schedule: Schedule, *, after: datetime | None) -> Select[Override]:
+    """The schedule's overrides; with `after`, only those still running or ahead then."""
+    stmt = select(Override).where(Override.schedule_id == schedule.id)
+    return stmt if after is None else stmt.where(Override.ends_at > after)
+
+
+async def delete_override(
+    session: AsyncSession, principal: Principal, ref: str, override_id: uuid.UUID
+) -> None:
+    """Remove an override (those who may add one): the rotation covers its time again."""
+    schedule = await _schedule_to_cover(session, principal, ref)
+    override = await session.scalar(
+        overrides_query(schedule, after=None).where(Override.id == override_id)
+    )
+    if override is None:
+        raise NotFound(f"override '{override_id}' not found on schedule '{ref}'")
+    (shown,) = await overrides_out(session, [override])
+    await audit.record(
+        session, org_id=principal.org_id, actor=principal,
+        action="notify_schedule.override_delete", target_type="notify_schedule",
+        target_id=schedule.id, team_id=schedule.team_id,
+        before={"id": str(override.id), "user": shown.user,
+                "starts_at": override.starts_at.isoformat(),
+                "ends_at": override.ends_at.isoformat()},
+    )  # fmt: skip
+    await session.delete(override)
+    await session.flush()
+
+
+async def overrides_out(session: AsyncSession, found: Sequence[Override]) -> list[schemas.Override]:
+    emails = await names_by_id(session, User.email, User.id, (o.user_id for o in found))
+    return [
+        schemas.Override(id=o.id, user=emails.get(o.user_id, str(o.user_id)),
+                         starts_at=o.starts_at, ends_at=o.ends_at, created_by=o.created_by)
+        for o in found
+    ]  # fmt: skip
+
+
+async def _schedule_to_cover(session: AsyncSession, principal: Principal, ref: str) -> Schedule:
+    """The schedule, if the caller may change its overrides: an organisation schedule's
+    operators are the organisation's, a team schedule's the team's (and up), with a
+    token that may write."""
+    schedule = await get_schedule(session, principal, ref)
+    if schedule.team_id is None:
+        principal.require_org_role(Role.OPERATOR)
+        # require_org_role checks the write scope for admins only.
+        principal.require_scope("write")
+    else:
+        principal.require_team_role(schedule.team_id, Role.OPERATOR, "team")
+    return schedule
 
 
 async def shifts(
