@@ -1,6 +1,6 @@
 """ChatOps commands, whatever the chat: `incidents`, `incident INC-42`, `ack INC-42`,
-`resolve INC-42`, `oncall [schedule]`, `help` (`run` and `approve` answer "not available
-yet").
+`resolve INC-42`, `oncall [schedule]`, `approve <request> [comment]`, `reject <request>
+<reason>` (in `chatops_approvals`), `help` (`run` answers "not available yet").
 
 A provider module (`chatops_slack`, `chatops_teams`) checks that a request comes from a
 registered workspace, tells who the person is in Loom (a `Caller`) and formats the
@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,8 +25,11 @@ from loom.incidents import lifecycle
 from loom.incidents.kinds import OPEN, IncidentStatus
 from loom.incidents.models import Incident
 from loom.incidents.queries import get_incident
-from loom.notify import schedules_service
+from loom.notify import chatops_approvals, schedules_service
 from loom.notify.models import ChatWorkspace, Schedule
+
+if TYPE_CHECKING:
+    from loom.provisioning.service import Enqueue
 
 SECRET_OWNER = "chat_workspace"  # noqa: S105 - the owner type of its secrets
 
@@ -42,6 +46,9 @@ class Caller:
     refusal: str
     #: How they call Loom in this chat, for the examples in answers.
     prefix: str = "/loom"
+    #: How a task that may now go on is queued (an approval let it): set by the endpoint,
+    #: which knows the runtime.
+    enqueue: Enqueue | None = None
 
 
 Handler = Callable[[AsyncSession, Caller, list[str]], Awaitable[str]]
@@ -65,17 +72,19 @@ async def run_command(session: AsyncSession, who: Caller, text: str) -> str:
 
 async def acknowledge(session: AsyncSession, who: Caller, ref: str) -> str:
     """The Acknowledge button of a Loom message: the same as `ack <ref>`."""
-    if who.principal is None:
-        return who.refusal
-    try:
-        return await _ack(session, who, [ref])
-    except LoomError as error:
-        return f"Sorry, that did not work: {error}"
+    return await run_command(session, who, f"ack {ref}")
+
+
+async def approve(session: AsyncSession, who: Caller, request_id: str) -> str:
+    """The Approve button of an approval message: the same as `approve <request id>`."""
+    return await run_command(session, who, f"approve {request_id}")
 
 
 def help_text(prefix: str) -> str:
     return (f"Try `{prefix} incidents`, `{prefix} incident INC-42`, `{prefix} ack INC-42`, "
-            f"`{prefix} resolve INC-42`, `{prefix} oncall [schedule]`.")  # fmt: skip
+            f"`{prefix} resolve INC-42`, `{prefix} oncall [schedule]`, "
+            f"`{prefix} approve <request> [comment]`, "
+            f"`{prefix} reject <request> <reason>`.")  # fmt: skip
 
 
 async def _status(session: AsyncSession, who: Caller, args: list[str], new: IncidentStatus) -> str:
@@ -146,5 +155,6 @@ async def _help(session: AsyncSession, who: Caller, args: list[str]) -> str:
 
 COMMANDS: dict[str, Handler] = {
     "help": _help, "incidents": _incidents, "incident": _incident, "ack": _ack,
-    "resolve": _resolve, "oncall": _oncall, "run": _later, "approve": _later,
+    "resolve": _resolve, "oncall": _oncall, "run": _later,
+    "approve": chatops_approvals.approve, "reject": chatops_approvals.reject,
 }  # fmt: skip

@@ -5,6 +5,7 @@ workspace (admins) and the codes that link a Teams person to their Loom user."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request, status
@@ -25,6 +26,7 @@ from loom.notify.chat_schemas import (
 )
 from loom.notify.models import ChatWorkspace
 from loom.platform.http import http_clients
+from loom.provisioning.dispatch import enqueue_for
 from loom.secrets import service as secrets
 from loom.secrets.crypto import derive_key
 
@@ -111,7 +113,8 @@ async def _who(
                                                        team_id)  # fmt: skip
     except chatops_slack.NotVerified:
         raise HTTPException(401, "not signed by a registered Slack workspace") from None
-    return await chatops_slack.caller(session, http_clients(runtime), workspace, sealed, user_id)
+    who = await chatops_slack.caller(session, http_clients(runtime), workspace, sealed, user_id)
+    return replace(who, enqueue=enqueue_for(runtime))
 
 
 @workspaces.post(
@@ -178,6 +181,7 @@ async def teams_message(
             raise HTTPException(401, "not signed by a registered Teams outgoing webhook") from None
         assert activity is not None  # an activity without its timestamp is not verified
         who = await chatops_teams.caller(session, key, workspace, activity)
+        who = replace(who, enqueue=enqueue_for(runtime))
         return chatops_teams.answer(await chatops_teams.run(session, key, who, activity, now))
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loom.auth.models import User
 from loom.auth.principal import load_principal
 from loom.notify import chatops
+from loom.notify.channels.slack_blocks import ACK_ACTION, APPROVE_ACTION, VIEW_ACTION
 from loom.notify.chatops import SECRET_OWNER, Caller
 from loom.notify.models import ChatWorkspace
 from loom.platform.http import HttpClients
@@ -114,9 +115,10 @@ async def _profile_email(
     return None
 
 
-def answer(text: str) -> dict[str, Any]:
-    """A slash command's or a button's reply, seen only by the person who asked."""
-    return {"response_type": "ephemeral", "text": text}
+def answer(text: str | None) -> dict[str, Any]:
+    """A slash command's or a button's reply, seen only by the person who asked (an
+    empty body: nothing to say)."""
+    return {} if text is None else {"response_type": "ephemeral", "text": text}
 
 
 def form(body: bytes) -> dict[str, str]:
@@ -138,8 +140,13 @@ def interaction(fields: Mapping[str, str]) -> tuple[str, str, str, str]:
             str(action.get("action_id", "")), str(action.get("value", "")))  # fmt: skip
 
 
-async def run_action(session: AsyncSession, who: Caller, action_id: str, value: str) -> str:
-    """A button of a Loom message (Acknowledge)."""
-    if who.principal is not None and action_id != "loom_ack":
+async def run_action(session: AsyncSession, who: Caller, action_id: str, value: str) -> str | None:
+    """A button of a Loom message: Acknowledge (an incident), Approve (a request); None
+    for View, a link Slack opens itself (it still tells Loom of the click)."""
+    if action_id == VIEW_ACTION:
+        return None
+    if action_id == APPROVE_ACTION:
+        return await chatops.approve(session, who, value)
+    if who.principal is not None and action_id != ACK_ACTION:
         return "That button does nothing from Slack yet."
     return await chatops.acknowledge(session, who, value)

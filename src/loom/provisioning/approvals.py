@@ -102,9 +102,12 @@ async def decide(
     decision: Decision,
     comment: str,
     enqueue: Enqueue,
+    *,
+    note: str | None = None,
 ) -> Request:
     """Record `principal`'s decision on the approval the request waits for; enough
-    approvals complete the task, a rejection fails it."""
+    approvals complete the task, a rejection fails it. `note` says where it came from
+    ("from Slack by <@U0123>"), in the audit entry and the request's log."""
     request = await lock_request(session, request_id)
     if request.org_id != principal.org_id:
         raise NotFound("request not found")
@@ -137,13 +140,15 @@ async def decide(
         wait_id=row.id, request_id=request.id, user_id=principal.user_id, email=principal.email,
         decision=decision, comment=comment,
     ))  # fmt: skip
+    after = {"task": task.action_id, "comment": comment} | ({"note": note} if note else {})
     await audit.record(
         session, org_id=request.org_id, actor=principal, action=f"request.{decision}",
-        target_type="request", target_id=request.id, team_id=request.team_id,
-        after={"task": task.action_id, "comment": comment},
+        target_type="request", target_id=request.id, team_id=request.team_id, after=after,
     )  # fmt: skip
     said = f": {comment}" if comment else ""
-    log_line(session, request.id, f"{decision}d by {principal.email}{said}", task_id=task.id)
+    where = f" ({note})" if note else ""
+    log_line(session, request.id, f"{decision}d by {principal.email}{where}{said}",
+             task_id=task.id)  # fmt: skip
     if decision == "reject":
         await waits.fail_wait(session, request, task, f"rejected by {principal.email}{said}",
                               principal)  # fmt: skip

@@ -1,6 +1,7 @@
 """An incident as a Slack Block Kit message: a header, the facts as section fields, the
 probable root cause and related change, and the Acknowledge / View / Start runbook
-buttons; a request's event (`RequestMessage`) as its facts, the error and a View button.
+buttons; a request's event (`RequestMessage`) as its facts, the error and a View button
+(an approval adds an Approve button and how to reject from Slack).
 Every text is cut to Slack's limits, since Slack rejects the whole message
 (`invalid_blocks`) when one element is too long.
 
@@ -30,6 +31,7 @@ BUTTON_URL_MAX = 3000
 ACK_ACTION = "loom_ack"
 VIEW_ACTION = "loom_view"
 RUNBOOK_ACTION = "loom_runbook"
+APPROVE_ACTION = "loom_approve"
 
 SEVERITY_EMOJI = {
     "critical": ":red_circle:",
@@ -151,7 +153,16 @@ def _request_blocks(message: RequestMessage) -> list[Block]:
         error = clip(escape(message.error).replace("`", "'"), SECTION_TEXT_MAX - 20)
         text = f"*Error:*\n```{error}```"
         blocks.append({"type": "section", "text": mrkdwn(text, SECTION_TEXT_MAX)})
+    buttons = []
+    if message.event is NotifyEvent.APPROVAL_NEEDED:
+        value = message.request_id[:BUTTON_VALUE_MAX]
+        buttons.append(_button("Approve", APPROVE_ACTION, value=value, style="primary"))
+        # A rejection needs a reason, which a button cannot ask for.
+        short = message.request_id[:8]
+        hint = f"To reject: `/loom reject {short} <reason>` (approve: `/loom approve {short}`)"
+        blocks.append({"type": "context", "elements": [mrkdwn(hint, SECTION_TEXT_MAX)]})
     if message.url and len(message.url) <= BUTTON_URL_MAX:
-        view = _button("View request", VIEW_ACTION, url=message.url)
-        blocks.append({"type": "actions", "elements": [view]})
+        buttons.append(_button("View request", VIEW_ACTION, url=message.url))
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
     return blocks
