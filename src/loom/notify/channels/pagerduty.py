@@ -113,7 +113,7 @@ class PagerDutySender:
 
     async def send(self, target: Target, message: Message, *, http: httpx.AsyncClient) -> Outcome:
         config = _config(target)
-        if message.event not in ACTIONS:
+        if isinstance(message, IncidentMessage) and message.event not in ACTIONS:
             # "incident.updated": PagerDuty deduplicates on its own (registry.KindSpec
             # never routes it here); refuse rather than guess an action.
             raise PermanentFailure(f"pagerduty: '{message.event.value}' is not sent to PagerDuty")
