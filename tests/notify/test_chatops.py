@@ -87,15 +87,20 @@ async def test_an_operator_acknowledges_from_slack_and_it_is_audited(
 
 async def test_the_acknowledge_button_acts_like_the_command(
     app: FastAPI, client: httpx.AsyncClient, admin_headers: dict[str, str], tenant: Tenant,
-    workspace: None,
+    workspace: None, slack: FakeSlack,
 ) -> None:  # fmt: skip
     made = await create_incident(app, tenant.org_id)
     payload = {"type": "block_actions", "team": {"id": TEAM}, "user": {"id": "U0ADMIN"},
-               "actions": [{"action_id": "loom_ack", "value": str(made.id)}]}  # fmt: skip
+               "actions": [{"action_id": "loom_ack", "value": str(made.id)}],
+               "response_url": slack.response_url()}  # fmt: skip
     body = urlencode({"payload": json.dumps(payload)})
     answer = await client.post(ACTIONS, content=body, headers=signed(body))
     assert answer.status_code == 200, answer.text
     assert await status_of(client, admin_headers, f"INC-{made.number}") == "acknowledged"
+    # Slack shows nothing of the HTTP reply to a click: the answer goes to response_url.
+    [said] = slack.responses
+    assert said["response_type"] == "ephemeral" and said["replace_original"] is False
+    assert "acknowledged" in said["text"]
 
 
 async def test_bad_or_stale_signatures_are_refused(

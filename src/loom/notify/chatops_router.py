@@ -95,12 +95,15 @@ async def slack_interaction(request: Request, session: SessionDep, runtime: Runt
     """A button of a Loom message in Slack (`payload` form field, signed)."""
     body = await read_body(request)
     try:
-        team_id, user_id, action_id, value = chatops_slack.interaction(chatops_slack.form(body))
+        click = chatops_slack.interaction(chatops_slack.form(body))
     except ValueError:
         raise HTTPException(400, "payload: not a Slack interaction") from None
     async with session.begin():
-        who = await _who(request, session, runtime, body, team_id, user_id)
-        return chatops_slack.answer(await chatops_slack.run_action(session, who, action_id, value))
+        who = await _who(request, session, runtime, body, click.team_id, click.user_id)
+        text = await chatops_slack.run_action(session, who, click.action_id, click.value)
+    # Committed: now the answer, which Slack shows only when posted to the response URL.
+    await chatops_slack.reply(http_clients(runtime), click.response_url, text)
+    return chatops_slack.answer(text)
 
 
 async def _who(

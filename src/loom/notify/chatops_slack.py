@@ -17,10 +17,12 @@ import hmac
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,7 +38,10 @@ from loom.secrets import service as secrets
 
 #: Requests older than this are refused (replays).
 MAX_AGE_SECONDS = 300
-SLACK_HOSTS = ("slack.com",)
+log = structlog.get_logger("loom.notify")
+
+#: Slack's Web API, and where a button's `response_url` points.
+SLACK_HOSTS = ("slack.com", "hooks.slack.com")
 
 
 class NotVerified(Exception):
@@ -125,9 +130,20 @@ def form(body: bytes) -> dict[str, str]:
     return {k: v[-1] for k, v in parse_qs(body.decode(errors="replace")).items()}
 
 
-def interaction(fields: Mapping[str, str]) -> tuple[str, str, str, str]:
-    """(team id, user id, action id, value) of a block_actions payload; ValueError when
-    the payload is not one."""
+@dataclass(frozen=True)
+class Interaction:
+    """A click on a button of a Loom message (a block_actions payload)."""
+
+    team_id: str
+    user_id: str
+    action_id: str
+    value: str
+    #: Where the answer goes: Slack shows nothing of the HTTP reply to a click.
+    response_url: str
+
+
+def interaction(fields: Mapping[str, str]) -> Interaction:
+    """The click a block_actions payload describes; ValueError when it is not one."""
     payload = json.loads(fields.get("payload", "{}"))
     if not isinstance(payload, dict):
         raise ValueError("not a block_actions payload")
@@ -136,8 +152,26 @@ def interaction(fields: Mapping[str, str]) -> tuple[str, str, str, str]:
     team, user = payload.get("team"), payload.get("user")
     if not (isinstance(action, dict) and isinstance(team, dict) and isinstance(user, dict)):
         raise ValueError("not a block_actions payload")
-    return (str(team.get("id", "")), str(user.get("id", "")),
-            str(action.get("action_id", "")), str(action.get("value", "")))  # fmt: skip
+    return Interaction(
+        str(team.get("id", "")), str(user.get("id", "")), str(action.get("action_id", "")),
+        str(action.get("value", "")), str(payload.get("response_url") or ""),
+    )  # fmt: skip
+
+
+async def reply(clients: HttpClients, response_url: str, text: str | None) -> bool:
+    """Post a click's answer to its `response_url`, seen only by the person who clicked
+    (after the action is committed); whether Slack took it. A refused or failing
+    `response_url` only costs the person the sentence: the action stands."""
+    if text is None or not response_url:
+        return False
+    http = clients.client("notify:slack-chatops", extra_hosts=SLACK_HOSTS)
+    body = {**answer(text), "replace_original": False}
+    try:
+        response = await http.post(response_url, json=body)
+    except (httpx.HTTPError, OutboundRefused) as error:
+        log.warning("slack response_url refused", error=str(error))
+        return False
+    return response.is_success
 
 
 async def run_action(session: AsyncSession, who: Caller, action_id: str, value: str) -> str | None:

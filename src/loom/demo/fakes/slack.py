@@ -106,6 +106,9 @@ class FakeSlack(FakeServer):
         self.route("POST", r"/services/(?P<hook>.+)", self._webhook)
         self.route("POST", r"/api/(?P<method>chat\.postMessage|chat\.update)", self._api)
         self.route("POST", r"/api/(?P<method>users\.info)", self._api)
+        self.route("POST", r"/actions/(?P<path>.+)", self._response_url)
+        #: What was posted to a button click's `response_url` (`response_url()`), in order.
+        self.responses: list[dict[str, Any]] = []
 
     # --- the test's side -----------------------------------------------------------
 
@@ -119,6 +122,11 @@ class FakeSlack(FakeServer):
     @property
     def api_base(self) -> str:
         return f"{self.url}/api"
+
+    def response_url(self, click: str = "T0LOOM/1/click") -> str:
+        """A `response_url` for a block_actions payload; what is posted to it lands in
+        `responses`."""
+        return f"{self.url}/actions/{click}"
 
     @property
     def webhook_url(self) -> str:
@@ -194,6 +202,17 @@ class FakeSlack(FakeServer):
             return Reply(410, body="channel_is_archived")
         self._store(channel, str(payload.get("text", "")), blocks, via=call.params["hook"])
         return Reply(200, body="ok", headers={"Content-Type": "text/html"})
+
+    def _response_url(self, call: RecordedCall) -> Reply:
+        try:
+            payload = json.loads(call.body)
+        except ValueError:
+            return Reply(400, body="invalid_payload")
+        if not isinstance(payload, dict) or not (payload.get("text") or payload.get("blocks")):
+            return Reply(400, body="no_text")
+        with self._state:
+            self.responses.append(payload)
+        return Reply(200, json={"ok": True})
 
     def _api(self, call: RecordedCall) -> Reply:
         if fault := self._fault():
