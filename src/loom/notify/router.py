@@ -7,7 +7,6 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
-from sqlalchemy import select
 
 from loom.api.deps import CurrentPrincipal, RuntimeDep, SessionDep
 from loom.api.pagination import Page, PageDep, page_body, paginate
@@ -18,7 +17,8 @@ from loom.notify import policies_service as policies
 from loom.notify import rules_service as rules
 from loom.notify.delivery import NOTIFY_QUEUE
 from loom.notify.kinds import AttemptStatus
-from loom.notify.models import Channel, MaintenanceWindow, Notification, Policy, Rule
+from loom.notify.log_service import ORDER, log_query
+from loom.notify.models import Channel, MaintenanceWindow, Policy, Rule
 from loom.queue.factory import queue_for
 from loom.secrets.crypto import derive_key
 
@@ -259,19 +259,11 @@ async def list_notifications(
     delivery: Annotated[uuid.UUID | None, Query()] = None,
     status: Annotated[AttemptStatus | None, Query()] = None,
 ) -> dict[str, Any]:
-    """The notification log of the caller's organisation, newest first (`status=dead`:
+    """The notification log the caller sees (`log_service`), newest first (`status=dead`:
     what needs a person)."""
-    stmt = select(Notification).where(Notification.org_id == principal.org_id)
-    if channel is not None:
-        stmt = stmt.where(Notification.channel_id == channel)
-    if delivery is not None:
-        stmt = stmt.where(Notification.delivery_id == delivery)
-    if status is not None:
-        stmt = stmt.where(Notification.status == status.value)
+    stmt = log_query(principal, channel=channel, delivery=delivery, status=status)
     async with session.begin():
-        rows, cursor = await paginate(
-            session, stmt, [Notification.created_at, Notification.id], page
-        )
+        rows, cursor = await paginate(session, stmt, list(ORDER), page)
     return page_body([views.notification_out(r) for r in rows], cursor, page)
 
 
@@ -284,8 +276,6 @@ async def incident_notifications(
     """Every attempt to notify about the incident (`INC-42` or its id), newest first."""
     async with session.begin():
         found = await get_incident(session, principal, incident)
-        stmt = select(Notification).where(Notification.incident_id == found.id)
-        rows, cursor = await paginate(
-            session, stmt, [Notification.created_at, Notification.id], page
-        )
+        stmt = log_query(principal, incident_id=found.id)
+        rows, cursor = await paginate(session, stmt, list(ORDER), page)
     return page_body([views.notification_out(r) for r in rows], cursor, page)

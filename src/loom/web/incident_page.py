@@ -170,7 +170,7 @@ async def page_context(session: AsyncSession, principal: Principal, number: str)
         "alerts": await _alerts(session, found),
         "alert_limit": ALERT_LIMIT,
         "events": await _timeline(session, found),
-        "notifications": await incident_notifications(session, found.id),
+        "notifications": await incident_notifications(session, principal, found.id),
         "can_act": actor,
         "actions": status_actions(incident.status) if actor else [],
         "is_open": incident.status != IncidentStatus.RESOLVED,

@@ -1,19 +1,19 @@
-"""The organisation's notification log, newest first, filtered by status (`dead`: what
-needs a person), a page at a time: the rows `GET /api/v1/notify/notifications` answers."""
+"""The notification log the person sees (`notify.log_service`), newest first, filtered
+by status (`dead`: what needs a person), a page at a time: the rows
+`GET /api/v1/notify/notifications` answers."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Query, Request
-from sqlalchemy import select
 from starlette.responses import Response
 
 from loom.api.deps import SessionDep
 from loom.api.pagination import PageParams, paginate
 from loom.errors import InvalidInput
 from loom.notify.kinds import AttemptStatus
-from loom.notify.models import Notification
+from loom.notify.log_service import ORDER, log_query
 from loom.web.deps import PagePrincipal
 from loom.web.oncall_rows import ONCALL, VIEWS, notification_rows
 from loom.web.ops import with_query
@@ -37,14 +37,10 @@ async def log_page(
 ) -> Response:
     if status and status not in STATUSES:
         raise InvalidInput.on("status", f"one of {', '.join(STATUSES)}")
-    stmt = select(Notification).where(Notification.org_id == principal.org_id)
-    if status:
-        stmt = stmt.where(Notification.status == status)
+    stmt = log_query(principal, status=AttemptStatus(status) if status else None)
     page = PageParams(limit=PAGE_SIZE, cursor=cursor or None)
     async with session.begin():
-        rows, next_cursor = await paginate(
-            session, stmt, [Notification.created_at, Notification.id], page
-        )
+        rows, next_cursor = await paginate(session, stmt, list(ORDER), page)
         shown = await notification_rows(session, rows)
     context = {
         "views": VIEWS, "current_view": "log", "rows": shown, "status": status,

@@ -11,11 +11,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loom.auth.principal import Principal
 from loom.db.filters import names_by_id
 from loom.incidents.kinds import EventKind, IncidentStatus
 from loom.incidents.models import Incident, IncidentEvent
 from loom.notify import views
 from loom.notify.kinds import AttemptStatus
+from loom.notify.log_service import ORDER, log_query
 from loom.notify.models import Notification
 from loom.web.ops import incident_path
 from loom.web.timefmt import moment
@@ -57,14 +59,13 @@ async def notification_rows(
 
 
 async def incident_notifications(
-    session: AsyncSession, incident_id: uuid.UUID
+    session: AsyncSession, principal: Principal, incident_id: uuid.UUID
 ) -> list[dict[str, Any]]:
-    """The incident's notification log, newest first: what
+    """The incident's notification log as the person sees it, newest first: what
     `GET /incidents/{ref}/notifications` answers."""
     stmt = (
-        select(Notification)
-        .where(Notification.incident_id == incident_id)
-        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        log_query(principal, incident_id=incident_id)
+        .order_by(*(key.desc() for key in ORDER))
         .limit(INCIDENT_LIMIT)
     )
     return await notification_rows(session, list(await session.scalars(stmt)))
