@@ -12,9 +12,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
 
-from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.incidents import alert_events, labels, timeline
@@ -140,14 +139,10 @@ async def _seen_again(
     """One batched UPDATE of the incidents' `last_alert_at` (their rows otherwise
     unchanged), instead of one statement per incident at the flush."""
     if last_alert_at:
-        table = cast(Table, Incident.__table__)
-        stmt = (
-            update(table)
-            .where(table.c.id == bindparam("incident"))
-            .values(last_alert_at=bindparam("at"), updated_at=now)
-        )
-        values = [{"incident": i, "at": at} for i, at in last_alert_at.items()]
-        await session.execute(stmt, values)
+        # An ORM bulk UPDATE by primary key, as `alerts._update_seen_again` writes alerts.
+        values = [{"id": i, "last_alert_at": at, "updated_at": now}
+                  for i, at in last_alert_at.items()]  # fmt: skip
+        await session.execute(update(Incident), values)
 
 
 def _note_others(
