@@ -1,10 +1,12 @@
 """What the ChatOps setup endpoints take and answer: Teams outgoing webhooks, their
-security tokens, and the one-time codes that link a Teams person to their Loom user."""
+security tokens, the one-time codes that link a Teams person to their Loom user, and
+those links."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from datetime import datetime
 from typing import Annotated
 
@@ -55,3 +57,16 @@ class ChatLinkCode(BaseModel):
     expires_at: datetime
     #: What to say in the Teams channel.
     say: str
+
+
+class ChatMember(BaseModel):
+    """A Teams person linked to a Loom user through one outgoing webhook."""
+
+    id: uuid.UUID
+    #: The Loom user's e-mail.
+    user: str
+    #: Who they are in Teams: "aad:<Entra object id>", else "teams:<Teams id>".
+    remote_user_id: str
+    #: Their Teams name when they linked.
+    display_name: str
+    created_at: datetime

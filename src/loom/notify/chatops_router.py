@@ -1,25 +1,31 @@
 """ChatOps endpoints: Slack's slash command and interactive buttons, Teams' outgoing
 webhook (public, each request verified by its workspace's secret), registering a
-workspace (admins) and the codes that link a Teams person to their Loom user."""
+workspace (admins), the codes that link a Teams person to their Loom user, and those
+links (list, remove)."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import replace
 from typing import Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.exceptions import HTTPException
 
 from loom.api.deps import CurrentPrincipal, RuntimeDep, SessionDep, read_body
+from loom.api.pagination import Page, PageDep, page_body, paginate
+from loom.auth.models import User
 from loom.auth.roles import Role
+from loom.db.filters import names_by_id
 from loom.db.types import utcnow
 from loom.errors import Conflict
-from loom.notify import chatops, chatops_slack, chatops_teams, chatops_teams_setup
+from loom.notify import chatops, chatops_slack, chatops_teams, chatops_teams_setup, models
 from loom.notify.chat_schemas import (
     ChatLinkCode,
+    ChatMember,
     TeamsTokenUpdate,
     TeamsWebhook,
     TeamsWebhookCreate,
@@ -165,6 +171,44 @@ async def teams_link_code(
     return ChatLinkCode(code=code, expires_at=expires, say=f"{chatops_teams.PREFIX} link {code}")
 
 
+@workspaces.get(
+    "/chat-workspaces/teams/{workspace_id}/members", responses={200: {"model": Page[ChatMember]}}
+)
+async def list_teams_members(
+    workspace_id: str, principal: CurrentPrincipal, session: SessionDep, page: PageDep
+) -> dict[str, Any]:
+    """The Teams people linked through this webhook (organisation admins: everyone's;
+    others: their own), oldest first."""
+    member = models.ChatMember
+    async with session.begin():
+        workspace = await chatops_teams_setup.find(session, principal, workspace_id)
+        rows, cursor = await paginate(
+            session, chatops_teams_setup.members_query(principal, workspace),
+            [member.created_at, member.id], page, descending=False,
+        )  # fmt: skip
+        emails = await names_by_id(session, User.email, User.id, (m.user_id for m in rows))
+    items = [
+        ChatMember(id=m.id, user=emails.get(m.user_id, str(m.user_id)),
+                   remote_user_id=m.remote_user_id, display_name=m.display_name,
+                   created_at=m.created_at)
+        for m in rows
+    ]  # fmt: skip
+    return page_body(items, cursor, page)
+
+
+@workspaces.delete(
+    "/chat-workspaces/teams/{workspace_id}/members/{member_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+)
+async def unlink_teams_member(
+    workspace_id: str, member_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+) -> Response:
+    """Forget a link (organisation admins, or the person linked)."""
+    async with session.begin():
+        await chatops_teams_setup.unlink(session, principal, workspace_id, member_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.post("/teams/messages/{workspace_id}")
 async def teams_message(
     workspace_id: str, request: Request, session: SessionDep, runtime: RuntimeDep
@@ -183,7 +227,7 @@ async def teams_message(
         except chatops_teams.NotVerified:
             raise HTTPException(401, "not signed by a registered Teams outgoing webhook") from None
         assert activity is not None  # an activity without its timestamp is not verified
-        who = await chatops_teams.caller(session, key, workspace, activity)
+        who = await chatops_teams.caller(session, workspace, activity)
         who = replace(who, enqueue=enqueue_for(runtime))
         return chatops_teams.answer(await chatops_teams.run(session, key, who, activity, now))
 

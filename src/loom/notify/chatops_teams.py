@@ -15,9 +15,10 @@ links once: in Loom they ask for a one-time code (single use, ten minutes, this 
 only) and say `@Loom link <code>` in the channel; from then on Loom knows their Teams
 identity as that Loom user. Until then, and for inactive users, nothing is done.
 
-Links and codes are kept in `loom.secrets` (owner types `chat_member`, `chat_link_code`,
-owner ids derived from the webhook and the Teams identity or the code), so no table was
-added for them.
+Links are rows of `notify_chat_members` (`ChatMember`: the webhook, the Teams identity,
+the Loom user). Codes are secrets, sealed in `loom.secrets` (owner type `chat_link_code`,
+owner id derived from the webhook and the code, so a code is found without being stored
+in the clear).
 """
 
 from __future__ import annotations
@@ -41,15 +42,16 @@ from loom.auth.models import User
 from loom.auth.principal import load_principal
 from loom.notify import chatops
 from loom.notify.chatops import SECRET_OWNER, Caller
-from loom.notify.models import ChatWorkspace
+from loom.notify.models import ChatMember, ChatWorkspace
 from loom.secrets import service as secrets
 
 PROVIDER = "teams"
-MEMBER_OWNER = "chat_member"
 CODE_OWNER = "chat_link_code"
 #: Activities signed further than this from now are refused (replays).
 MAX_AGE = timedelta(minutes=5)
 PREFIX = "@Loom"
+#: `ChatMember.remote_user_id`'s length (Entra object ids and Teams ids are far shorter).
+MAX_IDENTITY = 200
 _MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]*>")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
@@ -123,7 +125,7 @@ def owner(workspace: ChatWorkspace, name: str) -> uuid.UUID:
 
 
 async def caller(
-    session: AsyncSession, key: bytes, workspace: ChatWorkspace, activity: Mapping[str, Any]
+    session: AsyncSession, workspace: ChatWorkspace, activity: Mapping[str, Any]
 ) -> Caller:
     """Who the Teams person is in Loom, if they linked themselves."""
     identity, name = sender(activity)
@@ -132,11 +134,12 @@ async def caller(
                "for a link code (portal, or `POST /api/v1/notify/chat-workspaces/teams/"
                f"{workspace.workspace_id}/link-codes`), then say `{PREFIX} link <code>` "
                "here.")  # fmt: skip
-    linked = {}
-    if identity:
-        linked = await secrets.reveal(session, key, owner_type=MEMBER_OWNER,
-                                      owner_id=owner(workspace, identity))  # fmt: skip
-    user = await _active_user(session, workspace, linked.get("user_id", ""))
+    linked = await session.scalar(
+        select(ChatMember.user_id).where(
+            ChatMember.workspace_id == workspace.id, ChatMember.remote_user_id == identity
+        )
+    ) if identity else None  # fmt: skip
+    user = await _active_user(session, workspace, str(linked or ""))
     if user is None:
         return Caller(workspace, None, note, refusal, PREFIX)
     principal = await load_principal(session, user.id, scopes=frozenset({"read", "write"}))
@@ -175,7 +178,7 @@ async def _link(
     identity, name = sender(activity)
     refused = (f"Sorry {name}, that code is unknown, used or expired. Nothing was linked; "
                "ask Loom for a new one.")  # fmt: skip
-    if not args or not identity:
+    if not args or not identity or len(identity) > MAX_IDENTITY:
         return refused
     workspace = who.workspace
     code_owner = owner(workspace, f"code:{args[0].upper()}")
@@ -185,14 +188,24 @@ async def _link(
     user = await _active_user(session, workspace, code.get("user_id", ""))
     if user is None or expires is None or expires < now:
         return refused
-    await secrets.store(session, key, org_id=workspace.org_id, owner_type=MEMBER_OWNER,
-                        owner_id=owner(workspace, identity),
-                        values={"user_id": str(user.id)})  # fmt: skip
+    member = await session.scalar(
+        select(ChatMember).where(
+            ChatMember.workspace_id == workspace.id, ChatMember.remote_user_id == identity
+        )
+    )
+    before = {"user_id": str(member.user_id)} if member is not None else None
+    if member is None:  # else the person links again, perhaps as someone else now
+        member = ChatMember(org_id=workspace.org_id, workspace_id=workspace.id,
+                            remote_user_id=identity)  # fmt: skip
+        session.add(member)
+    member.user_id, member.display_name = user.id, name[:200]
+    await session.flush()
     principal = await load_principal(session, user.id, scopes=frozenset({"read", "write"}))
     await audit.record(
         session, org_id=workspace.org_id, actor=principal, action="chat_member.link",
-        target_type="chat_workspace", target_id=workspace.id,
-        after={"provider": PROVIDER, "chat_user": identity, "chat_name": name},
+        target_type="chat_member", target_id=member.id, before=before,
+        after={"provider": PROVIDER, "workspace": workspace.workspace_id,
+               "chat_user": identity, "chat_name": name, "user_id": str(user.id)},
     )  # fmt: skip
     return f"Hello {name}: Loom now knows you as {user.email} here."
 

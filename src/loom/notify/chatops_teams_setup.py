@@ -1,5 +1,6 @@
 """Setting up Teams ChatOps: registering an outgoing webhook, keeping its security token,
-and the one-time codes people say in Teams to link themselves (`chatops_teams`).
+the one-time codes people say in Teams to link themselves (`chatops_teams`), and the
+links they made (organisation admins see and remove anyone's; others their own).
 
 Teams asks for the callback URL before it shows the security token, so registering
 answers the URL at once (named by an id Loom draws: it says nothing about the
@@ -12,9 +13,10 @@ from __future__ import annotations
 import base64
 import os
 import secrets as pysecrets
+import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.audit import service as audit
@@ -23,7 +25,7 @@ from loom.auth.roles import Role
 from loom.errors import NotFound
 from loom.notify.chatops import SECRET_OWNER
 from loom.notify.chatops_teams import CODE_OWNER, PROVIDER, owner
-from loom.notify.models import ChatWorkspace
+from loom.notify.models import ChatMember, ChatWorkspace
 from loom.secrets import service as secrets
 
 CODE_TTL = timedelta(minutes=10)
@@ -101,3 +103,40 @@ async def issue_link_code(
                         values={"user_id": str(principal.user_id),
                                 "expires_at": expires.isoformat()})  # fmt: skip
     return code, expires
+
+
+def members_query(principal: Principal, workspace: ChatWorkspace) -> Select[ChatMember]:
+    """The webhook's links the caller may see: all for organisation admins, else their own."""
+    stmt = select(ChatMember).where(
+        ChatMember.workspace_id == workspace.id, ChatMember.org_id == principal.org_id
+    )
+    if principal.org_role < Role.ADMIN:
+        stmt = stmt.where(ChatMember.user_id == principal.user_id)
+    return stmt
+
+
+async def unlink(
+    session: AsyncSession, principal: Principal, workspace_id: str, member_id: uuid.UUID
+) -> None:
+    """Forget a link (organisation admins, or the person linked): what that Teams person
+    says is refused again until they link anew."""
+    workspace = await find(session, principal, workspace_id)
+    member = await session.scalar(
+        select(ChatMember).where(
+            ChatMember.id == member_id, ChatMember.workspace_id == workspace.id,
+            ChatMember.org_id == principal.org_id,
+        )
+    )  # fmt: skip
+    if member is None:
+        raise NotFound(f"no linked Teams person '{member_id}' on this webhook")
+    if member.user_id != principal.user_id:
+        principal.require_org_role(Role.ADMIN)
+    principal.require_scope("write")
+    await audit.record(
+        session, org_id=principal.org_id, actor=principal, action="chat_member.delete",
+        target_type="chat_member", target_id=member.id,
+        before={"provider": PROVIDER, "workspace": workspace.workspace_id,
+                "chat_user": member.remote_user_id, "chat_name": member.display_name,
+                "user_id": str(member.user_id)},
+    )  # fmt: skip
+    await session.delete(member)

@@ -249,6 +249,28 @@ class ChatWorkspace(UUIDPrimaryKey, Timestamps, OrgScoped, Base):
     created_by: Mapped[str] = mapped_column(String(320), default="")
 
 
+class ChatMember(UUIDPrimaryKey, OrgScoped, Base):
+    """A chat person linked to their Loom user (Teams: with a one-time code said in the
+    channel, `chatops_teams`): what they say through that workspace acts as that user."""
+
+    __tablename__ = "notify_chat_members"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "remote_user_id", name="uq_notify_chat_members_remote"),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("notify_chat_workspaces.id", ondelete="CASCADE")
+    )
+    #: Who they are in the chat: "aad:<Entra object id>", else "teams:<Teams id>".
+    remote_user_id: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    #: Their chat name when they linked (shown in lists; audit entries use the live one).
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class RuleHit(Base):
     """A rule fired for an incident (what its hourly limit counts, per incident pattern)."""
 

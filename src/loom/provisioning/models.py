@@ -121,7 +121,8 @@ class TaskWait(UUIDPrimaryKey, Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     #: How it ended: completed, failed, timed_out or aborted (None while open).
     outcome: Mapped[str | None] = mapped_column(String(20), default=None)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Indexed: the notify dispatcher reads approval waits created since its cursor.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
