@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loom.incidents.models import Incident, IncidentEvent
 from loom.incidents.tally import Tally
 from loom.notify.kinds import AttemptStatus
-from loom.notify.message import IncidentMessage
+from loom.notify.message import Message
 from loom.notify.models import Channel, Notification, Rule, RuleHit
 
 HOUR = timedelta(hours=1)
@@ -130,19 +130,21 @@ def limited_because(rule: Rule) -> str:
 
 async def muted(
     session: AsyncSession,
-    event: IncidentEvent,
-    message: IncidentMessage,
-    channels: list[Channel],
+    event_id: uuid.UUID,
+    incident_id: uuid.UUID | None,
+    message: Message,
+    channels: Sequence[Channel],
     why: str,
 ) -> None:
-    """Log what was kept from being sent, and why (once, however often read)."""
+    """Log what was kept from being sent for the event `event_id` (of an incident's
+    timeline, or a request's), and why (once, however often read)."""
     for channel in channels:
-        row_id = uuid.uuid5(_IDS, f"{event.id}:{channel.id}:muted")
+        row_id = uuid.uuid5(_IDS, f"{event_id}:{channel.id}:muted")
         if await session.get(Notification, row_id) is not None:
             continue
         session.add(Notification(
             id=row_id, org_id=channel.org_id, delivery_id=row_id, channel_id=channel.id,
             channel_name=channel.name, channel_kind=channel.kind,
-            incident_id=event.incident_id, event=message.event.value, event_at=message.at,
+            incident_id=incident_id, event=message.event.value, event_at=message.at,
             status=AttemptStatus.MUTED.value, error=why,
         ))  # fmt: skip

@@ -36,7 +36,7 @@ from loom.notify.models import (
     Policy,
     Rule,
 )
-from loom.notify.rules import Facts, firing, first_alert_labels
+from loom.notify.rules import Facts, RuleBook, firing, first_alert_labels
 from loom.queue.protocol import Queue
 from loom.services.models import Service
 
@@ -128,10 +128,12 @@ async def dispatch(
             await escalation.stop(session, incident.id, event.actor, event.created_at)
         for rule in limited:
             why = noise.limited_because(rule)
-            await noise.muted(session, event, message, context.targets([rule])[0], why)
+            await noise.muted(
+                session, event.id, incident.id, message, context.targets([rule])[0], why
+            )
         if window is not None:
             why = f"muted by maintenance window '{window.name}'"
-            await noise.muted(session, event, message, channels, why)
+            await noise.muted(session, event.id, incident.id, message, channels, why)
             done.dispatched[event.id] = event.created_at
             continue
         if message.event in (NotifyEvent.OPENED, NotifyEvent.REOPENED):
@@ -196,8 +198,7 @@ class _Context:
 
     def __init__(
         self,
-        rules: dict[uuid.UUID, list[Rule]],
-        channels: dict[str, Channel],
+        book: RuleBook,
         services: dict[str, Service],
         changes: dict[uuid.UUID, RelatedChange],
         policies: dict[uuid.UUID, Policy],
@@ -205,24 +206,14 @@ class _Context:
     ) -> None:
         self.windows = windows
         self.policies = policies
-        self.rules = rules
-        self.channels = channels
+        self.book = book
         self.services = services
         self.changes = changes
 
     @classmethod
     async def load(cls, session: AsyncSession, incidents: Sequence[Incident]) -> _Context:
         orgs = {i.org_id for i in incidents}
-        rules: dict[uuid.UUID, list[Rule]] = {}
-        for rule in await session.scalars(select(Rule).where(Rule.org_id.in_(orgs))):
-            rules.setdefault(rule.org_id, []).append(rule)
-        wanted = {c for rs in rules.values() for r in rs for c in r.channel_ids}
-        channels: dict[str, Channel] = {}
-        if wanted:
-            found = await session.scalars(
-                select(Channel).where(Channel.org_id.in_(orgs), Channel.enabled.is_(True))
-            )
-            channels = {str(c.id): c for c in found if str(c.id) in wanted}
+        book = await RuleBook.load(session, orgs)
         ids = {uuid.UUID(s) for i in incidents for s in i.service_ids}
         services: dict[str, Service] = {}
         if ids:
@@ -240,7 +231,7 @@ class _Context:
         for incident_id, score, change in best:  # best last: it stays
             what = change.title or " ".join(filter(None, [change.type, change.version]))
             changes[incident_id] = RelatedChange(what, score, change.url)
-        policy_ids = {r.policy_id for rs in rules.values() for r in rs if r.policy_id}
+        policy_ids = {r.policy_id for r in book.every_rule() if r.policy_id}
         policies: dict[uuid.UUID, Policy] = {}
         if policy_ids:
             policies = {
@@ -253,9 +244,9 @@ class _Context:
         )
         for window in found_windows:
             windows.setdefault(window.org_id, []).append(window)
-        context = cls(rules, channels, services, changes, policies, windows)
+        context = cls(book, services, changes, policies, windows)
         context.labels = await first_alert_labels(
-            session, [i.id for i in incidents], [r for rs in rules.values() for r in rs]
+            session, [i.id for i in incidents], book.every_rule()
         )
         return context
 
@@ -294,19 +285,15 @@ class _Context:
             team_ids=frozenset(s.team_id for s in services),
             labels=self.labels.get(incident.id, {}), at=message.at,
         )  # fmt: skip
-        return firing(self.rules.get(incident.org_id, []), facts)
+        return firing(self.book.of(incident.org_id), facts)
 
     def targets(self, rules: list[Rule]) -> tuple[list[Channel], list[Policy]]:
         """The channels and the escalation policies of `rules`."""
-        out: dict[str, Channel] = {}
         policies: dict[uuid.UUID, Policy] = {}
         for rule in rules:
-            for channel_id in rule.channel_ids:
-                if channel_id in self.channels:
-                    out.setdefault(channel_id, self.channels[channel_id])
             if rule.policy_id is not None and rule.policy_id in self.policies:
                 policies.setdefault(rule.policy_id, self.policies[rule.policy_id])
-        return list(out.values()), list(policies.values())
+        return self.book.channels_of(rules), list(policies.values())
 
 
 async def incident_message(

@@ -35,12 +35,11 @@ from loom.actions.approval import approvers_text
 from loom.audit.models import AuditEntry
 from loom.auth.models import Team, User
 from loom.db.types import utcnow
-from loom.notify import delivery
-from loom.notify.kinds import AttemptStatus, ChannelKind
+from loom.notify import delivery, noise
+from loom.notify.kinds import ChannelKind
 from loom.notify.message import ERROR_MAX, NotifyEvent, RequestMessage
-from loom.notify.models import Channel, Notification, Rule
 from loom.notify.outbox import LOOKBACK, Pass, open_cursor
-from loom.notify.rules import Facts, firing
+from loom.notify.rules import Facts, RuleBook, firing
 from loom.provisioning.models import Request, TaskWait, WaitApprover
 from loom.provisioning.states import RequestState, TaskState
 from loom.queue.protocol import Queue
@@ -107,9 +106,10 @@ async def dispatch(
         if request is None or (event.wait is not None and event.wait.completed_at is not None):
             continue  # deleted, or an approval nobody needs to be asked for any more
         message = context.message(request, event, portal_url)
-        for channel in context.channels(firing(context.rules_of(request), context.facts(event))):
+        fired = firing(context.book.of(request.org_id), context.facts(event))
+        for channel in context.book.channels_of(fired):
             if channel.kind == ChannelKind.PAGERDUTY and event.event is NotifyEvent.APPROVAL_NEEDED:
-                await _muted(session, event, message, channel, _NO_PAGE)
+                await noise.muted(session, event.id, None, message, [channel], _NO_PAGE)
                 continue
             delivery_id = uuid.uuid5(_DELIVERIES, f"{event.id}:{channel.id}")
             sent = await delivery.enqueue(
@@ -166,20 +166,6 @@ def _uuid(text: str) -> uuid.UUID | None:
         return None
 
 
-async def _muted(
-    session: AsyncSession, event: RequestEvent, message: RequestMessage, channel: Channel, why: str
-) -> None:
-    """Log what was kept from being sent, and why (once, however often read)."""
-    row_id = uuid.uuid5(_DELIVERIES, f"{event.id}:{channel.id}:muted")
-    if await session.get(Notification, row_id) is not None:
-        return
-    session.add(Notification(
-        id=row_id, org_id=channel.org_id, delivery_id=row_id, channel_id=channel.id,
-        channel_name=channel.name, channel_kind=channel.kind, event=message.event.value,
-        event_at=message.at, status=AttemptStatus.MUTED.value, error=why,
-    ))  # fmt: skip
-
-
 class _Context:
     """What building and routing a batch of events reads, read once."""
 
@@ -189,15 +175,13 @@ class _Context:
         teams: dict[uuid.UUID, str],
         emails: dict[uuid.UUID, str],
         approver_teams: dict[uuid.UUID, frozenset[uuid.UUID]],
-        rules: dict[uuid.UUID, list[Rule]],
-        channels: dict[str, Channel],
+        book: RuleBook,
     ) -> None:
         self.requests = requests
         self.teams = teams
         self.emails = emails
         self.approver_teams = approver_teams
-        self.rules = rules
-        self._channels = channels
+        self.book = book
 
     @classmethod
     async def load(cls, session: AsyncSession, events: Sequence[RequestEvent]) -> _Context:
@@ -229,22 +213,9 @@ class _Context:
                 User.id.in_({r.requester_id for r in requests.values()})
             )
         )).all())  # fmt: skip
-        orgs = {r.org_id for r in requests.values()}
-        rules: dict[uuid.UUID, list[Rule]] = {}
-        for rule in await session.scalars(select(Rule).where(Rule.org_id.in_(orgs))):
-            rules.setdefault(rule.org_id, []).append(rule)
-        wanted = {c for rs in rules.values() for r in rs for c in r.channel_ids}
-        channels: dict[str, Channel] = {}
-        if wanted:
-            enabled = await session.scalars(
-                select(Channel).where(Channel.org_id.in_(orgs), Channel.enabled.is_(True))
-            )
-            channels = {str(c.id): c for c in enabled if str(c.id) in wanted}
+        book = await RuleBook.load(session, {r.org_id for r in requests.values()})
         frozen = {w: frozenset(ids) for w, ids in approver_teams.items()}
-        return cls(requests, teams, emails, frozen, rules, channels)
-
-    def rules_of(self, request: Request) -> list[Rule]:
-        return self.rules.get(request.org_id, [])
+        return cls(requests, teams, emails, frozen, book)
 
     def facts(self, event: RequestEvent) -> Facts:
         """What rules look at: the event and the teams concerned (the requester's; for an
@@ -256,14 +227,6 @@ class _Context:
             teams |= self.approver_teams.get(event.wait.id, frozenset())
         return Facts(event=event.event, severity="", services=frozenset(), environment=None,
                      team_ids=frozenset(teams))  # fmt: skip
-
-    def channels(self, rules: list[Rule]) -> list[Channel]:
-        out: dict[str, Channel] = {}
-        for rule in rules:
-            for channel_id in rule.channel_ids:
-                if channel_id in self._channels:
-                    out.setdefault(channel_id, self._channels[channel_id])
-        return list(out.values())
 
     def message(self, request: Request, event: RequestEvent, portal_url: str) -> RequestMessage:
         failed_task = error = approvers = waiting_for = None

@@ -21,7 +21,7 @@ from sqlalchemy.orm import aliased
 
 from loom.incidents.models import Alert
 from loom.notify.message import NotifyEvent
-from loom.notify.models import Rule
+from loom.notify.models import Channel, Rule
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -124,3 +124,42 @@ async def first_alert_labels(
         )
     )
     return {incident_id: dict(labels or {}) for incident_id, labels in rows if incident_id}
+
+
+@dataclass(frozen=True)
+class RuleBook:
+    """The rules of some organisations and the enabled channels they name, read once
+    for a dispatcher pass (incident or request events alike)."""
+
+    rules: Mapping[uuid.UUID, list[Rule]]
+    #: Channel id (as rules name it) -> the channel, enabled ones only.
+    channels: Mapping[str, Channel]
+
+    @classmethod
+    async def load(cls, session: AsyncSession, orgs: Collection[uuid.UUID]) -> RuleBook:
+        rules: dict[uuid.UUID, list[Rule]] = {}
+        for rule in await session.scalars(select(Rule).where(Rule.org_id.in_(orgs))):
+            rules.setdefault(rule.org_id, []).append(rule)
+        wanted = {c for rs in rules.values() for r in rs for c in r.channel_ids}
+        channels: dict[str, Channel] = {}
+        if wanted:
+            found = await session.scalars(
+                select(Channel).where(Channel.org_id.in_(orgs), Channel.enabled.is_(True))
+            )
+            channels = {str(c.id): c for c in found if str(c.id) in wanted}
+        return cls(rules, channels)
+
+    def of(self, org_id: uuid.UUID) -> list[Rule]:
+        return self.rules.get(org_id, [])
+
+    def every_rule(self) -> list[Rule]:
+        return [r for rs in self.rules.values() for r in rs]
+
+    def channels_of(self, rules: Sequence[Rule]) -> list[Channel]:
+        """The enabled channels `rules` name, each once, in the rules' order."""
+        out: dict[str, Channel] = {}
+        for rule in rules:
+            for channel_id in rule.channel_ids:
+                if channel_id in self.channels:
+                    out.setdefault(channel_id, self.channels[channel_id])
+        return list(out.values())
