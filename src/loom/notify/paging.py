@@ -15,16 +15,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loom.auth.models import Membership, User
-from loom.notify import delivery, oncall
+from loom.notify import delivery, schedules_service
 from loom.notify.kinds import AttemptStatus, ChannelKind
 from loom.notify.message import IncidentMessage
-from loom.notify.models import Channel, ContactMethod, Notification, Override, Schedule
+from loom.notify.models import Channel, ContactMethod, Notification, Schedule
 from loom.queue.protocol import Queue
 
 _DELIVERIES = uuid.UUID("6b0e2f7a-93c4-4a1d-8e55-2c7d9f3a1b08")
@@ -123,15 +122,7 @@ async def who(
 
 async def on_call(session: AsyncSession, schedule: Schedule, at: datetime) -> uuid.UUID | None:
     """Who is on call in `schedule` at `at` (None: nobody)."""
-    overrides = await session.scalars(
-        select(Override)
-        .where(Override.schedule_id == schedule.id, Override.starts_at <= at,
-               Override.ends_at > at)
-        .order_by(Override.created_at)
-    )  # fmt: skip
-    spans = [oncall.OverrideSpan(o.user_id, o.starts_at, o.ends_at) for o in overrides]
-    layers = [oncall.Layer.of(layer) for layer in schedule.layers]
-    shift = oncall.who(layers, spans, ZoneInfo(schedule.time_zone), at)
+    shift = await schedules_service.shift_at(session, schedule, at)
     return shift.user_id if shift else None
 
 

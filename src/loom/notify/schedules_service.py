@@ -201,9 +201,14 @@ async def shifts(
     return await _with_emails(session, found)
 
 
-async def on_call(session: AsyncSession, schedule: Schedule, at: datetime) -> schemas.OnCall:
+async def shift_at(session: AsyncSession, schedule: Schedule, at: datetime) -> oncall.Shift | None:
+    """The shift covering `at` in `schedule` (None: nobody is on call)."""
     layers, spans = await _parts(session, schedule, at, at + timedelta(seconds=1))
-    found = oncall.who(layers, spans, ZoneInfo(schedule.time_zone), at)
+    return oncall.who(layers, spans, ZoneInfo(schedule.time_zone), at)
+
+
+async def on_call(session: AsyncSession, schedule: Schedule, at: datetime) -> schemas.OnCall:
+    found = await shift_at(session, schedule, at)
     shift = (await _with_emails(session, [found]))[0] if found else None
     return schemas.OnCall(schedule=schedule.name, at=at, shift=shift)
 
